@@ -1,0 +1,3 @@
+from backoffice.cli import main
+
+main()

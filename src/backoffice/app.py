@@ -1,0 +1,75 @@
+"""The one ASGI app that serves every context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from backoffice import __version__
+from backoffice.core.auth import api as auth_api
+from backoffice.core.auth.service import Authenticator, find_demo_credentials
+from backoffice.core.config import Settings, get_settings
+from backoffice.core.db import Database, resolve_database_url
+from backoffice.core.envelope import install_error_handlers
+from backoffice.core.health import router as health_router
+from backoffice.core.logging import configure_logging
+from backoffice.core.middleware import RequestContextMiddleware
+from backoffice.core.migrations import head_revisions
+from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
+from backoffice.demo import DEMO_ACCOUNTS
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the app; `database_url` defaults to `DATABASE_URL` or the embedded server."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    url = database_url or resolve_database_url(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_production:
+            async with app.state.db.sessionmaker() as session:
+                exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
+            if exposed:
+                raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
+        yield
+        await app.state.db.dispose()
+
+    app = FastAPI(
+        title="backoffice",
+        version=__version__,
+        description="Payroll, expense approvals, merchant analytics, transactions ETL and savings.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    app.state.auth = Authenticator(settings)
+    app.state.migration_heads = head_revisions()
+    app.state.started_at = time.monotonic()
+    app.state.health_reporters = {}
+
+    install_error_handlers(app)
+    _install_middleware(app, settings)
+    app.include_router(health_router)
+    app.include_router(auth_api.router)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit_per_minute, limiter=limiter)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "X-Process-Time"],
+        )
+    app.add_middleware(RequestContextMiddleware)  # outermost: sees every response, even a 429

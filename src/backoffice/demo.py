@@ -1,0 +1,36 @@
+"""Demo data for `make run`: loaded by `backoffice demo load`, never by a migration; idempotent."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.auth.models import Account
+from backoffice.core.auth.service import Authenticator, Role, create_account
+
+# Published demo credentials; production refuses to start while any of them still works.
+DEMO_ACCOUNTS: dict[str, str] = {
+    "admin": "adminpass",
+    "manager": "managerpass",
+    "staff": "staffpass",
+}
+
+
+async def load_accounts(session: AsyncSession, auth: Authenticator) -> int:
+    """Create the demo accounts that do not exist yet; return how many were created."""
+    existing = set(
+        await session.scalars(select(Account.username).where(Account.username.in_(DEMO_ACCOUNTS)))
+    )
+    created = 0
+    for username, password in DEMO_ACCOUNTS.items():
+        if username not in existing:
+            await create_account(
+                session, auth, username=username, password=password, role=Role(username)
+            )
+            created += 1
+    return created
+
+
+async def load_demo(session: AsyncSession, auth: Authenticator) -> dict[str, int]:
+    """Load every context's demo data; return what each part created."""
+    return {"accounts": await load_accounts(session, auth)}

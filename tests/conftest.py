@@ -1,0 +1,151 @@
+"""Test bootstrap: a real PostgreSQL (embedded unless DATABASE_URL is set), migrated by Alembic.
+
+Each test runs inside a transaction that is rolled back; each request inside it gets a
+savepoint, so a failed request leaves nothing behind, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.app import create_app
+from backoffice.core import migrations
+from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.config import Settings
+from backoffice.core.db import get_session
+from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL of a real PostgreSQL server: `DATABASE_URL`, or a fresh embedded one."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    home = Path(tmp_path_factory.mktemp("pg"))
+    yield start_postgres(home, keep_running=False)
+
+
+def _scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    ensure_database(server_url, name)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A scratch database migrated to head, dropped at the end of the session."""
+    for url in _scratch_database(server_url, "backoffice_test"):
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A scratch database with no schema at all."""
+    yield from _scratch_database(server_url, "backoffice_empty")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """Settings for tests: cheap hashing, no rate limit, quiet logs."""
+    return Settings(
+        BACKOFFICE_ENV="test",
+        DATABASE_URL=database_url,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        rate_limit_per_minute=0,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    """The real app, sharing the session's event loop."""
+    application = create_app(settings, database_url=database_url)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest.fixture
+async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session whose outer transaction is rolled back after the test."""
+    async with app.state.db.engine.connect() as conn:
+        transaction = await conn.begin()
+        db = AsyncSession(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+        async def request_session() -> AsyncIterator[AsyncSession]:
+            async with db.begin_nested():
+                yield db
+
+        app.dependency_overrides[get_session] = request_session
+        try:
+            yield db
+        finally:
+            app.dependency_overrides.pop(get_session, None)
+            await db.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process (inside the test's transaction)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def auth(app: FastAPI) -> Authenticator:
+    """The app's authenticator."""
+    return app.state.auth  # type: ignore[no-any-return]
+
+
+def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
+    """An `Authorization: Basic` header."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def make_account(
+    session: AsyncSession, auth: Authenticator, role: Role, username: str | None = None
+) -> dict[str, str]:
+    """Create an account with `role`; return its Basic header."""
+    name = username or f"{role.value}-{uuid.uuid4().hex[:6]}"
+    await create_account(session, auth, username=name, password=PASSWORD, role=role)
+    return basic(name)
+
+
+@pytest.fixture
+async def admin(session: AsyncSession, auth: Authenticator) -> dict[str, str]:
+    """Basic header of an admin."""
+    return await make_account(session, auth, Role.ADMIN)
+
+
+@pytest.fixture
+async def manager(session: AsyncSession, auth: Authenticator) -> dict[str, str]:
+    """Basic header of a manager."""
+    return await make_account(session, auth, Role.MANAGER)
+
+
+@pytest.fixture
+async def staff(session: AsyncSession, auth: Authenticator) -> dict[str, str]:
+    """Basic header of a staff member."""
+    return await make_account(session, auth, Role.STAFF)
