@@ -50,8 +50,8 @@ def serve(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply migrations up to REVISION (default: head)."""
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
+    """Apply migrations up to REVISION (default: every head)."""
     migrations.upgrade(resolve_database_url(get_settings()), revision)
     console.print(f"[green]database at {revision}[/]")
 

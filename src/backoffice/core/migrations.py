@@ -21,7 +21,7 @@ def alembic_config(url: str, scripts: str = MAIN_SCRIPTS) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head", scripts: str = MAIN_SCRIPTS) -> None:
+def upgrade(url: str, revision: str = "heads", scripts: str = MAIN_SCRIPTS) -> None:
     """Apply migrations up to `revision`."""
     command.upgrade(alembic_config(url, scripts), revision)
 

@@ -3,7 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import backoffice.core.auth.models  # noqa: F401 - registers the tables for autogenerate
+# Every context's models, so that autogenerate (a helper, never the source of truth) sees them.
+import backoffice.core.auth.models
+import backoffice.org.models
+import backoffice.payroll.models  # noqa: F401
 from backoffice.core.db import Base
 
 config = context.config

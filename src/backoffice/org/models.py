@@ -1,0 +1,89 @@
+"""One employee directory for payroll and expenses: companies, teams, levels, employees."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backoffice.core.db import Base, TimestampMixin
+
+
+class Company(TimestampMixin, Base):
+    """A company; everything in expenses is isolated per company."""
+
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Team(TimestampMixin, Base):
+    """A team of a company; a company-wide team spans every other team."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    is_company_wide: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+class HierarchyLevel(TimestampMixin, Base):
+    """A rung of a company's (and optionally a team's) ladder; level 1 is the most senior."""
+
+    __tablename__ = "hierarchy_levels"
+    __table_args__ = (
+        UniqueConstraint("company_id", "team_id", "level_number"),
+        CheckConstraint("level_number BETWEEN 1 AND 10", name="level_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    level_number: Mapped[int] = mapped_column(SmallInteger)
+    level_name: Mapped[str] = mapped_column(String(100))
+
+
+class Employee(TimestampMixin, Base):
+    """A person on the payroll, and (when placed in a company) in the approval hierarchy.
+
+    Payroll needs name, job title, country and annual salary; expenses also need company,
+    team, level and email. `account_id` links the login the employee acts through.
+    """
+
+    __tablename__ = "employees"
+    __table_args__ = (
+        CheckConstraint("salary > 0", name="salary_positive"),
+        UniqueConstraint("company_id", "email"),
+        Index("ix_employees_company_team", "company_id", "team_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    job_title: Mapped[str] = mapped_column(String(200))
+    country_iso: Mapped[str] = mapped_column(
+        String(2), ForeignKey("countries.iso_code", onupdate="CASCADE"), index=True
+    )
+    salary: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="RESTRICT"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    level_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hierarchy_levels.id", ondelete="RESTRICT"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), unique=True
+    )
