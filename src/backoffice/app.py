@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -22,6 +22,9 @@ from backoffice.core.migrations import head_revisions
 from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
 from backoffice.demo import DEMO_ACCOUNTS
 
+# Background work a context runs while the app serves (entered at startup, exited at shutdown).
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app; `database_url` defaults to `DATABASE_URL` or the embedded server."""
@@ -36,7 +39,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
             if exposed:
                 raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
-        yield
+        async with AsyncExitStack() as stack:
+            for hook in app.state.lifespan_hooks:
+                await stack.enter_async_context(hook(app))
+            yield
         await app.state.db.dispose()
 
     app = FastAPI(
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.migration_heads = head_revisions()
     app.state.started_at = time.monotonic()
     app.state.health_reporters = {}
+    app.state.lifespan_hooks = []
 
     install_error_handlers(app)
     _install_middleware(app, settings)
