@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PASSWORDS = frozenset({"adminpass", "managerpass", "staffpass"})
-DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused in production below
+DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
 
 
 class Settings(BaseSettings):

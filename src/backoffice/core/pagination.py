@@ -1,6 +1,8 @@
-"""Pagination (`limit`/`offset` with a total), whitelisted sorting and common filters."""
+"""Pagination (`limit`/`offset` with a total), whitelisted sorting and common filters.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the sort parameter's annotation is built at
+run time from the whitelist, and FastAPI must see it evaluated.
+"""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.envelope import PageInfo
@@ -15,6 +18,9 @@ from backoffice.core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+# A model attribute (`Employee.salary`) or any SQL expression.
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +42,7 @@ def page_params(
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
-def sorting(
-    allowed: Mapping[str, ColumnElement[Any]], default: str
-) -> Callable[..., list[ColumnElement[Any]]]:
+def sorting(allowed: Mapping[str, Column], default: str) -> Callable[..., list[ColumnElement[Any]]]:
     """A dependency reading `sort=field,-other` against a whitelist of fields.
 
     A leading `-` sorts descending. An unknown field is a 422 naming the allowed ones.
@@ -62,15 +66,13 @@ def sorting(
     return parse
 
 
-def contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+def contains(column: Column, text: str) -> ColumnElement[bool]:
     """Case-insensitive substring match; `%` and `_` in `text` match themselves."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-def in_range(
-    column: ColumnElement[Any], low: Any | None, high: Any | None
-) -> list[ColumnElement[bool]]:
+def in_range(column: Column, low: Any | None, high: Any | None) -> list[ColumnElement[bool]]:
     """Conditions for `low <= column <= high`, either bound optional."""
     conditions: list[ColumnElement[bool]] = []
     if low is not None:
