@@ -63,6 +63,15 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base
     console.print(f"[yellow]database at {revision}[/]")
 
 
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL that `make run` left running under BACKOFFICE_HOME."""
+    from backoffice.core.embedded import stop_postgres
+
+    stopped = stop_postgres(get_settings().home)
+    console.print("[green]embedded PostgreSQL stopped[/]" if stopped else "not running")
+
+
 @db_app.command("url")
 def db_url() -> None:
     """Print the main database URL (starting the embedded server if needed)."""

