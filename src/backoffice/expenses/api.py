@@ -1,0 +1,314 @@
+"""HTTP API of expense approvals.
+
+`/api/expenses` and `/api/approvals` keep the seed's unwrapped JSON and `{"detail", "code"}`
+errors; the policy and step administration lives under `/api/v1` in the envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
+from backoffice.core.auth.service import Principal
+from backoffice.core.db import DbSession
+from backoffice.core.envelope import Envelope, ok
+from backoffice.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    error_responses,
+)
+from backoffice.core.pagination import Pagination
+from backoffice.expenses import service
+from backoffice.expenses.models import ApprovalStep, ExpensePolicy
+from backoffice.expenses.rules import ExpenseStatus
+from backoffice.expenses.schemas import (
+    ApprovalSubmitted,
+    AuditTrailRead,
+    DecisionCreate,
+    ExpenseCreate,
+    ExpenseCreated,
+    ExpensePage,
+    ExpenseStatusRead,
+    InboxPage,
+    PolicyCreate,
+    PolicyRead,
+    PolicyUpdate,
+    RejectionCreate,
+    RejectionSubmitted,
+    StepCreate,
+    StepRead,
+    StepUpdate,
+)
+from backoffice.expenses.service import Actor
+
+router = APIRouter(tags=["expenses"])
+admin_router = APIRouter(prefix="/api/v1", tags=["expense policies"])
+
+PathId = Annotated[int, Path(gt=0, le=2_147_483_647)]  # PostgreSQL integer ids
+MAX_ID = 2_147_483_647
+
+_DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed)
+
+
+async def _actor(session: DbSession, principal: Principal) -> Actor:
+    return await service.resolve_actor(session, principal)
+
+
+@router.post(
+    "/api/expenses",
+    status_code=201,
+    response_model=ExpenseCreated,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, ValidationFailed),
+    summary="Submit an expense; its approval chain is fixed now",
+)
+async def submit_expense(
+    data: ExpenseCreate, session: DbSession, principal: CurrentUser
+) -> ExpenseCreated:
+    """`user_id` must be the caller's employee (an admin may submit for anyone)."""
+    return await service.submit_expense(session, await _actor(session, principal), data)
+
+
+@router.post(
+    "/api/expenses/approve",
+    response_model=ApprovalSubmitted,
+    responses=_DECISION_ERRORS,
+    summary="Approve your pending step of an expense",
+)
+async def approve_expense(
+    data: DecisionCreate, session: DbSession, principal: CurrentUser
+) -> ApprovalSubmitted:
+    """Steps are decided in order; only the step's designated approver may decide it."""
+    return await service.approve(session, await _actor(session, principal), data)
+
+
+@router.post(
+    "/api/expenses/reject",
+    response_model=RejectionSubmitted,
+    responses=_DECISION_ERRORS,
+    summary="Reject an expense at your pending step (a comment is required)",
+)
+async def reject_expense(
+    data: RejectionCreate, session: DbSession, principal: CurrentUser
+) -> RejectionSubmitted:
+    """The expense is rejected and every step left is cancelled."""
+    return await service.reject(session, await _actor(session, principal), data)
+
+
+@router.get(
+    "/api/expenses",
+    response_model=ExpensePage,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, ValidationFailed),
+    summary="Your expenses, newest first",
+)
+async def list_expenses(
+    session: DbSession,
+    principal: CurrentUser,
+    page: Pagination,
+    status: Annotated[ExpenseStatus | None, Query(description="Only this status")] = None,
+    user_id: Annotated[
+        int | None, Query(gt=0, le=MAX_ID, description="Admins: another employee's")
+    ] = None,
+) -> ExpensePage:
+    """The caller's own expenses; an admin may name another employee with `user_id`."""
+    actor = await _actor(session, principal)
+    return await service.list_expenses(session, actor, page, status=status, user_id=user_id)
+
+
+@router.get(
+    "/api/expenses/{expense_id}/status",
+    response_model=ExpenseStatusRead,
+    responses=error_responses(Unauthorized, NotFound, ValidationFailed),
+    summary="An expense and its approval chain",
+)
+async def expense_status(
+    expense_id: PathId, session: DbSession, principal: CurrentUser
+) -> ExpenseStatusRead:
+    """Visible to its submitter, its approvers, and admins and managers of its company."""
+    return await service.expense_status(session, await _actor(session, principal), expense_id)
+
+
+@router.get(
+    "/api/expenses/{expense_id}/audit",
+    response_model=AuditTrailRead,
+    responses=error_responses(Unauthorized, NotFound, ValidationFailed),
+    summary="The audit trail of an expense",
+)
+async def expense_audit(
+    expense_id: PathId, session: DbSession, principal: CurrentUser
+) -> AuditTrailRead:
+    """Every state change: actor, on-behalf-of, action, from and to status, time, comment."""
+    return await service.audit_trail(session, await _actor(session, principal), expense_id)
+
+
+@router.get(
+    "/api/approvals/pending",
+    response_model=InboxPage,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, ValidationFailed),
+    summary="Your inbox: steps waiting for your decision now",
+)
+async def pending_approvals(
+    session: DbSession,
+    principal: CurrentUser,
+    page: Pagination,
+    approver_id: Annotated[
+        int | None, Query(gt=0, le=MAX_ID, description="Admins: another approver's")
+    ] = None,
+) -> InboxPage:
+    """Only steps with no earlier required step pending, oldest expense first."""
+    actor = await _actor(session, principal)
+    return await service.inbox(session, actor, page, approver_id=approver_id)
+
+
+# --- administration: policies and approval steps ---------------------------------------------
+
+
+def _policy_read(policy: ExpensePolicy, steps: list[ApprovalStep]) -> PolicyRead:
+    read = PolicyRead.model_validate(policy)
+    read.steps = [StepRead.model_validate(s) for s in steps]
+    return read
+
+
+@admin_router.get(
+    "/expense-policies",
+    response_model=Envelope[list[PolicyRead]],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+async def list_policies(
+    session: DbSession,
+    principal: CanRead,
+    page: Pagination,
+    company_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    category: str | None = None,
+    is_active: bool | None = None,
+) -> Envelope[list[PolicyRead]]:
+    """The expense policies of the caller's company (every company for a platform login)."""
+    actor = await _actor(session, principal)
+    rows, info = await service.list_policies(
+        session, actor, page, company_id=company_id, category=category, is_active=is_active
+    )
+    return ok([_policy_read(p, s) for p, s in rows], pagination=info)
+
+
+@admin_router.post(
+    "/expense-policies",
+    status_code=201,
+    response_model=Envelope[PolicyRead],
+    responses=error_responses(Unauthorized, Forbidden, Conflict, ValidationFailed),
+)
+async def create_policy(
+    data: PolicyCreate, session: DbSession, principal: CanCreate
+) -> Envelope[PolicyRead]:
+    """Create a policy, optionally with its approval steps."""
+    policy, steps = await service.create_policy(session, await _actor(session, principal), data)
+    return ok(_policy_read(policy, steps), "Policy created", status_code=201)
+
+
+@admin_router.get(
+    "/expense-policies/{policy_id}",
+    response_model=Envelope[PolicyRead],
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def get_policy(
+    policy_id: PathId, session: DbSession, principal: CanRead
+) -> Envelope[PolicyRead]:
+    """A policy with its steps in order."""
+    actor = await _actor(session, principal)
+    return ok(_policy_read(*await service.policy_with_steps(session, actor, policy_id)))
+
+
+@admin_router.patch(
+    "/expense-policies/{policy_id}",
+    response_model=Envelope[PolicyRead],
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+)
+async def update_policy(
+    policy_id: PathId, data: PolicyUpdate, session: DbSession, principal: CanUpdate
+) -> Envelope[PolicyRead]:
+    """Change a policy (deactivate it with `is_active: false`)."""
+    actor = await _actor(session, principal)
+    policy, steps = await service.update_policy(session, actor, policy_id, data)
+    return ok(_policy_read(policy, steps), "Policy updated")
+
+
+@admin_router.delete(
+    "/expense-policies/{policy_id}",
+    response_model=Envelope[None],
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def delete_policy(
+    policy_id: PathId, session: DbSession, principal: CanDelete
+) -> Envelope[None]:
+    """Delete a policy that has no expenses."""
+    await service.delete_policy(session, await _actor(session, principal), policy_id)
+    return ok(None, "Policy deleted")
+
+
+@admin_router.get(
+    "/expense-policies/{policy_id}/steps",
+    response_model=Envelope[list[StepRead]],
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def list_steps(
+    policy_id: PathId, session: DbSession, principal: CanRead
+) -> Envelope[list[StepRead]]:
+    """The policy's approval steps in order."""
+    actor = await _actor(session, principal)
+    _, steps = await service.policy_with_steps(session, actor, policy_id)
+    return ok([StepRead.model_validate(s) for s in steps])
+
+
+@admin_router.post(
+    "/expense-policies/{policy_id}/steps",
+    status_code=201,
+    response_model=Envelope[StepRead],
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+)
+async def add_step(
+    policy_id: PathId, data: StepCreate, session: DbSession, principal: CanCreate
+) -> Envelope[StepRead]:
+    """Add a step to the policy's chain (for expenses submitted from now on)."""
+    step = await service.add_step(session, await _actor(session, principal), policy_id, data)
+    return ok(StepRead.model_validate(step), "Step created", status_code=201)
+
+
+@admin_router.get(
+    "/approval-steps/{step_id}",
+    response_model=Envelope[StepRead],
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
+    """One approval step."""
+    step = await service.get_step(session, await _actor(session, principal), step_id)
+    return ok(StepRead.model_validate(step))
+
+
+@admin_router.patch(
+    "/approval-steps/{step_id}",
+    response_model=Envelope[StepRead],
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+)
+async def update_step(
+    step_id: PathId, data: StepUpdate, session: DbSession, principal: CanUpdate
+) -> Envelope[StepRead]:
+    """Change a step; chains already fixed never change."""
+    step = await service.update_step(session, await _actor(session, principal), step_id, data)
+    return ok(StepRead.model_validate(step), "Step updated")
+
+
+@admin_router.delete(
+    "/approval-steps/{step_id}",
+    response_model=Envelope[None],
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete) -> Envelope[None]:
+    """Remove a step from its policy's chain."""
+    await service.delete_step(session, await _actor(session, principal), step_id)
+    return ok(None, "Step deleted")
+
+
+router.include_router(admin_router)
