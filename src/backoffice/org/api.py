@@ -1,0 +1,414 @@
+"""HTTP API of the org directory: `/api/v1/employees` and `/api/v1/org/{companies,teams,levels}`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from sqlalchemy import ColumnElement, select
+
+from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate
+from backoffice.core.db import DbSession
+from backoffice.core.envelope import Envelope, ok
+from backoffice.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    error_responses,
+)
+from backoffice.core.pagination import Pagination, contains, in_range, paginate, sorting
+from backoffice.org import service
+from backoffice.org.models import Company, Employee, HierarchyLevel, Team
+from backoffice.org.schemas import (
+    CompanyCreate,
+    CompanyRead,
+    CompanyUpdate,
+    EmployeeCreate,
+    EmployeeRead,
+    EmployeeUpdate,
+    LevelCreate,
+    LevelRead,
+    LevelUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+)
+
+AUTH = (Unauthorized, Forbidden)
+Order = list[ColumnElement[Any]]
+
+employees = APIRouter(prefix="/api/v1/employees", tags=["employees"])
+org = APIRouter(prefix="/api/v1/org", tags=["org"])
+
+# --- employees -------------------------------------------------------------------------------
+
+sort_employees = sorting(
+    {
+        "id": Employee.id,
+        "full_name": Employee.full_name,
+        "job_title": Employee.job_title,
+        "country_iso": Employee.country_iso,
+        "salary": Employee.salary,
+        "created_at": Employee.created_at,
+    },
+    default="id",
+)
+
+
+@employees.post(
+    "/create",
+    status_code=201,
+    response_model=Envelope[EmployeeRead],
+    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    summary="Create an employee",
+)
+async def create_employee(
+    data: EmployeeCreate, session: DbSession, _: CanCreate
+) -> Envelope[EmployeeRead]:
+    """`salary` is the annual gross (> 0, at most 2 decimals); `country_iso` must exist."""
+    employee = await service.create_employee(session, data)
+    return ok(EmployeeRead.model_validate(employee), "Employee created", status_code=201)
+
+
+@employees.get(
+    "/list",
+    response_model=Envelope[list[EmployeeRead]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="List employees (paginated, filtered, sorted)",
+)
+async def list_employees(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_employees)],
+    country_iso: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    job_title: Annotated[str | None, Query(description="Exact job title")] = None,
+    name: Annotated[str | None, Query(description="Part of the full name, any case")] = None,
+    min_salary: Annotated[Decimal | None, Query(ge=0)] = None,
+    max_salary: Annotated[Decimal | None, Query(ge=0)] = None,
+    company_id: int | None = None,
+    team_id: int | None = None,
+    is_active: bool | None = None,
+) -> Envelope[list[EmployeeRead]]:
+    """Filters combine with AND; `sort` takes e.g. `-salary,full_name`."""
+    if min_salary is not None and max_salary is not None and min_salary > max_salary:
+        raise ValidationFailed.field("min_salary", "min_salary must not exceed max_salary")
+    statement = select(Employee).where(*in_range(Employee.salary, min_salary, max_salary))
+    if country_iso:
+        statement = statement.where(Employee.country_iso == country_iso.upper())
+    if job_title:
+        statement = statement.where(Employee.job_title == job_title.strip())
+    if name:
+        statement = statement.where(contains(Employee.full_name, name))
+    for column, value in (
+        (Employee.company_id, company_id),
+        (Employee.team_id, team_id),
+        (Employee.is_active, is_active),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    rows, info = await paginate(session, statement, page, [*order, Employee.id.asc()])
+    return ok([EmployeeRead.model_validate(e) for e in rows], pagination=info)
+
+
+@employees.get(
+    "/{employee_id}",
+    response_model=Envelope[EmployeeRead],
+    responses=error_responses(*AUTH, NotFound),
+    summary="One employee",
+)
+async def get_employee(employee_id: int, session: DbSession, _: CanRead) -> Envelope[EmployeeRead]:
+    """404 for an unknown id."""
+    return ok(EmployeeRead.model_validate(await service.get_employee(session, employee_id)))
+
+
+@employees.patch(
+    "/{employee_id}",
+    response_model=Envelope[EmployeeRead],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Change some fields of an employee",
+)
+async def update_employee(
+    employee_id: int, data: EmployeeUpdate, session: DbSession, _: CanUpdate
+) -> Envelope[EmployeeRead]:
+    """Only the fields sent change; null clears an optional field."""
+    employee = await service.update_employee(session, employee_id, data)
+    return ok(EmployeeRead.model_validate(employee), "Employee updated")
+
+
+@employees.delete(
+    "/{employee_id}",
+    response_model=Envelope[None],
+    responses=error_responses(*AUTH, NotFound, Conflict),
+    summary="Delete an employee",
+)
+async def delete_employee(employee_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+    """409 while other records (e.g. expenses) refer to the employee."""
+    await service.delete_employee(session, employee_id)
+    return ok(None, "Employee deleted")
+
+
+@employees.put(
+    "/{employee_id}/account",
+    response_model=Envelope[EmployeeRead],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Link (or with null, unlink) the login an employee acts through",
+)
+async def link_account(
+    employee_id: int,
+    session: DbSession,
+    _: CanUpdate,
+    account_id: Annotated[int | None, Body(embed=True)],
+) -> Envelope[EmployeeRead]:
+    """One employee per account."""
+    employee = await service.link_account(session, employee_id, account_id)
+    return ok(EmployeeRead.model_validate(employee), "Account linked" if account_id else "Unlinked")
+
+
+# --- companies -------------------------------------------------------------------------------
+
+sort_companies = sorting({"id": Company.id, "name": Company.name}, default="id")
+
+
+@org.post(
+    "/companies",
+    status_code=201,
+    response_model=Envelope[CompanyRead],
+    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    summary="Create a company",
+)
+async def create_company(
+    data: CompanyCreate, session: DbSession, _: CanCreate
+) -> Envelope[CompanyRead]:
+    """Names are unique (409)."""
+    company = await service.create_company(session, data)
+    return ok(CompanyRead.model_validate(company), "Company created", status_code=201)
+
+
+@org.get(
+    "/companies",
+    response_model=Envelope[list[CompanyRead]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="List companies",
+)
+async def list_companies(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_companies)],
+    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+) -> Envelope[list[CompanyRead]]:
+    """Paginated; `name` filters by substring."""
+    statement = select(Company)
+    if name:
+        statement = statement.where(contains(Company.name, name))
+    rows, info = await paginate(session, statement, page, [*order, Company.id.asc()])
+    return ok([CompanyRead.model_validate(c) for c in rows], pagination=info)
+
+
+@org.get(
+    "/companies/{company_id}",
+    response_model=Envelope[CompanyRead],
+    responses=error_responses(*AUTH, NotFound),
+    summary="One company",
+)
+async def get_company(company_id: int, session: DbSession, _: CanRead) -> Envelope[CompanyRead]:
+    """404 for an unknown id."""
+    return ok(CompanyRead.model_validate(await service.get_company(session, company_id)))
+
+
+@org.patch(
+    "/companies/{company_id}",
+    response_model=Envelope[CompanyRead],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Rename a company",
+)
+async def update_company(
+    company_id: int, data: CompanyUpdate, session: DbSession, _: CanUpdate
+) -> Envelope[CompanyRead]:
+    """Names are unique (409)."""
+    company = await service.update_company(session, company_id, data)
+    return ok(CompanyRead.model_validate(company), "Company updated")
+
+
+@org.delete(
+    "/companies/{company_id}",
+    response_model=Envelope[None],
+    responses=error_responses(*AUTH, NotFound, Conflict),
+    summary="Delete a company with its teams and levels",
+)
+async def delete_company(company_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+    """409 while it has employees."""
+    await service.delete_company(session, company_id)
+    return ok(None, "Company deleted")
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+sort_teams = sorting({"id": Team.id, "name": Team.name, "company_id": Team.company_id}, "id")
+
+
+@org.post(
+    "/teams",
+    status_code=201,
+    response_model=Envelope[TeamRead],
+    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    summary="Create a team in a company",
+)
+async def create_team(data: TeamCreate, session: DbSession, _: CanCreate) -> Envelope[TeamRead]:
+    """Team names are unique within a company (409)."""
+    team = await service.create_team(session, data)
+    return ok(TeamRead.model_validate(team), "Team created", status_code=201)
+
+
+@org.get(
+    "/teams",
+    response_model=Envelope[list[TeamRead]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="List teams",
+)
+async def list_teams(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_teams)],
+    company_id: int | None = None,
+    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+) -> Envelope[list[TeamRead]]:
+    """Paginated; filter by company and name."""
+    statement = select(Team)
+    if company_id is not None:
+        statement = statement.where(Team.company_id == company_id)
+    if name:
+        statement = statement.where(contains(Team.name, name))
+    rows, info = await paginate(session, statement, page, [*order, Team.id.asc()])
+    return ok([TeamRead.model_validate(t) for t in rows], pagination=info)
+
+
+@org.get(
+    "/teams/{team_id}",
+    response_model=Envelope[TeamRead],
+    responses=error_responses(*AUTH, NotFound),
+    summary="One team",
+)
+async def get_team(team_id: int, session: DbSession, _: CanRead) -> Envelope[TeamRead]:
+    """404 for an unknown id."""
+    return ok(TeamRead.model_validate(await service.get_team(session, team_id)))
+
+
+@org.patch(
+    "/teams/{team_id}",
+    response_model=Envelope[TeamRead],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Rename a team or change whether it spans the company",
+)
+async def update_team(
+    team_id: int, data: TeamUpdate, session: DbSession, _: CanUpdate
+) -> Envelope[TeamRead]:
+    """A team never moves to another company."""
+    team = await service.update_team(session, team_id, data)
+    return ok(TeamRead.model_validate(team), "Team updated")
+
+
+@org.delete(
+    "/teams/{team_id}",
+    response_model=Envelope[None],
+    responses=error_responses(*AUTH, NotFound, Conflict),
+    summary="Delete a team and its levels",
+)
+async def delete_team(team_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+    """409 while employees are on it."""
+    await service.delete_team(session, team_id)
+    return ok(None, "Team deleted")
+
+
+# --- hierarchy levels ------------------------------------------------------------------------
+
+sort_levels = sorting(
+    {
+        "id": HierarchyLevel.id,
+        "level_number": HierarchyLevel.level_number,
+        "company_id": HierarchyLevel.company_id,
+    },
+    default="company_id,level_number",
+)
+
+
+@org.post(
+    "/levels",
+    status_code=201,
+    response_model=Envelope[LevelRead],
+    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    summary="Create a hierarchy level of a company (or of one of its teams)",
+)
+async def create_level(data: LevelCreate, session: DbSession, _: CanCreate) -> Envelope[LevelRead]:
+    """Level 1 is the most senior; a number is unique per company (or team) (409)."""
+    level = await service.create_level(session, data)
+    return ok(LevelRead.model_validate(level), "Hierarchy level created", status_code=201)
+
+
+@org.get(
+    "/levels",
+    response_model=Envelope[list[LevelRead]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="List hierarchy levels",
+)
+async def list_levels(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_levels)],
+    company_id: int | None = None,
+    team_id: int | None = None,
+) -> Envelope[list[LevelRead]]:
+    """Paginated; filter by company and team."""
+    statement = select(HierarchyLevel)
+    if company_id is not None:
+        statement = statement.where(HierarchyLevel.company_id == company_id)
+    if team_id is not None:
+        statement = statement.where(HierarchyLevel.team_id == team_id)
+    rows, info = await paginate(session, statement, page, [*order, HierarchyLevel.id.asc()])
+    return ok([LevelRead.model_validate(lv) for lv in rows], pagination=info)
+
+
+@org.get(
+    "/levels/{level_id}",
+    response_model=Envelope[LevelRead],
+    responses=error_responses(*AUTH, NotFound),
+    summary="One hierarchy level",
+)
+async def get_level(level_id: int, session: DbSession, _: CanRead) -> Envelope[LevelRead]:
+    """404 for an unknown id."""
+    return ok(LevelRead.model_validate(await service.get_level(session, level_id)))
+
+
+@org.patch(
+    "/levels/{level_id}",
+    response_model=Envelope[LevelRead],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Rename or renumber a hierarchy level",
+)
+async def update_level(
+    level_id: int, data: LevelUpdate, session: DbSession, _: CanUpdate
+) -> Envelope[LevelRead]:
+    """A number is unique per company (or team) (409)."""
+    level = await service.update_level(session, level_id, data)
+    return ok(LevelRead.model_validate(level), "Hierarchy level updated")
+
+
+@org.delete(
+    "/levels/{level_id}",
+    response_model=Envelope[None],
+    responses=error_responses(*AUTH, NotFound, Conflict),
+    summary="Delete a hierarchy level",
+)
+async def delete_level(level_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+    """409 while employees hold it."""
+    await service.delete_level(session, level_id)
+    return ok(None, "Hierarchy level deleted")
+
+
+routers = (employees, org)
