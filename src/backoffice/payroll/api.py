@@ -1,0 +1,350 @@
+"""HTTP API of payroll: countries and tax policies, salary breakdowns, salary analytics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any, cast
+
+import asyncpg  # type: ignore[import-untyped]
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from sqlalchemy import ColumnElement, column
+
+from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
+from backoffice.core.auth.service import Permission
+from backoffice.core.config import Settings
+from backoffice.core.db import Database, DbSession
+from backoffice.core.embedded import driver_url
+from backoffice.core.envelope import Envelope, ok
+from backoffice.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    error_responses,
+)
+from backoffice.core.money import PositiveMoney
+from backoffice.core.pagination import Pagination, sorting
+from backoffice.payroll import service
+from backoffice.payroll.models import Country
+from backoffice.payroll.schemas import (
+    BreakdownRead,
+    CountryDetail,
+    CountryRead,
+    CountrySalaryStats,
+    CountryUpsert,
+    JobTitleSalaryStats,
+    PolicyCreate,
+    PolicyVersionRead,
+)
+from backoffice.payroll.service import RowReader
+
+AUTH = (Unauthorized, Forbidden)
+Order = list[ColumnElement[Any]]
+Iso = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, any case")]
+AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
+
+countries = APIRouter(prefix="/api/v1/countries", tags=["countries"])
+breakdowns = APIRouter(prefix="/api/v1/employees", tags=["employees"])
+analytics = APIRouter(prefix="/api/v1/analytics/salary", tags=["analytics"])
+
+# --- countries and tax policies --------------------------------------------------------------
+
+sort_countries = sorting(
+    {"iso_code": Country.iso_code, "name": Country.name, "currency": Country.currency},
+    default="iso_code",
+)
+
+
+@countries.post(
+    "",
+    response_model=Envelope[CountryDetail],
+    responses={
+        201: {"description": "Country created", "model": Envelope[CountryDetail]},
+        **error_responses(*AUTH, Conflict, ValidationFailed),
+    },
+    summary="Create or update a country by ISO code; a changed tax policy adds a version",
+)
+async def upsert_country(
+    data: CountryUpsert, session: DbSession, principal: CanCreate, response: Response
+) -> Envelope[CountryDetail]:
+    """200 when the country existed (updating needs the update permission), 201 when new."""
+    if not principal.can(Permission.UPDATE) and await service.country_exists(
+        session, data.iso_code
+    ):
+        raise Forbidden(f"Role {principal.role.value!r} may not update")
+    result = await service.upsert_country(session, data)
+    detail = await service.country_detail(session, data.iso_code)
+    added = result.version_added
+    if result.created:
+        response.status_code = 201
+        return ok(detail, "Country created", status_code=201)
+    message = (
+        f"Country updated; tax policy version {added.version} added"
+        if added
+        else "Country updated; tax policy unchanged"
+    )
+    return ok(detail, message)
+
+
+@countries.get(
+    "/list",
+    response_model=Envelope[list[CountryRead]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="List countries with the tax policy in force today",
+)
+async def list_countries(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_countries)],
+    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+) -> Envelope[list[CountryRead]]:
+    """Paginated; filter by name and currency."""
+    rows, info = await service.list_countries(session, page, order, name=name, currency=currency)
+    return ok(rows, pagination=info)
+
+
+@countries.get(
+    "/{iso}",
+    response_model=Envelope[CountryDetail],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="One country, the tax policy in force today and its whole history",
+)
+async def get_country(iso: Iso, session: DbSession, _: CanRead) -> Envelope[CountryDetail]:
+    """404 for a country that was never added."""
+    return ok(await service.country_detail(session, iso))
+
+
+@countries.delete(
+    "/{iso}",
+    response_model=Envelope[None],
+    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    summary="Delete a country and its policy history",
+)
+async def delete_country(iso: Iso, session: DbSession, _: CanDelete) -> Envelope[None]:
+    """409 while employees are paid in it."""
+    await service.delete_country(session, iso)
+    return ok(None, "Country deleted")
+
+
+@countries.get(
+    "/{iso}/policies",
+    response_model=Envelope[list[PolicyVersionRead]],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="Every version of a country's tax policy, oldest first",
+)
+async def list_policy_versions(
+    iso: Iso, session: DbSession, _: CanRead
+) -> Envelope[list[PolicyVersionRead]]:
+    """History is never overwritten: each change is a new version."""
+    country = await service.get_country(session, iso)
+    history = await service.policy_history(session, country.iso_code)
+    return ok([service.version_read(v) for v in history])
+
+
+@countries.post(
+    "/{iso}/policies",
+    status_code=201,
+    response_model=Envelope[PolicyVersionRead],
+    responses={
+        200: {"description": "Same as the version in force then: nothing added"},
+        **error_responses(*AUTH, NotFound, ValidationFailed),
+    },
+    summary="Add a version to a country's tax policy",
+)
+async def add_policy_version(
+    iso: Iso, data: PolicyCreate, session: DbSession, _: CanCreate, response: Response
+) -> Envelope[PolicyVersionRead]:
+    """201 with the new version; 200 with the version in force if nothing changed."""
+    iso = iso.upper()
+    added = await service.add_policy_version(session, iso, data)
+    if added is not None:
+        version = await service.get_policy_version(session, iso, added.version)
+        return ok(service.version_read(version), "Tax policy version added", status_code=201)
+    in_force = await service.policy_in_force(session, iso, data.effective_from or date.today())
+    assert in_force is not None  # an unchanged policy means one is in force
+    response.status_code = 200
+    return ok(service.version_read(in_force), "Tax policy unchanged; no version added")
+
+
+@countries.get(
+    "/{iso}/policies/{version}",
+    response_model=Envelope[PolicyVersionRead],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="One version of a country's tax policy",
+)
+async def get_policy_version(
+    iso: Iso, version: int, session: DbSession, _: CanRead
+) -> Envelope[PolicyVersionRead]:
+    """404 for an unknown country or version."""
+    country = await service.get_country(session, iso)
+    return ok(
+        service.version_read(await service.get_policy_version(session, country.iso_code, version))
+    )
+
+
+@countries.get(
+    "/{iso}/policy",
+    response_model=Envelope[PolicyVersionRead],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="The version of a country's tax policy in force on a date",
+)
+async def get_policy_in_force(
+    iso: Iso, session: DbSession, _: CanRead, as_of: AsOf = None
+) -> Envelope[PolicyVersionRead]:
+    """404 when no version is in force on that date."""
+    country = await service.get_country(session, iso)
+    day = as_of or date.today()
+    version = await service.policy_in_force(session, country.iso_code, day)
+    if version is None:
+        raise NotFound(f"{country.iso_code} has no tax policy in force on {day.isoformat()}")
+    return ok(service.version_read(version))
+
+
+@countries.get(
+    "/{iso}/breakdown",
+    response_model=Envelope[BreakdownRead],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="Preview the breakdown of any annual salary under a country's policy",
+)
+async def preview_breakdown(
+    iso: Iso,
+    salary: Annotated[PositiveMoney, Query(description="Annual gross")],
+    session: DbSession,
+    _: CanRead,
+    as_of: AsOf = None,
+) -> Envelope[BreakdownRead]:
+    """What an employee paid `salary` in this country would get."""
+    return ok(await service.salary_breakdown(session, salary, iso, as_of or date.today()))
+
+
+# --- salary breakdown of an employee ---------------------------------------------------------
+
+
+async def _no_session_state(_: Any) -> None:
+    """Release without the default reset query: these connections only ever run SELECTs."""
+
+
+async def get_read_connection(request: Request) -> RowReader:
+    """A pool of plain asyncpg connections for one-statement reads outside any transaction.
+
+    `fetchrow` on the pool borrows a connection for the one statement. Created on first use
+    (the app may be served without lifespan events) and closed at shutdown.
+    """
+    app = request.app
+    pool = getattr(app.state, "payroll_read_pool", None)
+    if pool is None:
+        async with app.state.payroll_read_pool_lock:
+            pool = getattr(app.state, "payroll_read_pool", None)
+            if pool is None:
+                database: Database = app.state.db
+                settings: Settings = app.state.settings
+                pool = await asyncpg.create_pool(
+                    driver_url(database.url, None),
+                    min_size=1,
+                    # beside the ORM pool: keep the sum within the server's connection limit
+                    max_size=max(2, settings.db_pool_size // 2),
+                    reset=_no_session_state,
+                )
+                app.state.payroll_read_pool = pool
+    return cast(RowReader, pool)
+
+
+ReadConnection = Annotated[RowReader, Depends(get_read_connection)]
+
+
+@asynccontextmanager
+async def _close_read_pool(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    pool = getattr(app.state, "payroll_read_pool", None)
+    if pool is not None:
+        await pool.close()
+
+
+def install(app: FastAPI) -> None:
+    """Serve payroll's routes in `app` and close its read pool at shutdown."""
+    app.state.payroll_read_pool_lock = asyncio.Lock()
+    app.state.lifespan_hooks.append(_close_read_pool)
+    for router in (breakdowns, countries, analytics):
+        app.include_router(router)
+
+
+@breakdowns.get(
+    "/salary-breakdown/{employee_id}",
+    response_model=Envelope[BreakdownRead],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="An employee's annual and monthly gross, deductions and net",
+)
+async def salary_breakdown(
+    employee_id: int, _: CanRead, conn: ReadConnection, as_of: AsOf = None
+) -> Envelope[BreakdownRead]:
+    """Uses the country's policy version in force on `as_of` and says which one."""
+    return ok(await service.employee_breakdown(conn, employee_id, as_of or date.today()))
+
+
+# --- salary analytics ------------------------------------------------------------------------
+
+_stats_sort = {
+    "count": column("employee_count"),
+    "total": column("salary_total"),
+    "avg": column("salary_total") / column("employee_count"),
+}
+sort_by_country = sorting({"country_iso": column("country_iso"), **_stats_sort}, "country_iso")
+sort_by_job_title = sorting({"job_title": column("job_title"), **_stats_sort}, "job_title")
+
+
+@analytics.get(
+    "/by-country/{iso}",
+    response_model=Envelope[CountrySalaryStats],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="Min, max, avg and count of salaries in one country",
+)
+async def salary_by_country(
+    iso: Iso, session: DbSession, _: CanRead
+) -> Envelope[CountrySalaryStats]:
+    """From the maintained aggregates and the (country, salary) index; never a scan."""
+    return ok(await service.salary_by_country(session, iso))
+
+
+@analytics.get(
+    "/by-country",
+    response_model=Envelope[list[CountrySalaryStats]],
+    responses=error_responses(*AUTH, ValidationFailed),
+    summary="Min, max, avg and count of salaries per country",
+)
+async def salary_by_every_country(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_by_country)],
+) -> Envelope[list[CountrySalaryStats]]:
+    """Countries with at least one employee; sort by `country_iso`, `count`, `avg`, `total`."""
+    rows, info = await service.salary_by_every_country(
+        session, page, [*order, column("country_iso")]
+    )
+    return ok(rows, pagination=info)
+
+
+@analytics.get(
+    "/by-job-title",
+    response_model=Envelope[list[JobTitleSalaryStats]],
+    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    summary="Min, max, avg and count of salaries per job title, optionally in one country",
+)
+async def salary_by_job_title(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    order: Annotated[Order, Depends(sort_by_job_title)],
+    country_iso: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+) -> Envelope[list[JobTitleSalaryStats]]:
+    """Job titles with at least one employee; sort by `job_title`, `count`, `avg`, `total`."""
+    rows, info = await service.salary_by_job_title(
+        session, page, [*order, column("job_title")], country_iso=country_iso
+    )
+    return ok(rows, pagination=info)
