@@ -10,6 +10,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.app import create_app
 from backoffice.core import migrations
+from backoffice.core.auth.api import get_auth_sessions
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import get_session
@@ -95,11 +97,18 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
             async with db.begin_nested():
                 yield db
 
+        @asynccontextmanager
+        async def auth_session() -> AsyncIterator[AsyncSession]:
+            async with db.begin_nested():
+                yield db
+
         app.dependency_overrides[get_session] = request_session
+        app.dependency_overrides[get_auth_sessions] = lambda: auth_session
         try:
             yield db
         finally:
             app.dependency_overrides.pop(get_session, None)
+            app.dependency_overrides.pop(get_auth_sessions, None)
             await db.close()
             await transaction.rollback()
 

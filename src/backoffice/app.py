@@ -21,6 +21,10 @@ from backoffice.core.middleware import RequestContextMiddleware
 from backoffice.core.migrations import head_revisions
 from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
 from backoffice.demo import DEMO_ACCOUNTS
+from backoffice.expenses import api as expenses_api
+from backoffice.merchants import api as merchants_api
+from backoffice.org import api as org_api
+from backoffice.payroll import api as payroll_api
 
 # Background work a context runs while the app serves (entered at startup, exited at shutdown).
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -65,6 +69,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     _install_middleware(app, settings)
     app.include_router(health_router)
     app.include_router(auth_api.router)
+    auth_api.document_security(app)
+    app.include_router(expenses_api.router)
+    merchants_api.install(app)  # /analytics/*, /api/v1/merchants, /health, DATA_DIR import
+    payroll_api.install(app)
+    for router in org_api.routers:
+        app.include_router(router)
     return app
 
 

@@ -13,7 +13,7 @@ from backoffice.app import create_app
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.models import Account
 from backoffice.core.config import Settings
-from backoffice.core.db import DbSession, get_session
+from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import Conflict
 from backoffice.core.pagination import Pagination, contains, paginate, sorting
@@ -83,7 +83,7 @@ async def probe_app(app: FastAPI, settings: Settings, database_url: str) -> Asyn
 @pytest.fixture
 async def probe(probe_app: FastAPI, app: FastAPI, session) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the probe app sharing the test's rolled-back transaction."""
-    probe_app.dependency_overrides[get_session] = app.dependency_overrides[get_session]
+    probe_app.dependency_overrides.update(app.dependency_overrides)
     transport = httpx.ASGITransport(app=probe_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

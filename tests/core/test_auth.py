@@ -2,7 +2,9 @@ import base64
 import time
 
 import jwt
+from sqlalchemy import select
 
+from backoffice.core.auth.models import Account
 from backoffice.core.auth.service import Role, update_account
 from tests.conftest import PASSWORD, basic, make_account
 
@@ -85,8 +87,8 @@ async def test_cache_never_holds_the_password(probe, auth, staff):
 async def test_role_change_applies_at_once(probe, session, auth):
     headers = await make_account(session, auth, Role.STAFF, username="promoted")
     assert (await probe.delete("/api/v1/probe/delete", headers=headers)).status_code == 403
-    principal = await auth.authenticate(session, "promoted", PASSWORD)
-    await update_account(session, auth, principal.account_id, role=Role.ADMIN)
+    account_id = await session.scalar(select(Account.id).where(Account.username == "promoted"))
+    await update_account(session, auth, account_id, role=Role.ADMIN)
     assert (await probe.delete("/api/v1/probe/delete", headers=headers)).status_code == 200
 
 
@@ -146,3 +148,30 @@ async def test_tampered_or_expired_token_is_401(client, settings, manager):
     assert (
         await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
     ).status_code == 401
+
+
+async def test_concurrent_requests_share_one_verification(probe, session, auth, monkeypatch):
+    import asyncio
+
+    headers = await make_account(session, auth, Role.STAFF, username="stampede")
+    calls = []
+    original = auth._verify
+
+    def slow_verify(stored, password):
+        calls.append(stored)
+        time.sleep(0.05)
+        return original(stored, password)
+
+    monkeypatch.setattr(auth, "_verify", slow_verify)
+    responses = await asyncio.gather(
+        *(probe.get("/api/v1/probe/read", headers=headers) for _ in range(8))
+    )
+    assert [r.status_code for r in responses] == [200] * 8
+    assert len(calls) == 1
+
+
+async def test_openapi_declares_both_schemes_and_public_probes(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert set(schema["components"]["securitySchemes"]) == {"basic", "bearer"}
+    assert schema["security"] == [{"basic": []}, {"bearer": []}]
+    assert schema["paths"]["/health"]["get"]["security"] == []

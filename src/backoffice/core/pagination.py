@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed

@@ -6,18 +6,50 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPBasic, HTTPBearer
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from backoffice.core.auth.service import Authenticator, Permission, Principal, Role
-from backoffice.core.db import DbSession
+from backoffice.core.auth.service import (
+    Authenticator,
+    Permission,
+    Principal,
+    Role,
+    SessionFactory,
+)
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import Forbidden, Unauthorized, error_responses
 
-# Declared only so that /docs offers both schemes; parsing is ours (one header, two schemes).
-_basic_scheme = HTTPBasic(auto_error=False)
-_bearer_scheme = HTTPBearer(auto_error=False)
+PUBLIC_PATHS = frozenset({"/health", "/ready"})
+
+
+def document_security(app: FastAPI) -> None:
+    """Declare Basic and Bearer in the OpenAPI document, so /docs offers both.
+
+    Declared here rather than as per-request security dependencies: parsing is ours (one
+    header, two schemes), and the hot path should not pay for two extra dependencies.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            }
+            schema["security"] = [{"basic": []}, {"bearer": []}]
+            for path in PUBLIC_PATHS & schema["paths"].keys():
+                for operation in schema["paths"][path].values():
+                    operation["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -31,13 +63,18 @@ def _basic_credentials(value: str) -> tuple[str, str]:
     return username, password
 
 
+def get_auth_sessions(request: Request) -> SessionFactory:
+    """Where a cache miss looks the account up: a session of its own, outside the request's."""
+    return request.app.state.db.sessionmaker  # type: ignore[no-any-return]
+
+
 async def get_current_user(
-    request: Request,
-    session: DbSession,
-    _basic: Annotated[Any, Depends(_basic_scheme)],
-    _bearer: Annotated[Any, Depends(_bearer_scheme)],
+    request: Request, sessions: Annotated[SessionFactory, Depends(get_auth_sessions)]
 ) -> Principal:
-    """The authenticated caller, from HTTP Basic or a bearer token; else 401."""
+    """The authenticated caller, from HTTP Basic or a bearer token; else 401.
+
+    A remembered Basic verification or a bearer token costs no database round trip.
+    """
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized()
@@ -47,7 +84,7 @@ async def get_current_user(
         principal = auth.decode_token(value.strip())
     elif scheme.lower() == "basic":
         username, password = _basic_credentials(value.strip())
-        principal = await auth.authenticate(session, username, password)
+        principal = await auth.authenticate(sessions, username, password)
     else:
         raise Unauthorized("Unsupported authorization scheme")
     request.state.account = principal.username

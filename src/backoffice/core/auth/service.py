@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -19,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.core.auth.models import Account
 from backoffice.core.config import Settings
 from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+
+# Opens a short-lived session (the app's sessionmaker, or the test transaction in tests).
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 class Permission(StrEnum):
@@ -82,6 +88,7 @@ class Authenticator:
         self.token_ttl = settings.token_ttl_seconds
         self._cache_key = hashlib.sha256(settings.secret_key.encode() + b"|auth-cache").digest()
         self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
         # Verified against when the user does not exist, so both failures cost the same.
         self._dummy_hash = self.hasher.hash("not-a-real-password")
 
@@ -99,26 +106,50 @@ class Authenticator:
         except (VerificationError, InvalidHashError):
             return False
 
-    async def authenticate(self, session: AsyncSession, username: str, password: str) -> Principal:
-        """The principal for these credentials, or `Unauthorized`."""
+    async def authenticate(
+        self, sessions: SessionFactory, username: str, password: str
+    ) -> Principal:
+        """The principal for these credentials, or `Unauthorized`.
+
+        A remembered verification answers without a database round trip or a hash. Concurrent
+        requests with the same credentials share one verification, so an expired entry does
+        not set every connection hashing at once.
+        """
         digest = self._digest(username, password)
         cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        account = await session.scalar(select(Account).where(Account.username == username))
-        stored = account.password_hash if account is not None else self._dummy_hash
-        valid = await to_thread.run_sync(self._verify, stored, password)
-        if account is None or not valid or not account.is_active:
-            raise Unauthorized("Invalid credentials")
-        principal = Principal(
-            account.id, account.username, Role(account.role), account.auth_version
-        )
+        pending = self._inflight.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._inflight[digest] = future
+        try:
+            principal = await self._verify_credentials(sessions, username, password)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._inflight[digest]
+        future.set_result(principal)
         if self.ttl > 0:
+            now = time.monotonic()
             if len(self._cache) > 10_000:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[digest] = (now + self.ttl, principal)
         return principal
+
+    async def _verify_credentials(
+        self, sessions: SessionFactory, username: str, password: str
+    ) -> Principal:
+        async with sessions() as session:
+            account = await session.scalar(select(Account).where(Account.username == username))
+        stored = account.password_hash if account is not None else self._dummy_hash
+        valid = await to_thread.run_sync(self._verify, stored, password)
+        if account is None or not valid or not account.is_active:
+            raise Unauthorized("Invalid credentials")
+        return Principal(account.id, account.username, Role(account.role), account.auth_version)
 
     def forget(self, account_id: int) -> None:
         """Drop every remembered verification of this account."""
