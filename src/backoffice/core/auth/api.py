@@ -63,8 +63,11 @@ def _basic_credentials(value: str) -> tuple[str, str]:
     return username, password
 
 
-def get_auth_sessions(request: Request) -> SessionFactory:
-    """Where a cache miss looks the account up: a session of its own, outside the request's."""
+async def get_auth_sessions(request: Request) -> SessionFactory:
+    """Where a cache miss looks the account up: a session of its own, outside the request's.
+
+    `async def`, like every dependency on the hot path: a plain `def` runs in a worker thread.
+    """
     return request.app.state.db.sessionmaker  # type: ignore[no-any-return]
 
 
