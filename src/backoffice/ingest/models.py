@@ -1,0 +1,54 @@
+"""Run audit (`import_runs`) and quarantine (`import_rejects`), shared by every dataset."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backoffice.core.db import Base
+
+
+class ImportRun(Base):
+    """One attempt to import one file: what it read, kept, refused, and how it ended."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        Index("ix_import_runs_dataset_file_name", "dataset", "file_name"),
+        # A file is imported at most once: one succeeded run per (dataset, file name).
+        Index(
+            "uq_import_runs_succeeded_file",
+            "dataset",
+            "file_name",
+            unique=True,
+            postgresql_where=text("status = 'succeeded'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(50))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    inserted: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    duplicates: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    rejected: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    flagged: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportReject(Base):
+    """A quarantined line: where it was, what it said, why it was refused."""
+
+    __tablename__ = "import_rejects"
+
+    dataset: Mapped[str] = mapped_column(String(50), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    line_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    raw_line: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,232 @@
+"""The declarative description of a CSV dataset: columns, rules, dedup key, target, rollups.
+
+Each column has a *fast pattern* (a regular expression matching a value that is already clean
+and can be handed to `COPY` as it is) and a *check* (what is wrong with a value that is not).
+The engine matches whole lines against the concatenated fast patterns, which is one C regex
+call per line for the overwhelming majority of rows; only lines that miss it are split and
+checked column by column. A value breaking a rule either rejects the row (into the quarantine)
+or is replaced by a default and flags the row (`on_invalid`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal, Protocol
+
+OnInvalid = Literal["reject", "flag"]
+Row = Sequence[str]  # stored values in the dataset's column order; "" stands for NULL
+SEPARATOR = "\x1f"  # joins a list into one text parameter: string_to_array(%s, chr(31))
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# A real calendar day (February 29th goes to the slow path, where the calendar decides).
+_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+TIMESTAMP_PATTERN = rf"[0-9]{{4}}-{_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+TIMESTAMP_FULL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+)
+FREE_TEXT_PATTERN = r'[^,"\x00\r\n]*'
+
+Check = Callable[[str, Mapping[str, str]], str | None]
+"""(value, the row's raw values by column) -> the problem code, or None when valid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One CSV column.
+
+    Attributes:
+        name: normalised header name, also the target column.
+        fast: regex (no capturing groups) of a clean value, copied as it is.
+        check: what is wrong with a non-blank value (None: nothing).
+        on_invalid: a problem rejects the row, or flags it and stores `default`.
+        blank: problem code of a blank value (None: blank is allowed and stored as NULL).
+        default: value stored instead of a flagged one ("" is NULL).
+        normalise: turns a valid value into the stored text (e.g. rounding).
+    """
+
+    name: str
+    fast: str
+    check: Check | None = None
+    on_invalid: OnInvalid = "reject"
+    blank: str | None = None
+    default: str = ""
+    normalise: Callable[[str], str] | None = None
+    parent: str | None = None
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+    def validate(self, value: str, row: Mapping[str, str]) -> tuple[str, str | None]:
+        """(stored value, problem code or None) for one raw value."""
+        if value == "":
+            return (self.default, self.blank) if self.blank else ("", None)
+        problem = self.check(value, row) if self.check else None
+        if problem:
+            return self.default, problem
+        return (self.normalise(value) if self.normalise else value), None
+
+
+def _regex_check(pattern: str, code: str, flags: int = 0) -> Check:
+    compiled = re.compile(pattern, flags)
+
+    def check(value: str, row: Mapping[str, str]) -> str | None:
+        return None if compiled.fullmatch(value) else code
+
+    return check
+
+
+def text_column(name: str) -> Column:
+    """Free text with no rule; blank is NULL."""
+    return Column(name, FREE_TEXT_PATTERN)
+
+
+def uuid_column(name: str) -> Column:
+    """A canonical hyphenated UUID (any case); blank or anything else rejects the row."""
+    return Column(
+        name,
+        UUID_PATTERN,
+        _regex_check(UUID_PATTERN, f"{name} is not a UUID"),
+        blank=f"{name} is missing",
+    )
+
+
+def pattern_column(name: str, pattern: str) -> Column:
+    """Text matching `pattern`; blank or malformed rejects the row."""
+    return Column(
+        name, pattern, _regex_check(pattern, f"{name} is malformed"), blank=f"{name} is blank"
+    )
+
+
+def choice_column(
+    name: str,
+    values: Sequence[str],
+    *,
+    on_invalid: OnInvalid = "reject",
+    parent: str | None = None,
+    allowed: Mapping[str, Sequence[str]] | None = None,
+) -> Column:
+    """One of a closed set (case-sensitive), optionally the subset allowed for `parent`'s value.
+
+    Rejecting columns report `<name> is missing` / `<name> is unknown` (`... for its <parent>`);
+    flagging ones store NULL and flag `<name>_missing` / `<name>_unknown`.
+    """
+    known = frozenset(values)
+    pairs = frozenset((p, v) for p, vs in (allowed or {}).items() for v in vs)
+    reject = on_invalid == "reject"
+    missing = f"{name} is missing" if reject else f"{name}_missing"
+    unknown = f"{name} is unknown" if reject else f"{name}_unknown"
+    foreign = f"{name} is unknown for its {parent}" if reject else unknown
+
+    def check(value: str, row: Mapping[str, str]) -> str | None:
+        if value not in known:
+            return unknown
+        if parent and (row.get(parent, ""), value) not in pairs:
+            return foreign
+        return None
+
+    fast = "(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) + ")"
+    return Column(name, fast, check, on_invalid, missing, parent=parent, pairs=pairs)
+
+
+CENT = Decimal("0.01")
+
+
+def decimal_column(name: str, *, integer_digits: int = 12) -> Column:
+    """A non-negative amount, rounded half-up to cents.
+
+    Blank, not a number or negative is stored as 0 and flagged (`<name>_missing`,
+    `<name>_not_a_number`, `<name>_negative`).
+    """
+    number = re.compile(rf"[+-]?(?:[0-9]{{1,{integer_digits}}}(?:\.[0-9]*)?|\.[0-9]+)")
+
+    def check(value: str, row: Mapping[str, str]) -> str | None:
+        if not number.fullmatch(value):
+            return f"{name}_not_a_number"
+        return f"{name}_negative" if Decimal(value) < 0 else None
+
+    def normalise(value: str) -> str:
+        return str(Decimal(value).quantize(CENT, ROUND_HALF_UP))
+
+    fast = rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,2}})?"
+    return Column(name, fast, check, "flag", f"{name}_missing", "0", normalise)
+
+
+def utc_timestamp_column(name: str) -> Column:
+    """ISO 8601 without a zone, read as UTC (the import sets the session time zone to UTC).
+
+    Blank or unparseable is NULL and flagged (`<name>_missing`, `<name>_invalid`).
+    """
+
+    def check(value: str, row: Mapping[str, str]) -> str | None:
+        if not TIMESTAMP_FULL.fullmatch(value):
+            return f"{name}_invalid"
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return f"{name}_invalid"
+        return None
+
+    return Column(name, TIMESTAMP_PATTERN, check, "flag", f"{name}_missing")
+
+
+class Aggregator(Protocol):
+    """Rollups of one file, fed with every row really inserted, written before the commit."""
+
+    def add_rows(self, rows: Iterable[Row]) -> None: ...
+
+    def flush(self, cursor: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything the engine needs to import one kind of CSV file.
+
+    Attributes:
+        name: stable identifier, stored in `import_runs` and `import_rejects`.
+        table: target table: one column per CSV column plus `flags_column`.
+        columns: the CSV columns in their usual order (a file may order them differently).
+        key: the dedup column; the first occurrence wins, later ones count as duplicates.
+        key_type: SQL type of the key (used to probe the table for keys already there).
+        flags_column: text[] column of a kept row's flags (NULL when clean).
+        aggregator: builds the rollup accumulator of one file (None: no rollups).
+        file_order: sort key of a file name; an older file after a newer one is refused.
+        file_pattern: glob of the dataset's files in a directory.
+    """
+
+    name: str
+    table: str
+    columns: tuple[Column, ...]
+    key: str
+    key_type: str = "text"
+    flags_column: str = "quality_flags"
+    aggregator: Callable[[], Aggregator] | None = None
+    file_order: Callable[[str], str] = field(default=lambda name: name)
+    file_pattern: str = "*.csv"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def normalise_header(name: str) -> str:
+    """`" Event ID "` -> `event_id`: trimmed, lower case, spaces and hyphens to underscores."""
+    cleaned = name.replace("\ufeff", "").strip().lower()
+    return "_".join(cleaned.replace("-", " ").split())
+
+
+def fast_line_pattern(columns: Sequence[Column]) -> re.Pattern[str]:
+    """One regex for a whole clean line, one capturing group per column (in file order)."""
+    return re.compile(",".join(f"({c.fast})" for c in columns))
+
+
+def to_decimal(value: str) -> Decimal:
+    """A stored amount as Decimal (the value was validated, so this cannot fail)."""
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - validated before
+        return Decimal(0)
