@@ -1,0 +1,1 @@
+"""Merchant activity import and the five analytics."""

@@ -1,0 +1,72 @@
+"""The five analytics (`/analytics/*`, shapes kept for existing clients) and the import history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from backoffice.core.auth.api import CanRead
+from backoffice.core.db import DbSession
+from backoffice.core.envelope import Envelope, ok
+from backoffice.core.errors import Forbidden, Unauthorized, error_responses
+from backoffice.core.pagination import Pagination
+from backoffice.merchants import service
+from backoffice.merchants.schemas import (
+    FailureRateRead,
+    ImportRunRead,
+    KycFunnelRead,
+    TopMerchantRead,
+)
+from backoffice.merchants.tasks import ImportState, background_import
+
+AUTH_ERRORS = error_responses(Unauthorized, Forbidden)
+
+analytics = APIRouter(prefix="/analytics", tags=["merchant analytics"], responses=AUTH_ERRORS)
+imports = APIRouter(prefix="/api/v1/merchants", tags=["merchant analytics"], responses=AUTH_ERRORS)
+
+
+@analytics.get("/top-merchant", response_model=TopMerchantRead)
+async def top_merchant(session: DbSession, _: CanRead) -> TopMerchantRead:
+    """The merchant with the largest SUCCESS volume (ties: the smaller id)."""
+    return await service.top_merchant(session)
+
+
+@analytics.get("/monthly-active-merchants", response_model=dict[str, int])
+async def monthly_active_merchants(session: DbSession, _: CanRead) -> dict[str, int]:
+    """`{"2024-01": 9847, ...}`: distinct merchants with a SUCCESS event, months in order."""
+    return await service.monthly_active_merchants(session)
+
+
+@analytics.get("/product-adoption", response_model=dict[str, int])
+async def product_adoption(session: DbSession, _: CanRead) -> dict[str, int]:
+    """`{"BILLS": 4379, ...}`: distinct merchants per product, most adopted first."""
+    return await service.product_adoption(session)
+
+
+@analytics.get("/kyc-funnel", response_model=KycFunnelRead)
+async def kyc_funnel(session: DbSession, _: CanRead) -> KycFunnelRead:
+    """Distinct merchants with a SUCCESS KYC event of each stage."""
+    return await service.kyc_funnel(session)
+
+
+@analytics.get("/failure-rates", response_model=list[FailureRateRead])
+async def failure_rates(session: DbSession, _: CanRead) -> list[FailureRateRead]:
+    """FAILED / (SUCCESS + FAILED) x 100 per product (PENDING excluded), highest first."""
+    return await service.failure_rates(session)
+
+
+@imports.get("/imports", response_model=Envelope[list[ImportRunRead]])
+async def list_imports(
+    session: DbSession, _: CanRead, page: Pagination
+) -> Envelope[list[ImportRunRead]]:
+    """The `import_runs` history of merchant files, most recent first (paginated)."""
+    runs, info = await service.list_import_runs(session, page)
+    return ok([ImportRunRead.model_validate(r) for r in runs], pagination=info)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the routes, report the import in `/health`, import `DATA_DIR` in the background."""
+    app.include_router(analytics)
+    app.include_router(imports)
+    app.state.merchant_import = ImportState()
+    app.state.health_reporters["merchant_import"] = app.state.merchant_import.report
+    app.state.lifespan_hooks.append(background_import)

@@ -1,0 +1,102 @@
+"""Background import of new files in `DATA_DIR` at API startup, and its in-memory state."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from backoffice.ingest.engine import Counts, FileResult, ImportCancelled, import_files, libpq_url
+from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
+
+log = structlog.get_logger("backoffice.merchants")
+
+
+@dataclass
+class ImportState:
+    """What this process's importer has done since it started (read by `/health`)."""
+
+    state: str = "idle"
+    files_done: int = 0
+    current_file: str | None = None
+    last_error: str | None = None
+    totals: Counts = field(default_factory=Counts)
+    _file_counts: Counts = field(default_factory=Counts)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def file_started(self, name: str, size: int) -> None:
+        with self._lock:
+            self.current_file = name
+            self._file_counts = Counts()
+
+    def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
+        with self._lock:
+            self._file_counts = Counts(**asdict(counts))
+
+    def file_finished(self, result: FileResult) -> None:
+        with self._lock:
+            self.current_file = None
+            self._file_counts = Counts()
+            if result.status == "succeeded":
+                self.files_done += 1
+                self.totals.add(result.counts)
+            elif result.status == "failed":
+                self.last_error = f"{result.name}: {result.error}"
+
+    def report(self) -> dict[str, Any]:
+        """Counts so far (the running file's uncommitted progress included)."""
+        with self._lock:
+            now = Counts(**asdict(self.totals))
+            now.add(self._file_counts)
+            return {
+                "state": self.state,
+                "files_done": self.files_done,
+                "current_file": self.current_file,
+                "rows_read": now.rows_read,
+                "inserted": now.inserted,
+                "duplicate": now.duplicates,
+                "rejected": now.rejected,
+                "flagged": now.flagged,
+                "last_error": self.last_error,
+            }
+
+
+def run_import(url: str, data_dir: Path, state: ImportState, stop: threading.Event) -> None:
+    """Import every new file of `data_dir` (blocking; run in a thread)."""
+    state.state = "running"
+    try:
+        import_files(url, MERCHANT_ACTIVITIES, [data_dir], observer=state, should_stop=stop.is_set)
+    except ImportCancelled:
+        log.info("merchant_import_cancelled")
+    except Exception as exc:  # the API keeps serving; the error is visible in /health
+        state.last_error = f"{type(exc).__name__}: {exc}"
+        log.exception("merchant_import_failed")
+    finally:
+        state.state = "idle"
+
+
+@asynccontextmanager
+async def background_import(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan hook: import `DATA_DIR` in a thread while the API serves; skip if it is absent."""
+    data_dir: Path = app.state.settings.data_dir
+    state: ImportState = app.state.merchant_import
+    if not await asyncio.to_thread(data_dir.is_dir):
+        log.info("merchant_import_skipped", data_dir=str(data_dir), reason="no such directory")
+        yield
+        return
+    stop = threading.Event()
+    task = asyncio.create_task(
+        asyncio.to_thread(run_import, libpq_url(app.state.db.url), data_dir, state, stop)
+    )
+    try:
+        yield
+    finally:
+        stop.set()  # the running file rolls back; it is imported again at the next start
+        await asyncio.wait({task}, timeout=30)
