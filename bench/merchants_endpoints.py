@@ -1,0 +1,95 @@
+"""p50/p99 of the five analytics endpoints next to the full-scan SQL for the same question.
+
+    BACKOFFICE_HOME=/tmp/merchants-home .venv/bin/python bench/merchants_endpoints.py
+
+Runs against the `bench_merchants` database that bench/merchants_import.py filled (run that
+first, e.g. with --rows 10000000). Endpoints are called in-process (httpx ASGI transport, auth
+by bearer token); the server time is the X-Process-Time header set by the core middleware.
+`/health` is the no-op floor. Full scans are timed over psycopg, `--scans` times each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+import httpx
+import psycopg
+
+from backoffice.app import create_app
+from backoffice.core.auth.service import Principal, Role
+from backoffice.core.config import Settings
+from backoffice.core.db import resolve_database_url
+from backoffice.core.embedded import with_database
+from backoffice.ingest.engine import libpq_url
+from backoffice.merchants.reference import FULL_SCAN_SQL
+
+DATABASE = "bench_merchants"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def time_endpoints(url: str, requests: int) -> dict[str, list[float]]:
+    settings = Settings(
+        DATABASE_URL=url, BACKOFFICE_ENV="test", rate_limit_per_minute=0, log_level="WARNING"
+    )
+    app = create_app(settings, database_url=url)
+    token, _ = app.state.auth.issue_token(Principal(1, "bench", Role.STAFF, 0))
+    headers = {"Authorization": f"Bearer {token}"}
+    out: dict[str, list[float]] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for path in ["/health", *(f"/analytics/{q}" for q in FULL_SCAN_SQL)]:
+            for _ in range(20):  # warm up: pool, caches
+                await http.get(path, headers=headers)
+            times = []
+            for _ in range(requests):
+                response = await http.get(path, headers=headers)
+                assert response.status_code == 200, response.text
+                times.append(float(response.headers["X-Process-Time"].removesuffix("ms")))
+            out[path] = times
+    await app.state.db.dispose()
+    return out
+
+
+def time_full_scans(url: str, scans: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM merchant_activities").fetchone()
+        print(f"merchant_activities: {rows[0] if rows else 0:,} rows")
+        for question, sql in FULL_SCAN_SQL.items():
+            times = []
+            for _ in range(scans):
+                started = time.perf_counter()
+                conn.execute(sql).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+            out[f"/analytics/{question}"] = times
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--scans", type=int, default=3)
+    args = parser.parse_args()
+    url = libpq_url(with_database(resolve_database_url(Settings()), DATABASE))
+    endpoints = asyncio.run(time_endpoints(url, args.requests))
+    scans = time_full_scans(url, args.scans)
+    print("| endpoint | p50 ms | p99 ms | full-scan SQL p50 ms | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for path, times in endpoints.items():
+        p50, p99 = statistics.median(times), percentile(times, 0.99)
+        if path in scans:
+            scan = statistics.median(scans[path])
+            print(f"| `{path}` | {p50:.2f} | {p99:.2f} | {scan:,.0f} | {scan / p50:,.0f}x |")
+        else:
+            print(f"| `{path}` (no-op floor) | {p50:.2f} | {p99:.2f} | | |")
+
+
+if __name__ == "__main__":
+    main()
