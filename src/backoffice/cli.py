@@ -12,12 +12,14 @@ from rich.table import Table
 from backoffice.core import migrations
 from backoffice.core.config import get_settings
 from backoffice.core.db import Database, resolve_database_url
+from backoffice.merchants.cli import app as merchants_app
 
 app = typer.Typer(help="backoffice: run the platform and its jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(merchants_app, name="merchants")
 console = Console()
 
 

@@ -33,4 +33,11 @@ async def load_accounts(session: AsyncSession, auth: Authenticator) -> int:
 
 async def load_demo(session: AsyncSession, auth: Authenticator) -> dict[str, int]:
     """Load every context's demo data; return what each part created."""
-    return {"accounts": await load_accounts(session, auth)}
+    from backoffice.expenses.demo import load_techcorp
+    from backoffice.payroll.demo import load_countries, load_employees
+
+    created = {"accounts": await load_accounts(session, auth)}
+    created["countries"] = await load_countries(session)  # employees of every context need them
+    created["techcorp_employees"] = await load_techcorp(session, auth)  # employee ids 1..7
+    created["payroll_employees"] = await load_employees(session)
+    return created

@@ -5,6 +5,8 @@ from sqlalchemy import create_engine, pool
 
 # Every context's models, so that autogenerate (a helper, never the source of truth) sees them.
 import backoffice.core.auth.models
+import backoffice.expenses.models
+import backoffice.merchants.models
 import backoffice.org.models
 import backoffice.payroll.models  # noqa: F401
 from backoffice.core.db import Base
