@@ -317,11 +317,13 @@ def render(
     when = dt.datetime.fromtimestamp(stamp.stat().st_mtime, dt.UTC) if stamp.exists() else None
     today = (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     command = "python loadtest/run.py" + (f" --scale {args.scale:g}" if args.scale != 1 else "")
+    command += f" --workers {args.workers}" if args.workers != 1 else ""
+    workers = "one uvicorn worker" if args.workers == 1 else f"{args.workers} uvicorn workers"
     lines = [
         SECTION,
         "",
         f"Command: `{command}` (Locust, headless; `pip install -e '.[loadtest]'`). Run of {today} on "
-        f"{platform.machine()} with {os.cpu_count()} cores shared with other work, one uvicorn worker, "
+        f"{platform.machine()} with {os.cpu_count()} cores shared with other work, {workers}, "
         "the embedded PostgreSQL, `RATE_LIMIT_PER_MINUTE=0`, TechCorp demo data, bearer tokens. "
         "Mixed workload 50% create / 30% approve (inbox, then approve the first item of one's own "
         "inbox) / 20% status; ramp-up 5 s. The baseline is `GET /health` (no database) in the same "
@@ -349,7 +351,7 @@ def render(
         "The implementation this replaces published, for its medium scenario: 2,847 requests in "
         "62 s, 99.54% success, mean 156 ms, median 134 ms, p95 298 ms.",
         "",
-        "Reading the figures: the server is CPU-bound in one Python process, and Locust, "
+        f"Reading the figures: the server is CPU-bound ({workers}), and Locust, "
         "PostgreSQL and the server share the machine's cores (with other work). The closed loop "
         "below gives the capacity; a preset that offers more (users / think time) than that "
         "queues, and its latency is mostly waiting, not work. Data accumulate over the run "

@@ -23,7 +23,7 @@ from backoffice.core import migrations
 from backoffice.core.auth.api import get_auth_sessions
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
-from backoffice.core.db import get_session
+from backoffice.core.db import get_autocommit_session, get_session
 from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
 
 PASSWORD = "correct-horse-battery"
@@ -103,11 +103,13 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
                 yield db
 
         app.dependency_overrides[get_session] = request_session
+        app.dependency_overrides[get_autocommit_session] = request_session
         app.dependency_overrides[get_auth_sessions] = lambda: auth_session
         try:
             yield db
         finally:
             app.dependency_overrides.pop(get_session, None)
+            app.dependency_overrides.pop(get_autocommit_session, None)
             app.dependency_overrides.pop(get_auth_sessions, None)
             await db.close()
             await transaction.rollback()

@@ -74,6 +74,10 @@ class Database:
             pool_pre_ping=False,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; its statements run in autocommit: no BEGIN and COMMIT round trips.
+        self.autocommit_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -95,3 +99,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit before the response is sent, so a failed commit is an error response.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session whose statements each commit on their own (no BEGIN / COMMIT round trips).
+
+    For endpoints that only read, or whose one write is a single statement after their
+    reads. Under READ COMMITTED every statement of a transaction takes its own snapshot
+    anyway, so such an endpoint sees and writes exactly what it would in one transaction;
+    only the two round trips (and their share of the server's CPU) go. Anything that needs
+    a lock held until a later statement, or several writes together, uses `DbSession`.
+    """
+    database: Database = request.app.state.db
+    async with database.autocommit_sessionmaker() as session:
+        yield session
+
+
+AutocommitSession = Annotated[AsyncSession, Depends(get_autocommit_session, scope="function")]

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
 from backoffice.core.auth.service import Principal
-from backoffice.core.db import DbSession
+from backoffice.core.db import AutocommitSession, DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     Conflict,
@@ -55,7 +56,7 @@ MAX_ID = 2_147_483_647
 _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed)
 
 
-async def _actor(session: DbSession, principal: Principal) -> Actor:
+async def _actor(session: AsyncSession, principal: Principal) -> Actor:
     return await service.resolve_actor(session, principal)
 
 
@@ -67,10 +68,12 @@ async def _actor(session: DbSession, principal: Principal) -> Actor:
     summary="Submit an expense; its approval chain is fixed now",
 )
 async def submit_expense(
-    data: ExpenseCreate, session: DbSession, principal: CurrentUser
+    data: ExpenseCreate, session: AutocommitSession, principal: CurrentUser
 ) -> ExpenseCreated:
     """`user_id` must be the caller's employee (an admin may submit for anyone)."""
-    return await service.submit_expense(session, await _actor(session, principal), data)
+    # Autocommit: the checks only read, and the expense, its chain and its audit entries are
+    # written by one statement (see service.submit_expense), atomic on its own.
+    return await service.submit_expense(session, principal, data)
 
 
 @router.post(
@@ -106,7 +109,7 @@ async def reject_expense(
     summary="Your expenses, newest first",
 )
 async def list_expenses(
-    session: DbSession,
+    session: AutocommitSession,
     principal: CurrentUser,
     page: Pagination,
     status: Annotated[ExpenseStatus | None, Query(description="Only this status")] = None,
@@ -126,10 +129,10 @@ async def list_expenses(
     summary="An expense and its approval chain",
 )
 async def expense_status(
-    expense_id: PathId, session: DbSession, principal: CurrentUser
+    expense_id: PathId, session: AutocommitSession, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
-    return await service.expense_status(session, await _actor(session, principal), expense_id)
+    return await service.expense_status(session, principal, expense_id)
 
 
 @router.get(
@@ -139,10 +142,10 @@ async def expense_status(
     summary="The audit trail of an expense",
 )
 async def expense_audit(
-    expense_id: PathId, session: DbSession, principal: CurrentUser
+    expense_id: PathId, session: AutocommitSession, principal: CurrentUser
 ) -> AuditTrailRead:
     """Every state change: actor, on-behalf-of, action, from and to status, time, comment."""
-    return await service.audit_trail(session, await _actor(session, principal), expense_id)
+    return await service.audit_trail(session, principal, expense_id)
 
 
 @router.get(
@@ -152,7 +155,7 @@ async def expense_audit(
     summary="Your inbox: steps waiting for your decision now",
 )
 async def pending_approvals(
-    session: DbSession,
+    session: AutocommitSession,
     principal: CurrentUser,
     page: Pagination,
     approver_id: Annotated[
@@ -160,8 +163,7 @@ async def pending_approvals(
     ] = None,
 ) -> InboxPage:
     """Only steps with no earlier required step pending, oldest expense first."""
-    actor = await _actor(session, principal)
-    return await service.inbox(session, actor, page, approver_id=approver_id)
+    return await service.inbox(session, principal, page, approver_id=approver_id)
 
 
 # --- administration: policies and approval steps ---------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -241,13 +242,14 @@ _WAITING = (
 )
 
 # Hot statements, built once and reused with bound parameters (see org.hierarchy).
-_POLICY_FOR_CLAIM = (
+# The caller (see resolve_actor) and the policy with its steps, in one round trip.
+_CLAIM = hierarchy.with_caller(
     select(
         ExpensePolicy.company_id,
         ExpensePolicy.is_active,
         ExpensePolicy.min_amount,
         ExpensePolicy.max_amount,
-        ApprovalStep.id,
+        ApprovalStep.id.label("step_id"),
         ApprovalStep.step_order,
         ApprovalStep.required_level,
         ApprovalStep.team_scope,
@@ -255,8 +257,8 @@ _POLICY_FOR_CLAIM = (
         ApprovalStep.is_required,
     )
     .outerjoin(ApprovalStep, ApprovalStep.policy_id == ExpensePolicy.id)
-    .where(ExpensePolicy.id == bindparam("policy_id"))
-    .order_by(ApprovalStep.step_order)
+    .where(ExpensePolicy.id == bindparam("policy_id")),
+    "step_order",
 )
 _LOCK_EXPENSE = (
     select(Expense.company_id, Expense.status)
@@ -274,7 +276,9 @@ _CHAIN_STATES = (
     .where(ExpenseApproval.expense_id == bindparam("expense_id"))
     .order_by(ExpenseApproval.step_number)
 )
-_EXPENSE_VIEW = (
+# The caller, the expense and its chain in one statement (one round trip, one snapshot): an
+# outer join, so an expense with no chain still gives its one row.
+_EXPENSE_WITH_CHAIN = hierarchy.with_caller(
     select(
         Expense.id,
         Expense.company_id,
@@ -286,23 +290,56 @@ _EXPENSE_VIEW = (
         Expense.completed_at,
         ExpensePolicy.name.label("policy_name"),
         hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
-    )
-    .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
-    .where(Expense.id == bindparam("expense_id"))
-)
-_CHAIN_VIEW = (
-    select(
         ExpenseApproval.step_number,
         ExpenseApproval.approver_id,
         ExpenseApproval.approver_level,
-        ExpenseApproval.status,
+        ExpenseApproval.status.label("step_status"),
         ExpenseApproval.decided_at,
         ExpenseApproval.comments,
         ExpenseApproval.is_required,
         hierarchy.full_name_of(ExpenseApproval.approver_id).label("approver_name"),
     )
-    .where(ExpenseApproval.expense_id == bindparam("expense_id"))
-    .order_by(ExpenseApproval.step_number)
+    .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
+    .outerjoin(ExpenseApproval, ExpenseApproval.expense_id == Expense.id)
+    .where(Expense.id == bindparam("expense_id")),
+    "step_number",
+)
+
+
+def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
+    """Steps waiting for `approver_id` now (no earlier required step pending), oldest first.
+
+    The partial inbox index answers it.
+    """
+    return (
+        select(
+            ExpenseApproval.expense_id,
+            ExpenseApproval.step_number,
+            ExpenseApproval.is_required,
+            Expense.submitter_id,
+            hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
+            Expense.policy_id,
+            ExpensePolicy.name.label("policy_name"),
+            Expense.amount,
+            Expense.description,
+            Expense.submitted_at,
+        )
+        .join(Expense, Expense.id == ExpenseApproval.expense_id)
+        .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
+        .where(ExpenseApproval.approver_id == approver_id, *_WAITING)
+        .order_by(ExpenseApproval.expense_id, ExpenseApproval.step_number)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+# Built once. Not joined to the caller's placement (see hierarchy.with_caller) on purpose: the
+# planner must know the approver to pick the partial inbox index over a scan in id order.
+_INBOX_ITEMS = _inbox_items(bindparam("approver_id"))
+_INBOX_COUNT = (
+    select(func.count())
+    .select_from(ExpenseApproval)
+    .where(ExpenseApproval.approver_id == bindparam("approver_id"), *_WAITING)
 )
 
 
@@ -324,25 +361,26 @@ class _Policy:
     steps: tuple[rules.StepRule, ...]
 
 
-async def _policy_for_claim(session: AsyncSession, policy_id: int) -> _Policy | None:
-    """The policy and its steps in one query (a policy with no step gives one row of NULLs)."""
-    rows = (await session.execute(_POLICY_FOR_CLAIM, {"policy_id": policy_id})).all()
+def _policy_for_claim(policy_id: int, rows: list[Row[Any]]) -> _Policy | None:
+    """The policy and its steps from `_CLAIM`'s rows (a policy with no step: one row)."""
     if not rows:
         return None
-    company_id, is_active, low, high = rows[0][:4]
+    first = rows[0]
     steps = tuple(
         rules.StepRule(
-            step_order=order,
-            required_level=level,
-            scope=Scope(scope),
-            team_id=team_id,
-            is_required=required,
-            step_id=step_id,
+            step_order=r.step_order,
+            required_level=r.required_level,
+            scope=Scope(r.team_scope),
+            team_id=r.scope_team_id,
+            is_required=r.is_required,
+            step_id=r.step_id,
         )
-        for *_, step_id, order, level, scope, team_id, required in rows
-        if step_id is not None
+        for r in rows
+        if r.step_id is not None
     )
-    return _Policy(policy_id, company_id, is_active, low, high, steps)
+    return _Policy(
+        policy_id, first.company_id, first.is_active, first.min_amount, first.max_amount, steps
+    )
 
 
 def _check_claim(submitter: Placement, policy: _Policy, amount: Decimal) -> None:
@@ -361,11 +399,22 @@ def _check_claim(submitter: Placement, policy: _Policy, amount: Decimal) -> None
 
 
 async def submit_expense(
-    session: AsyncSession, actor: Actor, data: ExpenseCreate
+    session: AsyncSession, principal: Principal, data: ExpenseCreate
 ) -> ExpenseCreated:
-    """Check the claim, fix its approval chain and record it; nothing is written on refusal."""
+    """Check the claim, fix its approval chain and record it; nothing is written on refusal.
+
+    Everything before the write only reads, and the write is one statement: the endpoint
+    runs it in autocommit (no BEGIN / COMMIT round trips) with the same guarantees.
+    """
+    rows = (
+        await session.execute(
+            _CLAIM, {"account_id": principal.account_id, "policy_id": data.policy_id}
+        )
+    ).all()
+    caller, policy_rows = hierarchy.split_caller(rows, "company_id")
+    actor = Actor(principal, caller)
     submitter = await act_as(session, actor, data.user_id, "user_id")
-    policy = await _policy_for_claim(session, data.policy_id)
+    policy = _policy_for_claim(data.policy_id, policy_rows)
     if policy is None or submitter.company_id is None or policy.company_id != submitter.company_id:
         raise PolicyNotFound(f"Policy {data.policy_id} not found")
     _check_claim(submitter, policy, data.amount)
@@ -536,32 +585,65 @@ async def reject(session: AsyncSession, actor: Actor, data: RejectionCreate) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class _Link:
+    """One step of an expense's chain as the status endpoint shows it."""
+
+    step_number: int
+    approver_id: int
+    approver_level: int
+    status: str
+    decided_at: datetime | None
+    comments: str | None
+    is_required: bool
+    approver_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Chain:
     """An expense as the caller may see it, with its chain and the names to show."""
 
     expense: Row[*tuple[Any, ...]]
-    links: list[Row[*tuple[Any, ...]]]
+    links: list[_Link]
 
 
-async def _viewable_expense(session: AsyncSession, actor: Actor, expense_id: int) -> _Chain:
+async def _viewable_expense(session: AsyncSession, principal: Principal, expense_id: int) -> _Chain:
     """The expense and its chain, if the caller may see them.
 
     The submitter, the approvers in its chain and admins or managers of its company may;
     anyone else gets "not found", which confirms nothing.
     """
-    expense = (await session.execute(_EXPENSE_VIEW, {"expense_id": expense_id})).first()
+    params = {"account_id": principal.account_id, "expense_id": expense_id}
+    rows = (await session.execute(_EXPENSE_WITH_CHAIN, params)).all()
+    caller, found = hierarchy.split_caller(rows, "id")
+    actor = Actor(principal, caller)
+    expense = found[0] if found else None
     if expense is None or not actor.sees(expense.company_id):
         raise ExpenseNotFound(f"Expense {expense_id} not found")
-    links = list((await session.execute(_CHAIN_VIEW, {"expense_id": expense_id})).all())
+    links = [
+        _Link(
+            r.step_number,
+            r.approver_id,
+            r.approver_level,
+            r.step_status,
+            r.decided_at,
+            r.comments,
+            r.is_required,
+            r.approver_name,
+        )
+        for r in found
+        if r.step_number is not None
+    ]
     involved = {expense.submitter_id, *(link.approver_id for link in links)}
     if actor.principal.role is Role.STAFF and actor.employee_id not in involved:
         raise ExpenseNotFound(f"Expense {expense_id} not found")
     return _Chain(expense, links)
 
 
-async def expense_status(session: AsyncSession, actor: Actor, expense_id: int) -> ExpenseStatusRead:
+async def expense_status(
+    session: AsyncSession, principal: Principal, expense_id: int
+) -> ExpenseStatusRead:
     """The expense with its chain, as the seed's status endpoint shows it."""
-    found = await _viewable_expense(session, actor, expense_id)
+    found = await _viewable_expense(session, principal, expense_id)
     e = found.expense
     return ExpenseStatusRead(
         id=e.id,
@@ -587,9 +669,11 @@ async def expense_status(session: AsyncSession, actor: Actor, expense_id: int) -
     )
 
 
-async def audit_trail(session: AsyncSession, actor: Actor, expense_id: int) -> AuditTrailRead:
+async def audit_trail(
+    session: AsyncSession, principal: Principal, expense_id: int
+) -> AuditTrailRead:
     """Every state change of the expense, oldest first."""
-    await _viewable_expense(session, actor, expense_id)
+    await _viewable_expense(session, principal, expense_id)
     events = await session.scalars(
         select(ExpenseAuditEvent)
         .where(ExpenseAuditEvent.expense_id == expense_id)
@@ -615,22 +699,29 @@ async def _page(
     """
     result = await session.execute(statement.order_by(*order).limit(page.limit).offset(page.offset))
     rows: list[Any] = list(result.all())
-    if len(rows) < page.limit and (rows or page.offset == 0):
-        total = page.offset + len(rows)
-    else:
+    total = _total_from_page(page, len(rows))
+    if total is None:
         count = (
             counted
             if counted is not None
             else (select(func.count()).select_from(statement.order_by(None).subquery()))
         )
         total = int(await session.scalar(count) or 0)
-    info = PageInfo(
+    return rows, _page_info(page, len(rows), total)
+
+
+def _total_from_page(page: PageParams, found: int) -> int | None:
+    """The total if a page of `found` rows tells it (a short page), else None: count."""
+    return page.offset + found if found < page.limit and (found or page.offset == 0) else None
+
+
+def _page_info(page: PageParams, found: int, total: int) -> PageInfo:
+    return PageInfo(
         total=total,
         limit=page.limit,
         offset=page.offset,
-        has_more=page.offset + len(rows) < total,
+        has_more=page.offset + found < total,
     )
-    return rows, info
 
 
 async def list_expenses(
@@ -687,52 +778,23 @@ async def list_expenses(
 
 
 async def inbox(
-    session: AsyncSession, actor: Actor, page: PageParams, *, approver_id: int | None = None
+    session: AsyncSession, principal: Principal, page: PageParams, *, approver_id: int | None = None
 ) -> InboxPage:
     """Steps waiting for the approver's decision now, oldest expense first."""
+    actor = await resolve_actor(session, principal)
     if approver_id is not None:
         approver = await act_as(session, actor, approver_id, "approver_id")
     elif actor.employee is not None:
         approver = actor.employee
     else:
         raise NoLinkedEmployee()
-    # Only steps decidable now (no earlier required step pending): the partial inbox index.
-    statement = (
-        select(
-            ExpenseApproval.expense_id,
-            ExpenseApproval.step_number,
-            ExpenseApproval.is_required,
-            Expense.submitter_id,
-            hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
-            Expense.policy_id,
-            ExpensePolicy.name.label("policy_name"),
-            Expense.amount,
-            Expense.description,
-            Expense.submitted_at,
-        )
-        .join(Expense, Expense.id == ExpenseApproval.expense_id)
-        .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
-        .where(
-            ExpenseApproval.approver_id == approver.employee_id,
-            *_WAITING,
-        )
-    )
-    counted = (
-        select(func.count())
-        .select_from(ExpenseApproval)
-        .where(
-            ExpenseApproval.approver_id == approver.employee_id,
-            *_WAITING,
-        )
-    )
-    rows, info = await _page(
-        session,
-        statement,
-        page,
-        ExpenseApproval.expense_id,
-        ExpenseApproval.step_number,
-        counted=counted,
-    )
+    params = {"approver_id": approver.employee_id, "limit": page.limit, "offset": page.offset}
+    items = list((await session.execute(_INBOX_ITEMS, params)).all())
+    total = _total_from_page(page, len(items))
+    if total is None:
+        who = {"approver_id": approver.employee_id}
+        total = int(await session.scalar(_INBOX_COUNT, who) or 0)
+    info = _page_info(page, len(items), total)
     return InboxPage(
         approver_id=approver.employee_id,
         items=[
@@ -748,7 +810,7 @@ async def inbox(
                 description=r.description,
                 submitted_at=r.submitted_at,
             )
-            for r in rows
+            for r in items
         ],
         pagination=info,
     )

@@ -10,7 +10,16 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    Select,
+    bindparam,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -71,6 +80,40 @@ _CANDIDATES = (
 _CANDIDATES_IN_TEAMS = _CANDIDATES.where(
     Employee.team_id.in_(bindparam("team_ids", expanding=True)) | Team.is_company_wide.is_(True)
 )
+
+
+# The caller's placement as a one-row subquery that another statement outer-joins, so that who
+# asks comes back in the same round trip as what they asked for (see `with_caller`).
+_CALLER = _placements().where(Employee.account_id == bindparam("account_id")).subquery("caller")
+_CALLER_COLUMNS = tuple(column.label(f"caller_{column.key}") for column in _CALLER.c)
+_ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
+
+
+def with_caller(statement: Select[*tuple[Any, ...]], *order_by: str) -> Select[*tuple[Any, ...]]:
+    """`statement`'s rows, each after the placement of the login `:account_id`'s employee.
+
+    Always at least one row: the caller's columns are NULL if no employee is linked to the
+    login, and `statement`'s if it finds nothing. `order_by` names `statement`'s columns
+    that order the result (a subquery keeps no order of its own). Read it with
+    `split_caller`.
+    """
+    asked = statement.subquery("asked")
+    return (
+        select(*_CALLER_COLUMNS, *asked.c)
+        .select_from(_ONE_ROW)
+        .outerjoin(_CALLER, true())
+        .outerjoin(asked, true())
+        .order_by(*(asked.c[name] for name in order_by))
+    )
+
+
+def split_caller(rows: Sequence[Row[Any]], key: str) -> tuple[Placement | None, list[Row[Any]]]:
+    """The caller's placement and `statement`'s rows (those whose `key` column is not NULL)."""
+    if not rows:
+        return None, []
+    first = rows[0]
+    caller = _placement(first[: len(_CALLER_COLUMNS)]) if first[0] is not None else None
+    return caller, [row for row in rows if getattr(row, key) is not None]
 
 
 async def placement(session: AsyncSession, employee_id: int) -> Placement | None:
