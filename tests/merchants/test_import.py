@@ -8,10 +8,11 @@ from pathlib import Path
 
 import psycopg
 
+from backoffice.ingest import engine
 from backoffice.ingest.engine import import_files
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.reference import full_scan_answers
-from tests.merchants.conftest import FIXTURES, endpoint_answers, snapshot
+from tests.merchants.conftest import FIXTURES, endpoint_answers, reset, snapshot
 
 DAY1 = FIXTURES / "activities_20240101.csv"
 DAY2 = FIXTURES / "activities_20240102.csv"
@@ -126,6 +127,19 @@ def test_rollups_equal_full_scans_and_the_endpoints_serve_them(
         "verifications_completed": 1,
         "tier_upgrades": 1,
     }
+
+
+def test_a_big_file_rolled_up_in_parts_gives_the_same_rollups(
+    merchants_url, settings, database_url, monkeypatch
+):
+    _import(merchants_url, FIXTURES)
+    whole = snapshot(merchants_url)
+    reset(merchants_url)
+    monkeypatch.setattr(engine, "ROLLUP_BYTES", 1)  # roll up after every block
+    import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES], chunk_bytes=256)
+    assert snapshot(merchants_url) == whole
+    with psycopg.connect(merchants_url) as conn:
+        assert endpoint_answers(settings, database_url) == full_scan_answers(conn)
 
 
 def test_a_file_imported_twice_is_skipped_and_changes_nothing(merchants_url, tmp_path):

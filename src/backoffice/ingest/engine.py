@@ -5,9 +5,12 @@ imported with the same sha256 (same name, other hash: refused), refuse a file ol
 already imported (first occurrence wins = earliest file), then stream the file block by block.
 A reader thread sorts each block: lines matching the dataset's clean-line regex go to COPY as
 they are; the others are checked column by column and repaired (flagged) or quarantined; keys
-repeated inside the block are duplicates. The main thread asks PostgreSQL which keys it already
-holds (earlier files and blocks; an index probe, never a set of ids in Python), COPYs the rest
-into the target table, quarantines, and feeds the dataset's rollups, written before the commit.
+repeated inside the block are duplicates; the reader thread also joins the clean lines into the
+bytes COPY reads. The main thread asks PostgreSQL which keys it already holds (earlier files and
+blocks; an index probe, never a set of ids in Python), COPYs the rest into the target table and,
+when the dataset has rollups, once more into a temporary text table of the file's rows, and
+quarantines. The rollups are a few set-based SQL statements over that temporary table, run before
+the commit (every 64 MiB for a big file): no per-row Python for the rollups.
 The `import_runs` row is written in the same transaction, so a killed import leaves nothing
 behind and a rerun does it again.
 """
@@ -29,9 +32,12 @@ from typing import Literal, Protocol, TypeVar
 import psycopg
 
 from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, Block, CsvChunker, FileFormatError, Reject
-from backoffice.ingest.spec import SEPARATOR, Aggregator, Dataset, fast_line_pattern
+from backoffice.ingest.spec import FILE_ROWS, SEPARATOR, Dataset, fast_line_pattern
 
 Status = Literal["succeeded", "skipped", "failed"]
+# A file bigger than this (the text of the rows it inserted) is rolled up in parts of this size:
+# the temporary table of its rows stays small whatever the file's size.
+ROLLUP_BYTES = 64 << 20
 T = TypeVar("T")
 
 
@@ -221,6 +227,7 @@ def _import_in_transaction(
         header = _checked_header(dataset, chunker.read_header())
         if header:
             loader = FileLoader(conn, dataset, header, path.name)
+            loader.start()
             for parsed in _prefetch(loader.classify(b) for b in chunker.blocks()):
                 if should_stop():
                     raise ImportCancelled
@@ -253,7 +260,6 @@ class Parsed:
     """A block sorted into clean lines (copied as they are), repaired rows and rejects."""
 
     fast_lines: list[str]
-    fast_rows: list[tuple[str, ...]]
     fast_keys: list[str]
     slow_rows: list[list[str]]
     slow_keys: list[str]
@@ -261,6 +267,8 @@ class Parsed:
     read: int
     duplicates: int
     bytes_read: int
+    fast_data: bytes = b""  # the clean lines as COPY reads them, built in the reader thread
+    probe_keys: str = ""  # every key, joined for the probe
 
 
 class FileLoader:
@@ -285,16 +293,21 @@ class FileLoader:
             for c in file_columns
             if c.parent
         ]
-        self.aggregator = dataset.aggregator() if dataset.aggregator else None
         table = dataset.table
-        self.copy_fast = (
-            f"COPY {table} (" + ", ".join(f'"{h}"' for h in header) + ") FROM STDIN (FORMAT csv)"
+        file_list = ", ".join(f'"{h}"' for h in header)
+        stored_list = ", ".join(f'"{n}"' for n in [*canonical, dataset.flags_column])
+        self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
+        self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
+        # The rows the file inserts, once more as text, for the set-based rollups at the end.
+        self.rollups = dataset.rollups
+        self.create_file_rows = (
+            f"CREATE TEMPORARY TABLE {FILE_ROWS} ("
+            + ", ".join(f'"{n}" text COLLATE "C"' for n in [*canonical, dataset.flags_column])
+            + ") ON COMMIT DROP"
         )
-        self.copy_slow = (
-            f"COPY {table} ("
-            + ", ".join(f'"{n}"' for n in [*canonical, dataset.flags_column])
-            + ") FROM STDIN (FORMAT csv)"
-        )
+        self.copy_fast_rows = f"COPY {FILE_ROWS} ({file_list}) FROM STDIN (FORMAT csv)"
+        self.copy_slow_rows = f"COPY {FILE_ROWS} ({stored_list}) FROM STDIN (FORMAT csv)"
+        self.pending_bytes = 0  # copied into FILE_ROWS since the last rollup
         # Identifiers come from the dataset description, never from a file; keys are a parameter.
         self.probe = (
             f'SELECT "{dataset.key}"::text FROM {table}'  # noqa: S608
@@ -310,25 +323,26 @@ class FileLoader:
             self.pair_checks,
         )
         parsed = Parsed(
-            [], [], [], [], [], list(block.rejects), len(block.rejects), 0, block.bytes_read
+            [], [], [], [], list(block.rejects), len(block.rejects), 0, block.bytes_read
         )
         seen: set[str] = set()
+        fast_lines, fast_keys = parsed.fast_lines, parsed.fast_keys
         for index, text in enumerate(block.records):
             if not text:
                 continue  # a blank line is not a row
             parsed.read += 1
             found = match(text)
-            groups = found.groups() if found is not None else None
-            if groups is not None and all((groups[p], groups[c]) in ok for p, c, ok in pair_checks):
-                key = groups[key_at].lower() if lower else groups[key_at]
-                if key in seen:
-                    parsed.duplicates += 1
+            if found is not None:
+                groups = found.groups()
+                if all((groups[p], groups[c]) in ok for p, c, ok in pair_checks):
+                    key = groups[key_at].lower() if lower else groups[key_at]
+                    if key in seen:
+                        parsed.duplicates += 1
+                        continue
+                    seen.add(key)
+                    fast_lines.append(text)
+                    fast_keys.append(key)
                     continue
-                seen.add(key)
-                parsed.fast_lines.append(text)
-                parsed.fast_rows.append(groups)
-                parsed.fast_keys.append(key)
-                continue
             outcome = self._check(text, block.number(index))
             if isinstance(outcome, Reject):
                 parsed.rejects.append(outcome)
@@ -341,19 +355,10 @@ class FileLoader:
             seen.add(key)
             parsed.slow_rows.append(outcome)
             parsed.slow_keys.append(key)
+        if fast_lines:
+            parsed.fast_data = ("\n".join(fast_lines) + "\n").encode()
+        parsed.probe_keys = SEPARATOR.join(fast_keys + parsed.slow_keys)
         return parsed
-
-    def _feed(
-        self, rollup: Aggregator, fast_rows: list[tuple[str, ...]], slow_rows: list[list[str]]
-    ) -> None:
-        if fast_rows:
-            order = self.reorder
-            if order is None:
-                rollup.add_rows(fast_rows)
-            else:
-                rollup.add_rows(tuple(row[i] for i in order) for row in fast_rows)
-        if slow_rows:
-            rollup.add_rows(slow_rows)
 
     def _check(self, text: str, number: int) -> list[str] | Reject:
         """Split and check a line column by column: stored values + flags, or a reject."""
@@ -382,31 +387,41 @@ class FileLoader:
     def load(self, parsed: Parsed) -> Counts:
         """Drop keys already in the table, COPY the rest, quarantine, feed the rollups."""
         duplicates = parsed.duplicates
-        keys = parsed.fast_keys + parsed.slow_keys
         existing: set[str] = set()
-        if keys:
-            existing = {row[0] for row in self.conn.execute(self.probe, (SEPARATOR.join(keys),))}
-        fast_lines, fast_rows, slow_rows = parsed.fast_lines, parsed.fast_rows, parsed.slow_rows
+        if parsed.probe_keys:
+            existing = {row[0] for row in self.conn.execute(self.probe, (parsed.probe_keys,))}
+        fast_lines, slow_rows, fast_data = parsed.fast_lines, parsed.slow_rows, parsed.fast_data
         if existing:
-            kept = [i for i, k in enumerate(parsed.fast_keys) if k not in existing]
-            fast_lines = [fast_lines[i] for i in kept]
-            fast_rows = [fast_rows[i] for i in kept]
+            keys = len(parsed.fast_keys) + len(parsed.slow_keys)
+            fast_lines = [
+                line
+                for line, k in zip(fast_lines, parsed.fast_keys, strict=True)
+                if k not in existing
+            ]
             slow_rows = [
                 r for r, k in zip(slow_rows, parsed.slow_keys, strict=True) if k not in existing
             ]
-            duplicates += len(keys) - len(fast_rows) - len(slow_rows)
+            duplicates += keys - len(fast_lines) - len(slow_rows)
+            if len(fast_lines) < len(parsed.fast_lines):
+                fast_data = ("\n".join(fast_lines) + "\n").encode() if fast_lines else b""
         with self.conn.cursor() as cursor:
-            if fast_lines:
+            if fast_data:
                 with cursor.copy(self.copy_fast) as copy:
-                    copy.write(("\n".join(fast_lines) + "\n").encode())
-                    # psycopg sends in a worker thread: the rollups add up while the server copies
-                    if self.aggregator is not None:
-                        self._feed(self.aggregator, fast_rows, [])
+                    copy.write(fast_data)
+                if self.rollups:
+                    with cursor.copy(self.copy_fast_rows) as copy:
+                        copy.write(fast_data)
+                    self.pending_bytes += len(fast_data)
             if slow_rows:
                 buffer = io.StringIO()
                 csv.writer(buffer, lineterminator="\n").writerows(slow_rows)
+                data = buffer.getvalue().encode()
                 with cursor.copy(self.copy_slow) as copy:
-                    copy.write(buffer.getvalue().encode())
+                    copy.write(data)
+                if self.rollups:
+                    with cursor.copy(self.copy_slow_rows) as copy:
+                        copy.write(data)
+                    self.pending_bytes += len(data)
             if parsed.rejects:
                 with cursor.copy(
                     "COPY import_rejects (dataset, file_name, line_number, raw_line, reason)"
@@ -414,17 +429,28 @@ class FileLoader:
                 ) as copy:
                     for r in parsed.rejects:
                         copy.write_row((self.dataset.name, self.file_name, r.line, r.raw, r.reason))
-        if self.aggregator is not None and slow_rows:
-            self._feed(self.aggregator, [], slow_rows)
+        if self.pending_bytes >= ROLLUP_BYTES:
+            self.finish()  # a big file: roll up what it has so far, keep the temp table small
         flagged = sum(1 for r in slow_rows if r[-1])
-        inserted = len(fast_rows) + len(slow_rows)
+        inserted = len(fast_lines) + len(slow_rows)
         return Counts(parsed.read, inserted, duplicates, len(parsed.rejects), flagged)
 
+    def start(self) -> None:
+        """Create the temporary table of the file's inserted rows (when it has rollups)."""
+        if self.rollups:
+            self.conn.execute(self.create_file_rows)
+
     def finish(self) -> None:
-        """Write the file's rollups (same transaction as its rows)."""
-        if self.aggregator is not None:
+        """Write the rollups of the rows inserted since the last call (same transaction).
+
+        Rollups add up, so a big file rolled up in parts gives the same tables as in one go.
+        """
+        if self.rollups:
             with self.conn.cursor() as cursor:
-                self.aggregator.flush(cursor)
+                for statement in self.rollups:
+                    cursor.execute(statement)
+                cursor.execute(f"TRUNCATE {FILE_ROWS}")
+            self.pending_bytes = 0
 
 
 def _refuse_older_file(conn: psycopg.Connection, dataset: Dataset, name: str) -> None:

@@ -11,11 +11,11 @@ or is replaced by a default and flags the row (`on_invalid`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 OnInvalid = Literal["reject", "flag"]
 Row = Sequence[str]  # stored values in the dataset's column order; "" stands for NULL
@@ -174,12 +174,10 @@ def utc_timestamp_column(name: str) -> Column:
     return Column(name, TIMESTAMP_PATTERN, check, "flag", f"{name}_missing")
 
 
-class Aggregator(Protocol):
-    """Rollups of one file, fed with every row really inserted, written before the commit."""
-
-    def add_rows(self, rows: Iterable[Row]) -> None: ...
-
-    def flush(self, cursor: Any) -> None: ...
+FILE_ROWS = "ingest_file_rows"
+"""Temporary table (ON COMMIT DROP) holding, as text (`COLLATE "C"`), the rows the current file
+really inserted since the last rollup: the dataset's columns plus its flags column, stored values
+(blank is NULL). Rollup statements read it before the commit."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,10 @@ class Dataset:
         key: the dedup column; the first occurrence wins, later ones count as duplicates.
         key_type: SQL type of the key (used to probe the table for keys already there).
         flags_column: text[] column of a kept row's flags (NULL when clean).
-        aggregator: builds the rollup accumulator of one file (None: no rollups).
+        rollups: SQL statements run before each file's commit, reading the rows the file
+            inserted from the temporary table `FILE_ROWS` (set-based: a few statements per file,
+            whatever its size; no rollups when empty). A big file runs them once per 64 MiB of
+            rows (the table is emptied in between), so they must add up.
         file_order: sort key of a file name; an older file after a newer one is refused.
         file_pattern: glob of the dataset's files in a directory.
     """
@@ -204,7 +205,7 @@ class Dataset:
     key: str
     key_type: str = "text"
     flags_column: str = "quality_flags"
-    aggregator: Callable[[], Aggregator] | None = None
+    rollups: tuple[str, ...] = ()
     file_order: Callable[[str], str] = field(default=lambda name: name)
     file_pattern: str = "*.csv"
 

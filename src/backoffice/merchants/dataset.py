@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import Decimal
-from typing import Any
 
 from backoffice.ingest.spec import (
-    SEPARATOR,
+    FILE_ROWS,
     Dataset,
-    Row,
     choice_column,
     decimal_column,
     pattern_column,
@@ -49,96 +46,34 @@ def file_date(name: str) -> str:
 
 _ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in types}))
 
-# Columns of a stored row (the dataset's column order).
-_MERCHANT, _TIMESTAMP, _PRODUCT, _EVENT_TYPE, _AMOUNT, _STATUS = 1, 2, 3, 4, 5, 6
-
-
-PRODUCT_BITS = {product: 1 << i for i, product in enumerate(PRODUCTS)}
-KYC_BITS = {stage: 1 << i for i, stage in enumerate(KYC_STAGES.values())}
-
-
-class MerchantRollups:
-    """One file's rollups, in memory (bounded by merchants x months), written before commit.
-
-    Three statements:
-
-    - merchant x month (a set; ON CONFLICT DO NOTHING returns only new members) feeds the
-      monthly active counter;
-    - one row per merchant holds the SUCCESS volume, counts and the sets of products used and
-      KYC stages passed as bitmasks; the bits a file newly sets feed the adoption and funnel
-      counters, and the best merchant it touched competes for the single top row;
-    - per product, status counts and sums.
-    So every endpoint reads a handful of rows.
-    """
-
-    def __init__(self) -> None:
-        self.months: set[tuple[str, str]] = set()
-        # product -> [events, success, failed, pending, success amount, total amount]
-        self.stats: dict[str, list[Any]] = {}
-        # merchant -> [success volume, events, success events, product bits, kyc bits]
-        self.merchants: dict[str, list[Any]] = {}
-
-    def add_rows(self, rows: Iterable[Row]) -> None:
-        # The hot loop of the import (one pass per inserted row): names bound locally.
-        months, stats_of, totals_of = self.months, self.stats, self.merchants
-        product_bits, kyc_bits, decimal = PRODUCT_BITS, KYC_BITS, Decimal
-        for row in rows:
-            merchant, product, status = row[_MERCHANT], row[_PRODUCT], row[_STATUS]
-            amount = decimal(row[_AMOUNT])
-            stats = stats_of.get(product)
-            if stats is None:
-                stats = stats_of[product] = [0, 0, 0, 0, decimal(0), decimal(0)]
-            totals = totals_of.get(merchant)
-            if totals is None:
-                totals = totals_of[merchant] = [decimal(0), 0, 0, 0, 0]
-            stats[0] += 1
-            stats[5] += amount
-            totals[1] += 1
-            totals[3] |= product_bits[product]
-            if status == "SUCCESS":
-                stats[1] += 1
-                stats[4] += amount
-                totals[0] += amount
-                totals[2] += 1
-                timestamp = row[_TIMESTAMP]
-                if timestamp:
-                    months.add((merchant, timestamp[:7]))
-                if product == "KYC":
-                    totals[4] |= kyc_bits[row[_EVENT_TYPE]]
-            elif status == "FAILED":
-                stats[2] += 1
-            else:
-                stats[3] += 1
-
-    def flush(self, cursor: Any) -> None:
-        if self.months:
-            merchants, months = zip(*self.months, strict=True)
-            cursor.execute(_MONTHS_SQL, (_joined(merchants), _joined(months)))
-        if self.stats:
-            columns = [_joined(c) for c in zip(*self.stats.values(), strict=True)]
-            cursor.execute(_STATS_SQL, (_joined(self.stats), *columns))
-        if self.merchants:
-            columns = [_joined(c) for c in zip(*self.merchants.values(), strict=True)]
-            cursor.execute(_TOTALS_SQL, (_joined(self.merchants), *columns))
-
-
-def _joined(values: Iterable[object]) -> str:
-    # One text parameter split by PostgreSQL: much cheaper than adapting a list element-wise.
-    return SEPARATOR.join(map(str, values))
-
-
-def _arrays(*types: str) -> str:
-    return ", ".join(f"string_to_array(%s, chr(31))::{t}[]" for t in types)
-
 
 def _names(values: Iterable[str]) -> str:
     return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
+def _bit(column: str, values: Iterable[str]) -> str:
+    """The bit of `column`'s value: 1 << (its position in `values` - 1)."""
+    return f"(1 << (array_position({_names(values)}, {column}) - 1))"
+
+
+# One file's rollups: a few set-based statements over the rows the file inserted (`FILE_ROWS`,
+# text columns), whatever the file's size; each rollup table is touched once per file (once per
+# 64 MiB of a big file: the statements add up, so parts applied in turn give the same tables).
+#
+# - merchant x month (a set; ON CONFLICT DO NOTHING returns only new members) feeds the
+#   monthly active counter; timestamps are read as UTC, so a month is the text's first 7 chars;
+# - per product, status counts and sums;
+# - one row per merchant holds the SUCCESS volume, counts and the sets of products used and
+#   KYC stages passed as bitmasks; the bits a file newly sets feed the adoption and funnel
+#   counters, and the best merchant it touched competes for the single top row.
+# So every endpoint reads a handful of rows.
 _MONTHS_SQL = f"""
 WITH new AS (
     INSERT INTO merchant_month_actives (merchant_id, month)
-    SELECT m, (mo || '-01')::date FROM unnest({_arrays("text", "text")}) AS u(m, mo)
+    SELECT merchant_id, (month || '-01')::date FROM (
+        SELECT DISTINCT merchant_id, left(event_timestamp, 7) AS month FROM {FILE_ROWS}
+        WHERE status = 'SUCCESS' AND event_timestamp IS NOT NULL
+    ) AS active
     ON CONFLICT DO NOTHING RETURNING month
 )
 INSERT INTO merchant_monthly_counts AS t (month, merchants)
@@ -148,7 +83,12 @@ ON CONFLICT (month) DO UPDATE SET merchants = t.merchants + excluded.merchants
 _STATS_SQL = f"""
 INSERT INTO merchant_product_stats AS t (product, events, success_count, failed_count,
     pending_count, success_amount, total_amount)
-SELECT * FROM unnest({_arrays("text", "bigint", "bigint", "bigint", "bigint", "numeric", "numeric")})
+SELECT product, count(*), count(*) FILTER (WHERE status = 'SUCCESS'),
+    count(*) FILTER (WHERE status = 'FAILED'),
+    count(*) FILTER (WHERE status NOT IN ('SUCCESS', 'FAILED')),
+    coalesce(sum(amount::numeric) FILTER (WHERE status = 'SUCCESS'), 0),
+    sum(amount::numeric)
+FROM {FILE_ROWS} GROUP BY product
 ON CONFLICT (product) DO UPDATE SET events = t.events + excluded.events,
     success_count = t.success_count + excluded.success_count,
     failed_count = t.failed_count + excluded.failed_count,
@@ -158,24 +98,39 @@ ON CONFLICT (product) DO UPDATE SET events = t.events + excluded.events,
 """  # noqa: S608 - built from constants only
 # `input` joins each merchant's row as it was before this statement (every CTE sees the same
 # snapshot), so `gained` holds the bits this file sets for the first time and the new volume.
+# Known merchants are updated through a hash join (cheaper than INSERT ... ON CONFLICT DO UPDATE,
+# which probes the index per row); new ones are inserted (the advisory lock: one importer).
 _TOTALS_SQL = f"""
-WITH input AS (
-    SELECT u.*, coalesce(t.products, 0) AS old_products, coalesce(t.kyc_stages, 0) AS old_kyc,
+WITH file AS (
+    SELECT merchant_id,
+        coalesce(sum(amount::numeric) FILTER (WHERE status = 'SUCCESS'), 0) AS success_volume,
+        count(*) AS events, count(*) FILTER (WHERE status = 'SUCCESS') AS success_count,
+        bit_or({_bit("product", PRODUCTS)}) AS products,
+        coalesce(bit_or({_bit("event_type", KYC_STAGES.values())})
+            FILTER (WHERE status = 'SUCCESS' AND product = 'KYC'), 0) AS kyc_stages
+    FROM {FILE_ROWS} GROUP BY merchant_id
+),
+input AS (
+    SELECT u.*, t.merchant_id IS NOT NULL AS known,
+        coalesce(t.products, 0) AS old_products, coalesce(t.kyc_stages, 0) AS old_kyc,
         coalesce(t.success_volume, 0) + u.success_volume AS new_volume
-    FROM unnest({_arrays("text", "numeric", "bigint", "bigint", "int", "int")})
-        AS u(merchant_id, success_volume, events, success_count, products, kyc_stages)
+    FROM file AS u
     LEFT JOIN merchant_totals t USING (merchant_id)
 ),
-up AS (
-    INSERT INTO merchant_totals AS t
+updated AS (
+    UPDATE merchant_totals AS t SET
+        success_volume = t.success_volume + i.success_volume,
+        events = t.events + i.events,
+        success_count = t.success_count + i.success_count,
+        products = t.products | i.products,
+        kyc_stages = t.kyc_stages | i.kyc_stages
+    FROM input AS i WHERE i.known AND t.merchant_id = i.merchant_id
+),
+added AS (
+    INSERT INTO merchant_totals
         (merchant_id, success_volume, events, success_count, products, kyc_stages)
-    SELECT merchant_id, success_volume, events, success_count, products, kyc_stages FROM input
-    ON CONFLICT (merchant_id) DO UPDATE SET
-        success_volume = t.success_volume + excluded.success_volume,
-        events = t.events + excluded.events,
-        success_count = t.success_count + excluded.success_count,
-        products = t.products | excluded.products,
-        kyc_stages = t.kyc_stages | excluded.kyc_stages
+    SELECT merchant_id, success_volume, events, success_count, products, kyc_stages
+    FROM input WHERE NOT known
 ),
 gained AS (
     SELECT merchant_id, new_volume, products & ~old_products AS products,
@@ -187,6 +142,7 @@ adoption AS (
     SELECT p.name, count(*) FROM gained
     JOIN unnest({_names(PRODUCTS)}) WITH ORDINALITY AS p(name, bit)
         ON gained.products & (1 << (p.bit::int - 1)) <> 0
+    WHERE gained.products <> 0
     GROUP BY p.name
     ON CONFLICT (product) DO UPDATE SET merchants = t.merchants + excluded.merchants
 ),
@@ -195,6 +151,7 @@ funnel AS (
     SELECT k.name, count(*) FROM gained
     JOIN unnest({_names(KYC_STAGES.values())}) WITH ORDINALITY AS k(name, bit)
         ON gained.kyc_stages & (1 << (k.bit::int - 1)) <> 0
+    WHERE gained.kyc_stages <> 0
     GROUP BY k.name
     ON CONFLICT (event_type) DO UPDATE SET merchants = t.merchants + excluded.merchants
 )
@@ -206,6 +163,7 @@ ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
 WHERE excluded.success_volume > t.success_volume
     OR (excluded.success_volume = t.success_volume AND excluded.merchant_id < t.merchant_id)
 """  # noqa: S608 - built from constants only
+ROLLUPS = (_MONTHS_SQL, _STATS_SQL, _TOTALS_SQL)
 
 MERCHANT_ACTIVITIES = Dataset(
     name="merchant_activities",
@@ -224,7 +182,7 @@ MERCHANT_ACTIVITIES = Dataset(
     ),
     key="event_id",
     key_type="uuid",
-    aggregator=MerchantRollups,
+    rollups=ROLLUPS,
     file_order=file_date,
     file_pattern="activities_*.csv",
 )
