@@ -94,6 +94,10 @@ class ServiceUnavailable(DomainError):
     default_message = "Service unavailable"
 
 
+# What any authenticated endpoint may answer besides its own errors.
+AUTH_ERRORS: tuple[type[DomainError], ...] = (Unauthorized, Forbidden)
+
+
 def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for an endpoint that may raise these errors."""
     from backoffice.core.envelope import ErrorEnvelope

@@ -22,6 +22,12 @@ from backoffice.core.errors import ValidationFailed
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
+# What a `sorting(...)` dependency yields: ORDER BY clauses.
+Order = list[ColumnElement[Any]]
+
+# The usual "part of the name, any case" filter of a list endpoint.
+NameContains = Annotated[str | None, Query(description="Part of the name, any case")]
+
 # A model attribute (`Employee.salary`) or any SQL expression.
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 from backoffice.core.auth.api import CanRead
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
-from backoffice.core.errors import Forbidden, Unauthorized, error_responses
+from backoffice.core.errors import AUTH_ERRORS, error_responses
 from backoffice.core.pagination import Pagination
 from backoffice.merchants import service
 from backoffice.merchants.schemas import (
@@ -18,10 +18,10 @@ from backoffice.merchants.schemas import (
 )
 from backoffice.merchants.tasks import ImportState, background_import
 
-AUTH_ERRORS = error_responses(Unauthorized, Forbidden)
+AUTH_ONLY = error_responses(*AUTH_ERRORS)
 
-analytics = APIRouter(prefix="/analytics", tags=["merchant analytics"], responses=AUTH_ERRORS)
-imports = APIRouter(prefix="/api/v1/merchants", tags=["merchant analytics"], responses=AUTH_ERRORS)
+analytics = APIRouter(prefix="/analytics", tags=["merchant analytics"], responses=AUTH_ONLY)
+imports = APIRouter(prefix="/api/v1/merchants", tags=["merchant analytics"], responses=AUTH_ONLY)
 
 
 @analytics.get("/top-merchant", response_model=TopMerchantRead)

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
+    AUTH_ERRORS,
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     ValidationFailed,
     error_responses,
 )
-from backoffice.core.pagination import Pagination, contains, in_range, paginate, sorting
+from backoffice.core.pagination import (
+    NameContains,
+    Order,
+    Pagination,
+    contains,
+    in_range,
+    paginate,
+    sorting,
+)
 from backoffice.org import service
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
@@ -36,9 +43,6 @@ from backoffice.org.schemas import (
     TeamRead,
     TeamUpdate,
 )
-
-AUTH = (Unauthorized, Forbidden)
-Order = list[ColumnElement[Any]]
 
 employees = APIRouter(prefix="/api/v1/employees", tags=["employees"])
 org = APIRouter(prefix="/api/v1/org", tags=["org"])
@@ -62,7 +66,7 @@ sort_employees = sorting(
     "/create",
     status_code=201,
     response_model=Envelope[EmployeeRead],
-    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     summary="Create an employee",
 )
 async def create_employee(
@@ -76,7 +80,7 @@ async def create_employee(
 @employees.get(
     "/list",
     response_model=Envelope[list[EmployeeRead]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List employees (paginated, filtered, sorted)",
 )
 async def list_employees(
@@ -117,7 +121,7 @@ async def list_employees(
 @employees.get(
     "/{employee_id}",
     response_model=Envelope[EmployeeRead],
-    responses=error_responses(*AUTH, NotFound),
+    responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One employee",
 )
 async def get_employee(employee_id: int, session: DbSession, _: CanRead) -> Envelope[EmployeeRead]:
@@ -128,7 +132,7 @@ async def get_employee(employee_id: int, session: DbSession, _: CanRead) -> Enve
 @employees.patch(
     "/{employee_id}",
     response_model=Envelope[EmployeeRead],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Change some fields of an employee",
 )
 async def update_employee(
@@ -142,7 +146,7 @@ async def update_employee(
 @employees.delete(
     "/{employee_id}",
     response_model=Envelope[None],
-    responses=error_responses(*AUTH, NotFound, Conflict),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete an employee",
 )
 async def delete_employee(employee_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
@@ -154,7 +158,7 @@ async def delete_employee(employee_id: int, session: DbSession, _: CanDelete) ->
 @employees.put(
     "/{employee_id}/account",
     response_model=Envelope[EmployeeRead],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Link (or with null, unlink) the login an employee acts through",
 )
 async def link_account(
@@ -177,7 +181,7 @@ sort_companies = sorting({"id": Company.id, "name": Company.name}, default="id")
     "/companies",
     status_code=201,
     response_model=Envelope[CompanyRead],
-    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     summary="Create a company",
 )
 async def create_company(
@@ -191,7 +195,7 @@ async def create_company(
 @org.get(
     "/companies",
     response_model=Envelope[list[CompanyRead]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List companies",
 )
 async def list_companies(
@@ -199,7 +203,7 @@ async def list_companies(
     _: CanRead,
     page: Pagination,
     order: Annotated[Order, Depends(sort_companies)],
-    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+    name: NameContains = None,
 ) -> Envelope[list[CompanyRead]]:
     """Paginated; `name` filters by substring."""
     statement = select(Company)
@@ -212,7 +216,7 @@ async def list_companies(
 @org.get(
     "/companies/{company_id}",
     response_model=Envelope[CompanyRead],
-    responses=error_responses(*AUTH, NotFound),
+    responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One company",
 )
 async def get_company(company_id: int, session: DbSession, _: CanRead) -> Envelope[CompanyRead]:
@@ -223,7 +227,7 @@ async def get_company(company_id: int, session: DbSession, _: CanRead) -> Envelo
 @org.patch(
     "/companies/{company_id}",
     response_model=Envelope[CompanyRead],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Rename a company",
 )
 async def update_company(
@@ -237,7 +241,7 @@ async def update_company(
 @org.delete(
     "/companies/{company_id}",
     response_model=Envelope[None],
-    responses=error_responses(*AUTH, NotFound, Conflict),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a company with its teams and levels",
 )
 async def delete_company(company_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
@@ -255,7 +259,7 @@ sort_teams = sorting({"id": Team.id, "name": Team.name, "company_id": Team.compa
     "/teams",
     status_code=201,
     response_model=Envelope[TeamRead],
-    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     summary="Create a team in a company",
 )
 async def create_team(data: TeamCreate, session: DbSession, _: CanCreate) -> Envelope[TeamRead]:
@@ -267,7 +271,7 @@ async def create_team(data: TeamCreate, session: DbSession, _: CanCreate) -> Env
 @org.get(
     "/teams",
     response_model=Envelope[list[TeamRead]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List teams",
 )
 async def list_teams(
@@ -276,7 +280,7 @@ async def list_teams(
     page: Pagination,
     order: Annotated[Order, Depends(sort_teams)],
     company_id: int | None = None,
-    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+    name: NameContains = None,
 ) -> Envelope[list[TeamRead]]:
     """Paginated; filter by company and name."""
     statement = select(Team)
@@ -291,7 +295,7 @@ async def list_teams(
 @org.get(
     "/teams/{team_id}",
     response_model=Envelope[TeamRead],
-    responses=error_responses(*AUTH, NotFound),
+    responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One team",
 )
 async def get_team(team_id: int, session: DbSession, _: CanRead) -> Envelope[TeamRead]:
@@ -302,7 +306,7 @@ async def get_team(team_id: int, session: DbSession, _: CanRead) -> Envelope[Tea
 @org.patch(
     "/teams/{team_id}",
     response_model=Envelope[TeamRead],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Rename a team or change whether it spans the company",
 )
 async def update_team(
@@ -316,7 +320,7 @@ async def update_team(
 @org.delete(
     "/teams/{team_id}",
     response_model=Envelope[None],
-    responses=error_responses(*AUTH, NotFound, Conflict),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a team and its levels",
 )
 async def delete_team(team_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
@@ -341,7 +345,7 @@ sort_levels = sorting(
     "/levels",
     status_code=201,
     response_model=Envelope[LevelRead],
-    responses=error_responses(*AUTH, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     summary="Create a hierarchy level of a company (or of one of its teams)",
 )
 async def create_level(data: LevelCreate, session: DbSession, _: CanCreate) -> Envelope[LevelRead]:
@@ -353,7 +357,7 @@ async def create_level(data: LevelCreate, session: DbSession, _: CanCreate) -> E
 @org.get(
     "/levels",
     response_model=Envelope[list[LevelRead]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List hierarchy levels",
 )
 async def list_levels(
@@ -377,7 +381,7 @@ async def list_levels(
 @org.get(
     "/levels/{level_id}",
     response_model=Envelope[LevelRead],
-    responses=error_responses(*AUTH, NotFound),
+    responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One hierarchy level",
 )
 async def get_level(level_id: int, session: DbSession, _: CanRead) -> Envelope[LevelRead]:
@@ -388,7 +392,7 @@ async def get_level(level_id: int, session: DbSession, _: CanRead) -> Envelope[L
 @org.patch(
     "/levels/{level_id}",
     response_model=Envelope[LevelRead],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Rename or renumber a hierarchy level",
 )
 async def update_level(
@@ -402,7 +406,7 @@ async def update_level(
 @org.delete(
     "/levels/{level_id}",
     response_model=Envelope[None],
-    responses=error_responses(*AUTH, NotFound, Conflict),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a hierarchy level",
 )
 async def delete_level(level_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
-from sqlalchemy import ColumnElement, column
+from sqlalchemy import column
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
@@ -19,15 +19,15 @@ from backoffice.core.db import Database, DbSession
 from backoffice.core.embedded import driver_url
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
+    AUTH_ERRORS,
     Conflict,
     Forbidden,
     NotFound,
-    Unauthorized,
     ValidationFailed,
     error_responses,
 )
 from backoffice.core.money import PositiveMoney
-from backoffice.core.pagination import Pagination, sorting
+from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.payroll import service
 from backoffice.payroll.models import Country
 from backoffice.payroll.schemas import (
@@ -42,8 +42,6 @@ from backoffice.payroll.schemas import (
 )
 from backoffice.payroll.service import RowReader
 
-AUTH = (Unauthorized, Forbidden)
-Order = list[ColumnElement[Any]]
 Iso = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, any case")]
 AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
 
@@ -64,7 +62,7 @@ sort_countries = sorting(
     response_model=Envelope[CountryDetail],
     responses={
         201: {"description": "Country created", "model": Envelope[CountryDetail]},
-        **error_responses(*AUTH, Conflict, ValidationFailed),
+        **error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     },
     summary="Create or update a country by ISO code; a changed tax policy adds a version",
 )
@@ -93,7 +91,7 @@ async def upsert_country(
 @countries.get(
     "/list",
     response_model=Envelope[list[CountryRead]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List countries with the tax policy in force today",
 )
 async def list_countries(
@@ -101,7 +99,7 @@ async def list_countries(
     _: CanRead,
     page: Pagination,
     order: Annotated[Order, Depends(sort_countries)],
-    name: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+    name: NameContains = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
 ) -> Envelope[list[CountryRead]]:
     """Paginated; filter by name and currency."""
@@ -112,7 +110,7 @@ async def list_countries(
 @countries.get(
     "/{iso}",
     response_model=Envelope[CountryDetail],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="One country, the tax policy in force today and its whole history",
 )
 async def get_country(iso: Iso, session: DbSession, _: CanRead) -> Envelope[CountryDetail]:
@@ -123,7 +121,7 @@ async def get_country(iso: Iso, session: DbSession, _: CanRead) -> Envelope[Coun
 @countries.delete(
     "/{iso}",
     response_model=Envelope[None],
-    responses=error_responses(*AUTH, NotFound, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Delete a country and its policy history",
 )
 async def delete_country(iso: Iso, session: DbSession, _: CanDelete) -> Envelope[None]:
@@ -135,7 +133,7 @@ async def delete_country(iso: Iso, session: DbSession, _: CanDelete) -> Envelope
 @countries.get(
     "/{iso}/policies",
     response_model=Envelope[list[PolicyVersionRead]],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="Every version of a country's tax policy, oldest first",
 )
 async def list_policy_versions(
@@ -153,7 +151,7 @@ async def list_policy_versions(
     response_model=Envelope[PolicyVersionRead],
     responses={
         200: {"description": "Same as the version in force then: nothing added"},
-        **error_responses(*AUTH, NotFound, ValidationFailed),
+        **error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     },
     summary="Add a version to a country's tax policy",
 )
@@ -175,7 +173,7 @@ async def add_policy_version(
 @countries.get(
     "/{iso}/policies/{version}",
     response_model=Envelope[PolicyVersionRead],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="One version of a country's tax policy",
 )
 async def get_policy_version(
@@ -191,7 +189,7 @@ async def get_policy_version(
 @countries.get(
     "/{iso}/policy",
     response_model=Envelope[PolicyVersionRead],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="The version of a country's tax policy in force on a date",
 )
 async def get_policy_in_force(
@@ -209,7 +207,7 @@ async def get_policy_in_force(
 @countries.get(
     "/{iso}/breakdown",
     response_model=Envelope[BreakdownRead],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="Preview the breakdown of any annual salary under a country's policy",
 )
 async def preview_breakdown(
@@ -277,7 +275,7 @@ def install(app: FastAPI) -> None:
 @breakdowns.get(
     "/salary-breakdown/{employee_id}",
     response_model=Envelope[BreakdownRead],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="An employee's annual and monthly gross, deductions and net",
 )
 async def salary_breakdown(
@@ -301,7 +299,7 @@ sort_by_job_title = sorting({"job_title": column("job_title"), **_stats_sort}, "
 @analytics.get(
     "/by-country/{iso}",
     response_model=Envelope[CountrySalaryStats],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="Min, max, avg and count of salaries in one country",
 )
 async def salary_by_country(
@@ -314,7 +312,7 @@ async def salary_by_country(
 @analytics.get(
     "/by-country",
     response_model=Envelope[list[CountrySalaryStats]],
-    responses=error_responses(*AUTH, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="Min, max, avg and count of salaries per country",
 )
 async def salary_by_every_country(
@@ -333,7 +331,7 @@ async def salary_by_every_country(
 @analytics.get(
     "/by-job-title",
     response_model=Envelope[list[JobTitleSalaryStats]],
-    responses=error_responses(*AUTH, NotFound, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     summary="Min, max, avg and count of salaries per job title, optionally in one country",
 )
 async def salary_by_job_title(
