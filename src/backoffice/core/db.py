@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import (
@@ -74,6 +76,9 @@ class Database:
             pool_pre_ping=False,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_pool_size = max(2, pool_size // 2)
+        self._read_pool: asyncpg.Pool | None = None
+        self._read_pool_lock = asyncio.Lock()
         # Same pool; its statements run in autocommit: no BEGIN and COMMIT round trips.
         self.autocommit_sessionmaker = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -85,9 +90,34 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    async def read_pool(self) -> asyncpg.Pool:
+        """Plain asyncpg connections for one-statement reads outside any transaction.
+
+        For the hottest read paths, where the ORM session's Python cost dominates. Created on
+        first use (the app may be served without lifespan events), beside the ORM pool and
+        half its size, so the sum stays within the server's connection limit.
+        """
+        if self._read_pool is None:
+            async with self._read_pool_lock:
+                if self._read_pool is None:
+                    self._read_pool = await asyncpg.create_pool(
+                        driver_url(self.url, None),
+                        min_size=1,
+                        max_size=self._read_pool_size,
+                        reset=_no_reset,
+                    )
+        return self._read_pool
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._read_pool is not None:
+            await self._read_pool.close()
+            self._read_pool = None
         await self.engine.dispose()
+
+
+async def _no_reset(_: object) -> None:
+    """Release read-pool connections without the reset query: they only ever run SELECTs."""
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
-import asyncpg  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from sqlalchemy import column
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
-from backoffice.core.config import Settings
 from backoffice.core.db import Database, DbSession
-from backoffice.core.embedded import driver_url
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
@@ -224,50 +218,17 @@ async def preview_breakdown(
 # --- salary breakdown of an employee ---------------------------------------------------------
 
 
-async def _no_session_state(_: Any) -> None:
-    """Release without the default reset query: these connections only ever run SELECTs."""
-
-
 async def get_read_connection(request: Request) -> RowReader:
-    """A pool of plain asyncpg connections for one-statement reads outside any transaction.
-
-    `fetchrow` on the pool borrows a connection for the one statement. Created on first use
-    (the app may be served without lifespan events) and closed at shutdown.
-    """
-    app = request.app
-    pool = getattr(app.state, "payroll_read_pool", None)
-    if pool is None:
-        async with app.state.payroll_read_pool_lock:
-            pool = getattr(app.state, "payroll_read_pool", None)
-            if pool is None:
-                database: Database = app.state.db
-                settings: Settings = app.state.settings
-                pool = await asyncpg.create_pool(
-                    driver_url(database.url, None),
-                    min_size=1,
-                    # beside the ORM pool: keep the sum within the server's connection limit
-                    max_size=max(2, settings.db_pool_size // 2),
-                    reset=_no_session_state,
-                )
-                app.state.payroll_read_pool = pool
-    return cast(RowReader, pool)
+    """The core's read pool: `fetchrow` borrows a connection for one statement, no transaction."""
+    database: Database = request.app.state.db
+    return cast(RowReader, await database.read_pool())
 
 
 ReadConnection = Annotated[RowReader, Depends(get_read_connection)]
 
 
-@asynccontextmanager
-async def _close_read_pool(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    pool = getattr(app.state, "payroll_read_pool", None)
-    if pool is not None:
-        await pool.close()
-
-
 def install(app: FastAPI) -> None:
-    """Serve payroll's routes in `app` and close its read pool at shutdown."""
-    app.state.payroll_read_pool_lock = asyncio.Lock()
-    app.state.lifespan_hooks.append(_close_read_pool)
+    """Serve payroll's routes in `app`."""
     for router in (breakdowns, countries, analytics):
         app.include_router(router)
 
