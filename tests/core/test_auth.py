@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import time
 
@@ -175,3 +176,18 @@ async def test_openapi_declares_both_schemes_and_public_probes(client):
     assert set(schema["components"]["securitySchemes"]) == {"basic", "bearer"}
     assert schema["security"] == [{"basic": []}, {"bearer": []}]
     assert schema["paths"]["/health"]["get"]["security"] == []
+
+
+async def test_a_remembered_token_still_expires(client, settings, auth, manager):
+    token = (await client.post("/api/v1/auth/token", headers=manager)).json()["data"][
+        "access_token"
+    ]
+    claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"])
+    expires = int(time.time()) + 1
+    short = jwt.encode({**claims, "exp": expires}, settings.secret_key, algorithm="HS256")
+    bearer = {"Authorization": f"Bearer {short}"}
+    assert (await client.get("/api/v1/auth/me", headers=bearer)).status_code == 200
+    assert short in auth._tokens  # verified once, then remembered
+
+    await asyncio.sleep(expires + 1.05 - time.time())
+    assert (await client.get("/api/v1/auth/me", headers=bearer)).status_code == 401

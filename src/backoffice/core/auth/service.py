@@ -89,6 +89,9 @@ class Authenticator:
         self._cache_key = hashlib.sha256(settings.secret_key.encode() + b"|auth-cache").digest()
         self._cache: dict[bytes, tuple[float, Principal]] = {}
         self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
+        # Tokens already verified, with their expiry: a signature check is a pure function of
+        # the token and the key, so only the expiry needs checking again.
+        self._tokens: dict[str, tuple[int, Principal]] = {}
         # Verified against when the user does not exist, so both failures cost the same.
         self._dummy_hash = self.hasher.hash("not-a-real-password")
 
@@ -170,6 +173,10 @@ class Authenticator:
 
     def decode_token(self, token: str) -> Principal:
         """The principal a valid, unexpired token names, or `Unauthorized`."""
+        now = int(time.time())
+        known = self._tokens.get(token)
+        if known is not None and known[0] > now:
+            return known[1]
         try:
             claims = jwt.decode(
                 token,
@@ -177,14 +184,21 @@ class Authenticator:
                 algorithms=["HS256"],
                 options={"require": ["exp", "sub", "role"]},
             )
-            return Principal(
+            principal = Principal(
                 int(claims["sub"]),
                 str(claims["username"]),
                 Role(claims["role"]),
                 int(claims["ver"]),
             )
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            expires = int(claims["exp"])
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid or expired token") from exc
+        if len(self._tokens) >= 10_000:
+            self._tokens = {k: v for k, v in self._tokens.items() if v[0] > now}
+            if len(self._tokens) >= 10_000:
+                self._tokens.clear()
+        self._tokens[token] = (expires, principal)
+        return principal
 
 
 async def create_account(
