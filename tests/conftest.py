@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,11 @@ from backoffice.core import migrations
 from backoffice.core.auth.api import get_auth_sessions
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
-from backoffice.core.db import get_autocommit_session, get_session
+from backoffice.core.db import (
+    get_autocommit_session,
+    get_driver,
+    get_session,
+)
 from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
 
 PASSWORD = "correct-horse-battery"
@@ -102,15 +107,22 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
             async with db.begin_nested():
                 yield db
 
-        app.dependency_overrides[get_session] = request_session
-        app.dependency_overrides[get_autocommit_session] = request_session
-        app.dependency_overrides[get_auth_sessions] = lambda: auth_session
+        async def driver() -> Any:
+            """The test transaction's own asyncpg connection: statements see the test's data."""
+            return (await conn.get_raw_connection()).driver_connection
+
+        overrides: dict[Any, Any] = {
+            get_session: request_session,
+            get_autocommit_session: request_session,
+            get_auth_sessions: lambda: auth_session,
+            get_driver: driver,
+        }
+        app.dependency_overrides.update(overrides)
         try:
             yield db
         finally:
-            app.dependency_overrides.pop(get_session, None)
-            app.dependency_overrides.pop(get_autocommit_session, None)
-            app.dependency_overrides.pop(get_auth_sessions, None)
+            for dependency in overrides:
+                app.dependency_overrides.pop(dependency, None)
             await db.close()
             await transaction.rollback()
 

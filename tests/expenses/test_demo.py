@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from backoffice.core.db import driver_of
 from backoffice.expenses.demo import COMPANY, PEOPLE, credentials, load_techcorp
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.org import hierarchy
@@ -18,7 +19,7 @@ async def test_load_techcorp_is_idempotent_and_complete(session, auth):
 
     company_id = await hierarchy.company_by_name(session, COMPANY)
     assert company_id is not None
-    people = await hierarchy.candidates(session, company_id, max_level_number=10)
+    people = await hierarchy.candidates(await driver_of(session), company_id, max_level_number=10)
     assert sorted((p.level_number, p.full_name, p.level_name) for p in people) == [
         (number, name, level) for number, (level, name, _, _) in enumerate(PEOPLE, start=1)
     ]

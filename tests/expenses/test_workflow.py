@@ -323,3 +323,90 @@ async def test_out_of_range_ids_are_422_not_a_database_error(client, acme: Org):
     assert status.json()["code"] == "validation_error"
     listed = await client.get(f"/api/expenses?user_id={huge}", headers=grace.headers)
     assert listed.status_code == 422
+
+
+class _RaceAfterRead:
+    """`_DECISION_INPUT` that lets `interfere` change the expense right after each of the first
+    `times` reads: the decision's write then finds the version moved (a lost race)."""
+
+    def __init__(self, real: Any, interfere: Any, times: int = 1) -> None:
+        self.real, self.interfere, self.left = real, interfere, times
+
+    async def fetch(self, conn: Any, **params: Any) -> Any:
+        rows = await self.real.fetch(conn, **params)
+        if self.left > 0:
+            self.left -= 1
+            await self.interfere(conn, params["expense_id"])
+        return rows
+
+
+async def _bump_version(conn: Any, expense_id: int) -> None:
+    await conn.execute("UPDATE expenses SET version = version + 1 WHERE id = $1", expense_id)
+
+
+async def test_a_decision_that_lost_a_race_is_taken_again_on_the_new_state(
+    client, session: AsyncSession, acme: Org, monkeypatch
+):
+    from backoffice.expenses import service
+
+    grace, frank = acme["Grace"], acme["Frank"]
+    created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
+    expense_id = created.json()["expense_id"]
+    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version)
+    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+
+    decided = await approve(client, frank.headers, expense_id, frank.id)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["step_approved"] == 1
+    assert race.left == 0  # the first write found the version moved; the retry applied
+    expense = await session.get(Expense, expense_id, populate_existing=True)
+    assert expense is not None and expense.version == 2  # the interference, then the decision
+    approvals = await session.scalar(
+        select(func.count()).where(
+            ExpenseAuditEvent.expense_id == expense_id,
+            ExpenseAuditEvent.action == "step_approved",
+        )
+    )
+    assert approvals == 1
+
+
+async def test_a_step_decided_by_the_race_winner_is_a_409_for_the_loser(
+    client, session: AsyncSession, acme: Org, monkeypatch
+):
+    from backoffice.expenses import service
+
+    grace, frank = acme["Grace"], acme["Frank"]
+    created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
+    expense_id = created.json()["expense_id"]
+
+    async def frank_approves_first(conn: Any, expense_id: int) -> None:
+        monkeypatch.setattr(service, "_DECISION_INPUT", race.real)  # the winner reads normally
+        winner = await approve(client, frank.headers, expense_id, frank.id, "first")
+        assert winner.status_code == 200, winner.text
+        monkeypatch.setattr(service, "_DECISION_INPUT", race)
+
+    race = _RaceAfterRead(service._DECISION_INPUT, frank_approves_first)
+    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    loser = await approve(client, frank.headers, expense_id, frank.id, "second")
+    assert loser.status_code == 409, loser.text
+    assert loser.json()["code"] == "step_already_decided"
+    comments = await session.scalars(
+        select(ExpenseApproval.comments).where(ExpenseApproval.expense_id == expense_id)
+    )
+    assert sorted(c or "" for c in comments) == ["", "first"]  # step 2 untouched
+
+
+async def test_a_decision_that_keeps_losing_gives_up_with_a_409(client, acme: Org, monkeypatch):
+    from backoffice.expenses import service
+
+    grace, frank = acme["Grace"], acme["Frank"]
+    created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
+    expense_id = created.json()["expense_id"]
+    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version, times=10)
+    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+
+    decided = await approve(client, frank.headers, expense_id, frank.id)
+    assert decided.status_code == 409, decided.text
+    assert decided.json()["code"] == "concurrent_decision"
+    status = await status_of(client, grace.headers, expense_id)
+    assert [a["status"] for a in status["approvals"]] == ["pending", "pending"]

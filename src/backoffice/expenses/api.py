@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
 from backoffice.core.auth.service import Principal
-from backoffice.core.db import AutocommitSession, DbSession
+from backoffice.core.db import (
+    AutocommitSession,
+    DbSession,
+    DriverConnection,
+    driver_of,
+)
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     Conflict,
@@ -57,7 +62,7 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
 
 
 async def _actor(session: AsyncSession, principal: Principal) -> Actor:
-    return await service.resolve_actor(session, principal)
+    return await service.resolve_actor(await driver_of(session), principal)
 
 
 @router.post(
@@ -68,12 +73,12 @@ async def _actor(session: AsyncSession, principal: Principal) -> Actor:
     summary="Submit an expense; its approval chain is fixed now",
 )
 async def submit_expense(
-    data: ExpenseCreate, session: AutocommitSession, principal: CurrentUser
+    data: ExpenseCreate, conn: DriverConnection, principal: CurrentUser
 ) -> ExpenseCreated:
     """`user_id` must be the caller's employee (an admin may submit for anyone)."""
     # Autocommit: the checks only read, and the expense, its chain and its audit entries are
     # written by one statement (see service.submit_expense), atomic on its own.
-    return await service.submit_expense(session, principal, data)
+    return await service.submit_expense(conn, principal, data)
 
 
 @router.post(
@@ -83,10 +88,10 @@ async def submit_expense(
     summary="Approve your pending step of an expense",
 )
 async def approve_expense(
-    data: DecisionCreate, session: DbSession, principal: CurrentUser
+    data: DecisionCreate, conn: DriverConnection, principal: CurrentUser
 ) -> ApprovalSubmitted:
     """Steps are decided in order; only the step's designated approver may decide it."""
-    return await service.approve(session, await _actor(session, principal), data)
+    return await service.approve(conn, principal, data)
 
 
 @router.post(
@@ -96,10 +101,10 @@ async def approve_expense(
     summary="Reject an expense at your pending step (a comment is required)",
 )
 async def reject_expense(
-    data: RejectionCreate, session: DbSession, principal: CurrentUser
+    data: RejectionCreate, conn: DriverConnection, principal: CurrentUser
 ) -> RejectionSubmitted:
     """The expense is rejected and every step left is cancelled."""
-    return await service.reject(session, await _actor(session, principal), data)
+    return await service.reject(conn, principal, data)
 
 
 @router.get(
@@ -129,10 +134,10 @@ async def list_expenses(
     summary="An expense and its approval chain",
 )
 async def expense_status(
-    expense_id: PathId, session: AutocommitSession, principal: CurrentUser
+    expense_id: PathId, conn: DriverConnection, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
-    return await service.expense_status(session, principal, expense_id)
+    return await service.expense_status(conn, principal, expense_id)
 
 
 @router.get(
@@ -155,7 +160,7 @@ async def expense_audit(
     summary="Your inbox: steps waiting for your decision now",
 )
 async def pending_approvals(
-    session: AutocommitSession,
+    conn: DriverConnection,
     principal: CurrentUser,
     page: Pagination,
     approver_id: Annotated[
@@ -163,7 +168,7 @@ async def pending_approvals(
     ] = None,
 ) -> InboxPage:
     """Only steps with no earlier required step pending, oldest expense first."""
-    return await service.inbox(session, principal, page, approver_id=approver_id)
+    return await service.inbox(conn, principal, page, approver_id=approver_id)
 
 
 # --- administration: policies and approval steps ---------------------------------------------

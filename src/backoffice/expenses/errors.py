@@ -75,6 +75,13 @@ class StepOutOfOrder(Conflict):
     default_message = "An earlier required step is still pending"
 
 
+class ConcurrentDecision(Conflict):
+    """Other decisions kept changing the expense while this one was being applied."""
+
+    code = "concurrent_decision"
+    default_message = "The expense changed while your decision was applied; reload it and retry"
+
+
 class PolicyInUse(Conflict):
     """The policy has expenses; deactivate it instead of deleting it."""
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     SmallInteger,
     String,
@@ -96,6 +97,9 @@ class Expense(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by every decision, which applies only if the expense is still at the version it
+    # was decided on (optimistic concurrency: no lock held across round trips).
+    version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ExpenseApproval(Base):

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     Select,
     and_,
     bindparam,
@@ -31,11 +30,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Principal, Role
+from backoffice.core.db import Driver, Sql, driver_of
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed
 from backoffice.core.pagination import PageParams
 from backoffice.expenses import rules
 from backoffice.expenses.errors import (
+    ConcurrentDecision,
     DuplicatePolicy,
     DuplicateStep,
     EmployeeNotFound,
@@ -103,12 +104,12 @@ class Actor:
         return self.employee is None or company_id == self.employee.company_id
 
 
-async def resolve_actor(session: AsyncSession, principal: Principal) -> Actor:
+async def resolve_actor(conn: Driver, principal: Principal) -> Actor:
     """The caller and the employee their login is linked to."""
-    return Actor(principal, await hierarchy.placement_by_account(session, principal.account_id))
+    return Actor(principal, await hierarchy.placement_by_account(conn, principal.account_id))
 
 
-async def act_as(session: AsyncSession, actor: Actor, employee_id: int, field: str) -> Placement:
+async def act_as(conn: Driver, actor: Actor, employee_id: int, field: str) -> Placement:
     """The employee the caller acts as: themselves, or anyone visible for an admin.
 
     Raises:
@@ -120,7 +121,7 @@ async def act_as(session: AsyncSession, actor: Actor, employee_id: int, field: s
         return actor.employee
     if actor.employee is None and not actor.principal.is_admin:
         raise NoLinkedEmployee()
-    target = await hierarchy.placement(session, employee_id)
+    target = await hierarchy.placement(conn, employee_id)
     if target is None or not actor.sees(target.company_id):
         raise EmployeeNotFound(f"Employee {employee_id} not found")
     if not actor.principal.is_admin:
@@ -161,8 +162,9 @@ def _actor_params(actor: Actor, acting_as: Placement) -> dict[str, Any]:
 # Each write of a submission or a decision is one statement (data-modifying CTEs): the
 # expense, its chain and its audit entries go in together, in one round trip. Measured on
 # the load test, every statement saved is a fraction of a millisecond of driver overhead.
-_RECORD_SUBMISSION = text(
-    """
+_RECORD_SUBMISSION = Sql(
+    text(
+        """
     WITH e AS (
         INSERT INTO expenses (
             company_id, submitter_id, policy_id, amount, description, status, completed_at
@@ -200,37 +202,49 @@ _RECORD_SUBMISSION = text(
     )
     SELECT id FROM e
     """
+    )
 )
 
-_RECORD_DECISION = text(
-    """
-    WITH decided AS (
+# A decision is read in one statement (`_DECISION_INPUT`) and written in this one, which applies
+# only if the expense is still at the version it was decided on: `claimed` bumps the version
+# (the row lock it takes makes a concurrent decision wait, then find the version moved and
+# change nothing), and every other part runs only if `claimed` did. Returns 1 if applied.
+_RECORD_DECISION = Sql(
+    text(
+        """
+    WITH claimed AS (
+        UPDATE expenses SET version = version + 1, status = CAST(:expense_status AS text),
+            completed_at = CASE WHEN CAST(:expense_status AS text) <> 'pending' THEN now() END
+        WHERE id = :expense_id AND version = :version AND status = 'pending'
+        RETURNING id
+    ), decided AS (
         UPDATE expense_approvals
         SET status = :verdict, decided_at = now(), comments = :comments, is_actionable = false
-        WHERE id = :decided_id
+        WHERE id = :decided_id AND EXISTS (SELECT FROM claimed)
     ), closed AS (
         UPDATE expense_approvals SET status = :closing, decided_at = now(), is_actionable = false
-        WHERE id = ANY(CAST(:closed_ids AS int[]))
+        WHERE id = ANY(CAST(:closed_ids AS int[])) AND EXISTS (SELECT FROM claimed)
     ), ready AS (
         UPDATE expense_approvals SET is_actionable = true
-        WHERE id = ANY(CAST(:ready_ids AS int[]))
-    ), expense AS (
-        UPDATE expenses SET status = :expense_status, completed_at = now()
-        WHERE id = :expense_id AND CAST(:expense_status AS text) <> 'pending'
-    )
-    INSERT INTO expense_audit_events (
-        expense_id, step_number, action, from_status, to_status, actor_account_id,
-        actor_username, actor_employee_id, on_behalf_of_id, comment
-    )
-    SELECT :expense_id, ev.step_number, ev.action, ev.from_status, ev.to_status,
-        :actor_account_id, :actor_username, :actor_employee_id, :on_behalf_of_id, ev.comment
-    FROM ROWS FROM (
-        jsonb_to_recordset(CAST(CAST(:events AS text) AS jsonb)) AS (
-            action text, from_status text, to_status text, step_number int, comment text
+        WHERE id = ANY(CAST(:ready_ids AS int[])) AND EXISTS (SELECT FROM claimed)
+    ), trail AS (
+        INSERT INTO expense_audit_events (
+            expense_id, step_number, action, from_status, to_status, actor_account_id,
+            actor_username, actor_employee_id, on_behalf_of_id, comment
         )
-    ) WITH ORDINALITY AS ev(action, from_status, to_status, step_number, comment, n)
-    ORDER BY ev.n
+        SELECT claimed.id, ev.step_number, ev.action, ev.from_status, ev.to_status,
+            :actor_account_id, :actor_username, :actor_employee_id, :on_behalf_of_id,
+            ev.comment
+        FROM claimed, ROWS FROM (
+            jsonb_to_recordset(CAST(CAST(:events AS text) AS jsonb)) AS (
+                action text, from_status text, to_status text, step_number int, comment text
+            )
+        ) WITH ORDINALITY AS ev(action, from_status, to_status, step_number, comment, n)
+        ORDER BY ev.n
+    )
+    SELECT count(*) FROM claimed
     """
+    )
 )
 
 
@@ -243,66 +257,73 @@ _WAITING = (
 
 # Hot statements, built once and reused with bound parameters (see org.hierarchy).
 # The caller (see resolve_actor) and the policy with its steps, in one round trip.
-_CLAIM = hierarchy.with_caller(
-    select(
-        ExpensePolicy.company_id,
-        ExpensePolicy.is_active,
-        ExpensePolicy.min_amount,
-        ExpensePolicy.max_amount,
-        ApprovalStep.id.label("step_id"),
-        ApprovalStep.step_order,
-        ApprovalStep.required_level,
-        ApprovalStep.team_scope,
-        ApprovalStep.scope_team_id,
-        ApprovalStep.is_required,
+_CLAIM = Sql(
+    hierarchy.with_caller(
+        select(
+            ExpensePolicy.company_id,
+            ExpensePolicy.is_active,
+            ExpensePolicy.min_amount,
+            ExpensePolicy.max_amount,
+            ApprovalStep.id.label("step_id"),
+            ApprovalStep.step_order,
+            ApprovalStep.required_level,
+            ApprovalStep.team_scope,
+            ApprovalStep.scope_team_id,
+            ApprovalStep.is_required,
+        )
+        .outerjoin(ApprovalStep, ApprovalStep.policy_id == ExpensePolicy.id)
+        .where(ExpensePolicy.id == bindparam("policy_id")),
+        "step_order",
     )
-    .outerjoin(ApprovalStep, ApprovalStep.policy_id == ExpensePolicy.id)
-    .where(ExpensePolicy.id == bindparam("policy_id")),
-    "step_order",
 )
-_LOCK_EXPENSE = (
-    select(Expense.company_id, Expense.status)
-    .where(Expense.id == bindparam("expense_id"))
-    .with_for_update()
-)
-_CHAIN_STATES = (
-    select(
-        ExpenseApproval.id,
-        ExpenseApproval.step_number,
-        ExpenseApproval.approver_id,
-        ExpenseApproval.is_required,
-        ExpenseApproval.status,
+# What a decision needs, in one statement (one round trip, one snapshot): the caller, the
+# expense with its version and its chain (outer join: an expense with no chain gives one row).
+_DECISION_INPUT = Sql(
+    hierarchy.with_caller(
+        select(
+            Expense.company_id,
+            Expense.status.label("expense_status"),
+            Expense.version,
+            ExpenseApproval.id.label("approval_id"),
+            ExpenseApproval.step_number,
+            ExpenseApproval.approver_id,
+            ExpenseApproval.is_required,
+            ExpenseApproval.status.label("step_status"),
+        )
+        .outerjoin(ExpenseApproval, ExpenseApproval.expense_id == Expense.id)
+        .where(Expense.id == bindparam("expense_id")),
+        "step_number",
     )
-    .where(ExpenseApproval.expense_id == bindparam("expense_id"))
-    .order_by(ExpenseApproval.step_number)
 )
 # The caller, the expense and its chain in one statement (one round trip, one snapshot): an
 # outer join, so an expense with no chain still gives its one row.
-_EXPENSE_WITH_CHAIN = hierarchy.with_caller(
-    select(
-        Expense.id,
-        Expense.company_id,
-        Expense.submitter_id,
-        Expense.amount,
-        Expense.description,
-        Expense.status,
-        Expense.submitted_at,
-        Expense.completed_at,
-        ExpensePolicy.name.label("policy_name"),
-        hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
-        ExpenseApproval.step_number,
-        ExpenseApproval.approver_id,
-        ExpenseApproval.approver_level,
-        ExpenseApproval.status.label("step_status"),
-        ExpenseApproval.decided_at,
-        ExpenseApproval.comments,
-        ExpenseApproval.is_required,
-        hierarchy.full_name_of(ExpenseApproval.approver_id).label("approver_name"),
+_EXPENSE_WITH_CHAIN = Sql(
+    hierarchy.with_caller(
+        select(
+            Expense.id,
+            Expense.company_id,
+            Expense.submitter_id,
+            Expense.amount,
+            Expense.description,
+            Expense.status,
+            Expense.submitted_at,
+            Expense.completed_at,
+            ExpensePolicy.name.label("policy_name"),
+            hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
+            ExpenseApproval.step_number,
+            ExpenseApproval.approver_id,
+            ExpenseApproval.approver_level,
+            ExpenseApproval.status.label("step_status"),
+            ExpenseApproval.decided_at,
+            ExpenseApproval.comments,
+            ExpenseApproval.is_required,
+            hierarchy.full_name_of(ExpenseApproval.approver_id).label("approver_name"),
+        )
+        .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
+        .outerjoin(ExpenseApproval, ExpenseApproval.expense_id == Expense.id)
+        .where(Expense.id == bindparam("expense_id")),
+        "step_number",
     )
-    .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
-    .outerjoin(ExpenseApproval, ExpenseApproval.expense_id == Expense.id)
-    .where(Expense.id == bindparam("expense_id")),
-    "step_number",
 )
 
 
@@ -335,8 +356,8 @@ def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
 
 # Built once. Not joined to the caller's placement (see hierarchy.with_caller) on purpose: the
 # planner must know the approver to pick the partial inbox index over a scan in id order.
-_INBOX_ITEMS = _inbox_items(bindparam("approver_id"))
-_INBOX_COUNT = (
+_INBOX_ITEMS = Sql(_inbox_items(bindparam("approver_id")))
+_INBOX_COUNT = Sql(
     select(func.count())
     .select_from(ExpenseApproval)
     .where(ExpenseApproval.approver_id == bindparam("approver_id"), *_WAITING)
@@ -361,25 +382,30 @@ class _Policy:
     steps: tuple[rules.StepRule, ...]
 
 
-def _policy_for_claim(policy_id: int, rows: list[Row[Any]]) -> _Policy | None:
+def _policy_for_claim(policy_id: int, rows: list[Any]) -> _Policy | None:
     """The policy and its steps from `_CLAIM`'s rows (a policy with no step: one row)."""
     if not rows:
         return None
     first = rows[0]
     steps = tuple(
         rules.StepRule(
-            step_order=r.step_order,
-            required_level=r.required_level,
-            scope=Scope(r.team_scope),
-            team_id=r.scope_team_id,
-            is_required=r.is_required,
-            step_id=r.step_id,
+            step_order=r["step_order"],
+            required_level=r["required_level"],
+            scope=Scope(r["team_scope"]),
+            team_id=r["scope_team_id"],
+            is_required=r["is_required"],
+            step_id=r["step_id"],
         )
         for r in rows
-        if r.step_id is not None
+        if r["step_id"] is not None
     )
     return _Policy(
-        policy_id, first.company_id, first.is_active, first.min_amount, first.max_amount, steps
+        policy_id,
+        first["company_id"],
+        first["is_active"],
+        first["min_amount"],
+        first["max_amount"],
+        steps,
     )
 
 
@@ -398,22 +424,16 @@ def _check_claim(submitter: Placement, policy: _Policy, amount: Decimal) -> None
         raise ExpenseRefused.field("policy_id", f"Policy {policy.id} has no approval steps")
 
 
-async def submit_expense(
-    session: AsyncSession, principal: Principal, data: ExpenseCreate
-) -> ExpenseCreated:
+async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate) -> ExpenseCreated:
     """Check the claim, fix its approval chain and record it; nothing is written on refusal.
 
     Everything before the write only reads, and the write is one statement: the endpoint
     runs it in autocommit (no BEGIN / COMMIT round trips) with the same guarantees.
     """
-    rows = (
-        await session.execute(
-            _CLAIM, {"account_id": principal.account_id, "policy_id": data.policy_id}
-        )
-    ).all()
+    rows = await _CLAIM.fetch(conn, account_id=principal.account_id, policy_id=data.policy_id)
     caller, policy_rows = hierarchy.split_caller(rows, "company_id")
     actor = Actor(principal, caller)
-    submitter = await act_as(session, actor, data.user_id, "user_id")
+    submitter = await act_as(conn, actor, data.user_id, "user_id")
     policy = _policy_for_claim(data.policy_id, policy_rows)
     if policy is None or submitter.company_id is None or policy.company_id != submitter.company_id:
         raise PolicyNotFound(f"Policy {data.policy_id} not found")
@@ -425,7 +445,7 @@ async def submit_expense(
         if submitter.team_id is not None:
             team_ids.add(submitter.team_id)
     people = await hierarchy.candidates(
-        session,
+        conn,
         submitter.company_id,
         max_level_number=max(s.required_level for s in steps),
         team_ids=team_ids,
@@ -444,9 +464,9 @@ async def submit_expense(
     events = [_event("submitted", None, ExpenseStatus.PENDING)]
     if done:
         events.append(_event("expense_approved", ExpenseStatus.PENDING, status))
-    expense_id = await session.scalar(
-        _RECORD_SUBMISSION,
-        {
+    expense_id = await _RECORD_SUBMISSION.fetchval(
+        conn,
+        **{
             "company_id": submitter.company_id,
             "submitter_id": submitter.employee_id,
             "policy_id": policy.id,
@@ -490,77 +510,102 @@ async def submit_expense(
 # --- decisions -------------------------------------------------------------------------------
 
 
-async def _decide(
-    session: AsyncSession, actor: Actor, data: DecisionCreate, decision: Decision
-) -> rules.Outcome:
-    approver = await act_as(session, actor, data.approver_id, "approver_id")
-    # The row lock on the expense serialises every decision on it: a concurrent second
-    # decision waits here, then reads the first one's result (a 409), so nothing is decided
-    # twice. The chain is read by a second statement on purpose: under READ COMMITTED a
-    # statement that waited for a lock re-reads only the locked row, so rows joined to it in
-    # the same statement would still be the stale ones.
-    locked = (await session.execute(_LOCK_EXPENSE, {"expense_id": data.expense_id})).first()
-    if locked is None or not actor.sees(locked.company_id):
-        raise ExpenseNotFound(f"Expense {data.expense_id} not found")
-    expense_status = ExpenseStatus(locked.status)
-    rows = (await session.execute(_CHAIN_STATES, {"expense_id": data.expense_id})).all()
-    ids = {r.step_number: r.id for r in rows}
-    states = [
-        rules.StepState(r.step_number, r.approver_id, r.is_required, StepStatus(r.status))
-        for r in rows
-    ]
-    outcome = rules.decide(expense_status, states, approver.employee_id, decision)
+# A decision that keeps losing the race to concurrent ones on the same expense gives up (409).
+_DECISION_ATTEMPTS = 3
 
-    closed = [
-        ids[before.step_number]
-        for before, _ in outcome.changed
-        if before.step_number != outcome.step_number
+
+async def _decide(
+    conn: Driver, principal: Principal, data: DecisionCreate, decision: Decision
+) -> rules.Outcome:
+    """Decide the approver's pending step: read, apply the rules, write if nothing moved.
+
+    Optimistic: no transaction spans the two round trips and no lock is held between them.
+    If a concurrent decision changed the expense first, the write changes nothing and the
+    decision is taken again on the new state, where the rules give the right answer (a 409
+    for a step decided meanwhile), exactly as if it had waited for a lock.
+    """
+    approver: Placement | None = None
+    for _ in range(_DECISION_ATTEMPTS):
+        rows = await _DECISION_INPUT.fetch(
+            conn, account_id=principal.account_id, expense_id=data.expense_id
+        )
+        caller, found = hierarchy.split_caller(rows, "company_id")
+        actor = Actor(principal, caller)
+        if approver is None:
+            approver = await act_as(conn, actor, data.approver_id, "approver_id")
+        if not found or not actor.sees(found[0]["company_id"]):
+            raise ExpenseNotFound(f"Expense {data.expense_id} not found")
+        outcome = rules.decide(
+            ExpenseStatus(found[0]["expense_status"]),
+            _chain_states(found),
+            approver.employee_id,
+            decision,
+        )
+        params = _decision_params(found, outcome, data, decision)
+        if await _RECORD_DECISION.fetchval(conn, **params, **_actor_params(actor, approver)):
+            return outcome
+    raise ConcurrentDecision()
+
+
+def _chain_states(rows: list[Any]) -> list[rules.StepState]:
+    return [
+        rules.StepState(
+            r["step_number"], r["approver_id"], r["is_required"], StepStatus(r["step_status"])
+        )
+        for r in rows
+        if r["step_number"] is not None
     ]
+
+
+def _decision_params(
+    rows: list[Any], outcome: rules.Outcome, data: DecisionCreate, decision: Decision
+) -> dict[str, Any]:
+    """What `_RECORD_DECISION` writes for `outcome`, decided on the version `rows` show."""
+    ids = {r["step_number"]: r["approval_id"] for r in rows if r["step_number"] is not None}
+    before = ExpenseStatus(rows[0]["expense_status"])
     events = [
         _event(
             f"step_{after.status.value}",
-            before.status,
+            was.status,
             after.status,
-            step_number=before.step_number,
-            comment=data.comments if before.step_number == outcome.step_number else None,
+            step_number=was.step_number,
+            comment=data.comments if was.step_number == outcome.step_number else None,
         )
-        for before, after in outcome.changed
+        for was, after in outcome.changed
     ]
     if outcome.expense_status is not ExpenseStatus.PENDING:
         events.append(
             _event(
                 f"expense_{outcome.expense_status.value}",
-                expense_status,
+                before,
                 outcome.expense_status,
                 comment=data.comments,
             )
         )
-    closing = StepStatus.CANCELLED if decision is Decision.REJECT else StepStatus.SKIPPED
-    await session.execute(
-        _RECORD_DECISION,
-        {
-            "expense_id": data.expense_id,
-            "decided_id": ids[outcome.step_number],
-            "verdict": (
-                StepStatus.APPROVED if decision is Decision.APPROVE else StepStatus.REJECTED
-            ).value,
-            "comments": data.comments,
-            "closed_ids": closed,
-            "ready_ids": [
-                ids[n] for n in rules.actionable(outcome.steps) - rules.actionable(states)
-            ],
-            "closing": closing.value,
-            "expense_status": outcome.expense_status.value,
-            "events": json.dumps(events),
-            **_actor_params(actor, approver),
-        },
-    )
-    return outcome
+    approved = decision is Decision.APPROVE
+    return {
+        "expense_id": data.expense_id,
+        "version": rows[0]["version"],
+        "decided_id": ids[outcome.step_number],
+        "verdict": (StepStatus.APPROVED if approved else StepStatus.REJECTED).value,
+        "comments": data.comments,
+        "closed_ids": [
+            ids[was.step_number]
+            for was, _ in outcome.changed
+            if was.step_number != outcome.step_number
+        ],
+        "ready_ids": [
+            ids[n] for n in rules.actionable(outcome.steps) - rules.actionable(_chain_states(rows))
+        ],
+        "closing": (StepStatus.SKIPPED if approved else StepStatus.CANCELLED).value,
+        "expense_status": outcome.expense_status.value,
+        "events": json.dumps(events),
+    }
 
 
-async def approve(session: AsyncSession, actor: Actor, data: DecisionCreate) -> ApprovalSubmitted:
+async def approve(conn: Driver, principal: Principal, data: DecisionCreate) -> ApprovalSubmitted:
     """Approve the approver's pending step; the last required approval approves the expense."""
-    outcome = await _decide(session, actor, data, Decision.APPROVE)
+    outcome = await _decide(conn, principal, data, Decision.APPROVE)
     return ApprovalSubmitted(
         expense_id=data.expense_id,
         step_approved=outcome.step_number,
@@ -569,9 +614,9 @@ async def approve(session: AsyncSession, actor: Actor, data: DecisionCreate) -> 
     )
 
 
-async def reject(session: AsyncSession, actor: Actor, data: RejectionCreate) -> RejectionSubmitted:
+async def reject(conn: Driver, principal: Principal, data: RejectionCreate) -> RejectionSubmitted:
     """Reject the approver's pending step: the expense is rejected, the other steps cancelled."""
-    outcome = await _decide(session, actor, data, Decision.REJECT)
+    outcome = await _decide(conn, principal, data, Decision.REJECT)
     cancelled = sum(1 for _, after in outcome.changed if after.status is StepStatus.CANCELLED)
     return RejectionSubmitted(
         expense_id=data.expense_id,
@@ -602,58 +647,57 @@ class _Link:
 class _Chain:
     """An expense as the caller may see it, with its chain and the names to show."""
 
-    expense: Row[*tuple[Any, ...]]
+    expense: Any  # a driver record of `_EXPENSE_WITH_CHAIN`
     links: list[_Link]
 
 
-async def _viewable_expense(session: AsyncSession, principal: Principal, expense_id: int) -> _Chain:
+async def _viewable_expense(conn: Driver, principal: Principal, expense_id: int) -> _Chain:
     """The expense and its chain, if the caller may see them.
 
     The submitter, the approvers in its chain and admins or managers of its company may;
     anyone else gets "not found", which confirms nothing.
     """
-    params = {"account_id": principal.account_id, "expense_id": expense_id}
-    rows = (await session.execute(_EXPENSE_WITH_CHAIN, params)).all()
+    rows = await _EXPENSE_WITH_CHAIN.fetch(
+        conn, account_id=principal.account_id, expense_id=expense_id
+    )
     caller, found = hierarchy.split_caller(rows, "id")
     actor = Actor(principal, caller)
     expense = found[0] if found else None
-    if expense is None or not actor.sees(expense.company_id):
+    if expense is None or not actor.sees(expense["company_id"]):
         raise ExpenseNotFound(f"Expense {expense_id} not found")
     links = [
         _Link(
-            r.step_number,
-            r.approver_id,
-            r.approver_level,
-            r.step_status,
-            r.decided_at,
-            r.comments,
-            r.is_required,
-            r.approver_name,
+            r["step_number"],
+            r["approver_id"],
+            r["approver_level"],
+            r["step_status"],
+            r["decided_at"],
+            r["comments"],
+            r["is_required"],
+            r["approver_name"],
         )
         for r in found
-        if r.step_number is not None
+        if r["step_number"] is not None
     ]
-    involved = {expense.submitter_id, *(link.approver_id for link in links)}
+    involved = {expense["submitter_id"], *(link.approver_id for link in links)}
     if actor.principal.role is Role.STAFF and actor.employee_id not in involved:
         raise ExpenseNotFound(f"Expense {expense_id} not found")
     return _Chain(expense, links)
 
 
-async def expense_status(
-    session: AsyncSession, principal: Principal, expense_id: int
-) -> ExpenseStatusRead:
+async def expense_status(conn: Driver, principal: Principal, expense_id: int) -> ExpenseStatusRead:
     """The expense with its chain, as the seed's status endpoint shows it."""
-    found = await _viewable_expense(session, principal, expense_id)
+    found = await _viewable_expense(conn, principal, expense_id)
     e = found.expense
     return ExpenseStatusRead(
-        id=e.id,
-        amount=e.amount,
-        description=e.description,
-        status=ExpenseStatus(e.status),
-        submitted_at=e.submitted_at,
-        completed_at=e.completed_at,
-        user_name=e.user_name or "",
-        policy_name=e.policy_name,
+        id=e["id"],
+        amount=e["amount"],
+        description=e["description"],
+        status=ExpenseStatus(e["status"]),
+        submitted_at=e["submitted_at"],
+        completed_at=e["completed_at"],
+        user_name=e["user_name"] or "",
+        policy_name=e["policy_name"],
         approvals=[
             ApprovalStatusRead(
                 step_number=a.step_number,
@@ -673,7 +717,7 @@ async def audit_trail(
     session: AsyncSession, principal: Principal, expense_id: int
 ) -> AuditTrailRead:
     """Every state change of the expense, oldest first."""
-    await _viewable_expense(session, principal, expense_id)
+    await _viewable_expense(await driver_of(session), principal, expense_id)
     events = await session.scalars(
         select(ExpenseAuditEvent)
         .where(ExpenseAuditEvent.expense_id == expense_id)
@@ -746,7 +790,7 @@ async def list_expenses(
     ).join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
     conditions: list[ColumnElement[bool]] = []
     if user_id is not None:
-        submitter = await act_as(session, actor, user_id, "user_id")
+        submitter = await act_as(await driver_of(session), actor, user_id, "user_id")
         conditions.append(Expense.submitter_id == submitter.employee_id)
     elif actor.employee is not None:
         conditions.append(Expense.submitter_id == actor.employee.employee_id)
@@ -778,37 +822,36 @@ async def list_expenses(
 
 
 async def inbox(
-    session: AsyncSession, principal: Principal, page: PageParams, *, approver_id: int | None = None
+    conn: Driver, principal: Principal, page: PageParams, *, approver_id: int | None = None
 ) -> InboxPage:
     """Steps waiting for the approver's decision now, oldest expense first."""
-    actor = await resolve_actor(session, principal)
+    actor = await resolve_actor(conn, principal)
     if approver_id is not None:
-        approver = await act_as(session, actor, approver_id, "approver_id")
+        approver = await act_as(conn, actor, approver_id, "approver_id")
     elif actor.employee is not None:
         approver = actor.employee
     else:
         raise NoLinkedEmployee()
-    params = {"approver_id": approver.employee_id, "limit": page.limit, "offset": page.offset}
-    items = list((await session.execute(_INBOX_ITEMS, params)).all())
+    who = approver.employee_id
+    items = await _INBOX_ITEMS.fetch(conn, approver_id=who, limit=page.limit, offset=page.offset)
     total = _total_from_page(page, len(items))
     if total is None:
-        who = {"approver_id": approver.employee_id}
-        total = int(await session.scalar(_INBOX_COUNT, who) or 0)
+        total = int(await _INBOX_COUNT.fetchval(conn, approver_id=who) or 0)
     info = _page_info(page, len(items), total)
     return InboxPage(
         approver_id=approver.employee_id,
         items=[
             InboxItemRead(
-                expense_id=r.expense_id,
-                step_number=r.step_number,
-                required=r.is_required,
-                user_id=r.submitter_id,
-                user_name=r.user_name or "",
-                policy_id=r.policy_id,
-                policy_name=r.policy_name,
-                amount=r.amount,
-                description=r.description,
-                submitted_at=r.submitted_at,
+                expense_id=r["expense_id"],
+                step_number=r["step_number"],
+                required=r["is_required"],
+                user_id=r["submitter_id"],
+                user_name=r["user_name"] or "",
+                policy_id=r["policy_id"],
+                policy_name=r["policy_name"],
+                amount=r["amount"],
+                description=r["description"],
+                submitted_at=r["submitted_at"],
             )
             for r in items
         ],

@@ -1,7 +1,8 @@
 """Public read functions about the approval hierarchy (used by expenses to build chains).
 
 Read-only queries of the org tables; other contexts call these instead of touching the
-tables. Levels are compared by `level_number` (1 is the most senior).
+tables. Levels are compared by `level_number` (1 is the most senior). The hot ones run on a
+driver connection (`core.db.Sql`); a caller holding an ORM session passes `driver_of(session)`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
+    Integer,
     ScalarSelect,
     Select,
+    any_,
     bindparam,
     literal_column,
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from backoffice.core.db import Driver, Sql
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 
 
@@ -64,10 +68,10 @@ def _placement(row: Sequence[Any]) -> Placement:
     return Placement(eid, name, company, team, number, level_name, bool(wide), active, account)
 
 
-# Built once: the hot statements are reused with bound parameters, so a request skips
-# building and hashing them (a measurable share of a request's CPU under load).
-_BY_ID = _placements().where(Employee.id == bindparam("employee_id"))
-_BY_ACCOUNT = _placements().where(Employee.account_id == bindparam("account_id"))
+# Built and compiled once: a request skips building, hashing and processing them (a measurable
+# share of a request's CPU under load).
+_BY_ID = Sql(_placements().where(Employee.id == bindparam("employee_id")))
+_BY_ACCOUNT = Sql(_placements().where(Employee.account_id == bindparam("account_id")))
 _CANDIDATES = (
     _placements()
     .where(
@@ -77,9 +81,13 @@ _CANDIDATES = (
     )
     .order_by(HierarchyLevel.level_number.desc(), Employee.id)
 )
-_CANDIDATES_IN_TEAMS = _CANDIDATES.where(
-    Employee.team_id.in_(bindparam("team_ids", expanding=True)) | Team.is_company_wide.is_(True)
+_CANDIDATES_IN_TEAMS = Sql(
+    _CANDIDATES.where(
+        (Employee.team_id == any_(bindparam("team_ids", type_=ARRAY(Integer))))
+        | Team.is_company_wide.is_(True)
+    )
 )
+_ALL_CANDIDATES = Sql(_CANDIDATES)
 
 
 # The caller's placement as a one-row subquery that another statement outer-joins, so that who
@@ -107,29 +115,32 @@ def with_caller(statement: Select[*tuple[Any, ...]], *order_by: str) -> Select[*
     )
 
 
-def split_caller(rows: Sequence[Row[Any]], key: str) -> tuple[Placement | None, list[Row[Any]]]:
-    """The caller's placement and `statement`'s rows (those whose `key` column is not NULL)."""
+def split_caller(rows: Sequence[Any], key: str) -> tuple[Placement | None, list[Any]]:
+    """The caller's placement and `statement`'s rows (those whose `key` column is not NULL).
+
+    `rows` are driver records of a `with_caller` statement.
+    """
     if not rows:
         return None, []
     first = rows[0]
-    caller = _placement(first[: len(_CALLER_COLUMNS)]) if first[0] is not None else None
-    return caller, [row for row in rows if getattr(row, key) is not None]
+    caller = _placement(tuple(first)[: len(_CALLER_COLUMNS)]) if first[0] is not None else None
+    return caller, [row for row in rows if row[key] is not None]
 
 
-async def placement(session: AsyncSession, employee_id: int) -> Placement | None:
+async def placement(conn: Driver, employee_id: int) -> Placement | None:
     """Where the employee `employee_id` sits, or None if there is no such employee."""
-    row = (await session.execute(_BY_ID, {"employee_id": employee_id})).first()
+    row = await _BY_ID.fetchrow(conn, employee_id=employee_id)
     return _placement(row) if row is not None else None
 
 
-async def placement_by_account(session: AsyncSession, account_id: int) -> Placement | None:
+async def placement_by_account(conn: Driver, account_id: int) -> Placement | None:
     """Where the employee linked to the login `account_id` sits, or None if none is linked."""
-    row = (await session.execute(_BY_ACCOUNT, {"account_id": account_id})).first()
+    row = await _BY_ACCOUNT.fetchrow(conn, account_id=account_id)
     return _placement(row) if row is not None else None
 
 
 async def candidates(
-    session: AsyncSession,
+    conn: Driver,
     company_id: int,
     *,
     max_level_number: int,
@@ -139,11 +150,12 @@ async def candidates(
 
     With `team_ids`, only members of those teams and of the company's company-wide teams.
     """
-    params: dict[str, Any] = {"company_id": company_id, "max_level": max_level_number}
     if team_ids is None:
-        rows = await session.execute(_CANDIDATES, params)
+        rows = await _ALL_CANDIDATES.fetch(conn, company_id=company_id, max_level=max_level_number)
     else:
-        rows = await session.execute(_CANDIDATES_IN_TEAMS, params | {"team_ids": list(team_ids)})
+        rows = await _CANDIDATES_IN_TEAMS.fetch(
+            conn, company_id=company_id, max_level=max_level_number, team_ids=list(team_ids)
+        )
     return [_placement(row) for row in rows]
 
 

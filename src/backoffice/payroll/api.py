@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, cast
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from sqlalchemy import column
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
-from backoffice.core.db import Database, DbSession
+from backoffice.core.db import DbSession, DriverConnection
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
@@ -34,7 +34,6 @@ from backoffice.payroll.schemas import (
     PolicyCreate,
     PolicyVersionRead,
 )
-from backoffice.payroll.service import RowReader
 
 Iso = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, any case")]
 AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
@@ -218,15 +217,6 @@ async def preview_breakdown(
 # --- salary breakdown of an employee ---------------------------------------------------------
 
 
-async def get_read_connection(request: Request) -> RowReader:
-    """The core's read pool: `fetchrow` borrows a connection for one statement, no transaction."""
-    database: Database = request.app.state.db
-    return cast(RowReader, await database.read_pool())
-
-
-ReadConnection = Annotated[RowReader, Depends(get_read_connection)]
-
-
 def install(app: FastAPI) -> None:
     """Serve payroll's routes in `app`."""
     for router in (breakdowns, countries, analytics):
@@ -240,7 +230,7 @@ def install(app: FastAPI) -> None:
     summary="An employee's annual and monthly gross, deductions and net",
 )
 async def salary_breakdown(
-    employee_id: int, _: CanRead, conn: ReadConnection, as_of: AsOf = None
+    employee_id: int, _: CanRead, conn: DriverConnection, as_of: AsOf = None
 ) -> Envelope[BreakdownRead]:
     """Uses the country's policy version in force on `as_of` and says which one."""
     return ok(await service.employee_breakdown(conn, employee_id, as_of or date.today()))

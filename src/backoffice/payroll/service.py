@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Integer, Select, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from backoffice.core.db import Driver, Sql
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
 from backoffice.core.money import to_cents
@@ -481,31 +481,19 @@ def _employee_breakdown_inputs() -> Select[*tuple[Any, ...]]:
     )
 
 
-class RowReader(Protocol):
-    """What the breakdown read needs of a driver connection (an asyncpg `Connection`)."""
-
-    async def fetchrow(self, query: str, *args: Any) -> Sequence[Any] | None:
-        """The first row of `query`, or None."""
-
-
 @cache
-def _employee_breakdown_sql() -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The breakdown statement as asyncpg SQL, its parameter order and its fixed values."""
-    dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-    compiled = _employee_breakdown_inputs().compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
+def _employee_breakdown_sql() -> Sql:
+    return Sql(_employee_breakdown_inputs())
 
 
-async def employee_breakdown(conn: RowReader, employee_id: int, as_of: date) -> BreakdownRead:
+async def employee_breakdown(conn: Driver, employee_id: int, as_of: date) -> BreakdownRead:
     """An employee's breakdown on `as_of`, read in one statement on a driver connection.
 
     The hottest endpoint reads through a plain asyncpg connection outside any transaction:
     one statement sees one snapshot, and skipping the ORM session, BEGIN and COMMIT leaves a
     single round trip and a fraction of the Python work.
     """
-    sql, order, fixed = _employee_breakdown_sql()
-    values = fixed | {"employee_id": employee_id, "as_of": as_of}
-    row = await conn.fetchrow(sql, *(values[name] for name in order))
+    row = await _employee_breakdown_sql().fetchrow(conn, employee_id=employee_id, as_of=as_of)
     if row is None:
         raise NotFound(f"Employee {employee_id} not found")
     salary, iso, currency, version, effective_from, flat, standard, lowers, uppers, rates = row
