@@ -1,4 +1,4 @@
-"""Expense policies, approval steps, expenses, approvals and the audit trail (migration 0004)."""
+"""Expense policies, approval steps, expenses, approvals, inbox counts and the audit trail."""
 
 from __future__ import annotations
 
@@ -144,6 +144,24 @@ class ExpenseApproval(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comments: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxCount(Base):
+    """How many steps wait in an approver's inbox now (pending and actionable).
+
+    Kept by the statements that submit and decide, in the same statement as the steps they
+    change, so the inbox total costs one row read whatever the inbox's size (counting the
+    steps grew with it: ~2 ms for 3,000 waiting steps). A test proves it equals a count.
+    No CHECK (waiting >= 0): PostgreSQL checks the row an upsert proposes (the delta, often
+    negative) before it finds the conflict.
+    """
+
+    __tablename__ = "expense_inbox_counts"
+
+    approver_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True
+    )
+    waiting: Mapped[int] = mapped_column(Integer)
 
 
 class ExpenseAuditEvent(Base):

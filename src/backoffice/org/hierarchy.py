@@ -95,17 +95,19 @@ _ALL_CANDIDATES = Sql(_CANDIDATES)
 _CALLER = _placements().where(Employee.account_id == bindparam("account_id")).subquery("caller")
 _CALLER_COLUMNS = tuple(column.label(f"caller_{column.key}") for column in _CALLER.c)
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
+# The caller's employee id, for a statement given to `with_caller` that depends on who asks.
+CALLER_ID = _CALLER.c.id
 
 
 def with_caller(statement: Select[*tuple[Any, ...]], *order_by: str) -> Select[*tuple[Any, ...]]:
     """`statement`'s rows, each after the placement of the login `:account_id`'s employee.
 
     Always at least one row: the caller's columns are NULL if no employee is linked to the
-    login, and `statement`'s if it finds nothing. `order_by` names `statement`'s columns
-    that order the result (a subquery keeps no order of its own). Read it with
-    `split_caller`.
+    login, and `statement`'s if it finds nothing. `statement` may use `CALLER_ID` (it is
+    joined LATERAL). `order_by` names `statement`'s columns that order the result (a
+    subquery keeps no order of its own). Read it with `split_caller`.
     """
-    asked = statement.subquery("asked")
+    asked = statement.lateral("asked")
     return (
         select(*_CALLER_COLUMNS, *asked.c)
         .select_from(_ONE_ROW)
