@@ -161,13 +161,29 @@ def _actor_params(actor: Actor, acting_as: Placement) -> dict[str, Any]:
     }
 
 
-def _inbox_update(source: str) -> str:
-    """A CTE adding `:inbox` ([{approver_id, delta}]) to the inbox counts, once per `source` row.
+def _trail_and_inbox(source: str) -> str:
+    """The CTEs both writes end with, run once per row of the CTE `source` (the expense written).
 
-    Rows are locked in approver order, so concurrent statements never deadlock on them.
+    `trail` writes the audit entries `:events` in order; `inbox` adds `:inbox`
+    ([{approver_id, delta}]) to the inbox counts, locking their rows in approver order so that
+    concurrent statements never deadlock on them.
     """
     return f"""
-    inbox AS (
+    trail AS (
+        INSERT INTO expense_audit_events (
+            expense_id, step_number, action, from_status, to_status, actor_account_id,
+            actor_username, actor_employee_id, on_behalf_of_id, comment
+        )
+        SELECT {source}.id, ev.step_number, ev.action, ev.from_status, ev.to_status,
+            :actor_account_id, :actor_username, :actor_employee_id, :on_behalf_of_id,
+            ev.comment
+        FROM {source}, ROWS FROM (
+            jsonb_to_recordset(CAST(CAST(:events AS text) AS jsonb)) AS (
+                action text, from_status text, to_status text, step_number int, comment text
+            )
+        ) WITH ORDINALITY AS ev(action, from_status, to_status, step_number, comment, n)
+        ORDER BY ev.n
+    ), inbox AS (
         INSERT INTO expense_inbox_counts AS c (approver_id, waiting)
         SELECT d.approver_id, d.delta
         FROM {source}, jsonb_to_recordset(CAST(CAST(:inbox AS text) AS jsonb))
@@ -217,22 +233,8 @@ _RECORD_SUBMISSION = Sql(
             step_id int, step_number int, approver_id int, approver_level int,
             is_required boolean, is_actionable boolean
         )
-    ), trail AS (
-        INSERT INTO expense_audit_events (
-            expense_id, step_number, action, from_status, to_status, actor_account_id,
-            actor_username, actor_employee_id, on_behalf_of_id, comment
-        )
-        SELECT e.id, ev.step_number, ev.action, ev.from_status, ev.to_status,
-            :actor_account_id, :actor_username, :actor_employee_id, :on_behalf_of_id,
-            ev.comment
-        FROM e, ROWS FROM (
-            jsonb_to_recordset(CAST(CAST(:events AS text) AS jsonb)) AS (
-                action text, from_status text, to_status text, step_number int, comment text
-            )
-        ) WITH ORDINALITY AS ev(action, from_status, to_status, step_number, comment, n)
-        ORDER BY ev.n
     ), """  # noqa: S608 - built from constants only
-        + _inbox_update("e")
+        + _trail_and_inbox("e")
         + """
     SELECT id FROM e
     """
@@ -261,22 +263,8 @@ _RECORD_DECISION = Sql(
     ), ready AS (
         UPDATE expense_approvals SET is_actionable = true
         WHERE id = ANY(CAST(:ready_ids AS int[])) AND EXISTS (SELECT FROM claimed)
-    ), trail AS (
-        INSERT INTO expense_audit_events (
-            expense_id, step_number, action, from_status, to_status, actor_account_id,
-            actor_username, actor_employee_id, on_behalf_of_id, comment
-        )
-        SELECT claimed.id, ev.step_number, ev.action, ev.from_status, ev.to_status,
-            :actor_account_id, :actor_username, :actor_employee_id, :on_behalf_of_id,
-            ev.comment
-        FROM claimed, ROWS FROM (
-            jsonb_to_recordset(CAST(CAST(:events AS text) AS jsonb)) AS (
-                action text, from_status text, to_status text, step_number int, comment text
-            )
-        ) WITH ORDINALITY AS ev(action, from_status, to_status, step_number, comment, n)
-        ORDER BY ev.n
     ), """  # noqa: S608 - built from constants only
-        + _inbox_update("claimed")
+        + _trail_and_inbox("claimed")
         + """
     SELECT count(*) FROM claimed
     """
