@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
-from backoffice.core.db import driver_of
+from backoffice.core.db import Sql, driver_of
 from backoffice.expenses.demo import COMPANY, PEOPLE, credentials, load_techcorp
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.org import hierarchy
@@ -19,7 +19,8 @@ async def test_load_techcorp_is_idempotent_and_complete(session, auth):
 
     company_id = await hierarchy.company_by_name(session, COMPANY)
     assert company_id is not None
-    people = await hierarchy.candidates(await driver_of(session), company_id, max_level_number=10)
+    everyone = hierarchy.candidate_pool(company_id, 10, lambda team, wide: true())
+    people = hierarchy.placements(await Sql(everyone).fetchval(await driver_of(session)))
     assert sorted((p.level_number, p.full_name, p.level_name) for p in people) == [
         (number, name, level) for number, (level, name, _, _) in enumerate(PEOPLE, start=1)
     ]

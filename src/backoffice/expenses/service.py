@@ -22,8 +22,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     literal_column,
+    or_,
     select,
     text,
 )
@@ -279,8 +281,31 @@ _WAITING = (
     ExpenseApproval.is_actionable,
 )
 
-# Hot statements, built once and reused with bound parameters (see org.hierarchy).
-# The caller (see resolve_actor) and the policy with its steps, in one round trip.
+
+def _approver_pool(company_id: Any, team_id: Any, policy_id: Any) -> Select[tuple[Any]]:
+    """Who might approve some step of the policy for a submitter of `team_id` (JSON, SQL).
+
+    The active employees of the company at or above the policy's most junior required level,
+    in a team some step can reach: the submitter's, a named one, a company-wide one, or any
+    team if a step's scope is the whole company. `rules.build_chain` picks from them.
+    """
+    of_policy = ApprovalStep.policy_id == policy_id
+    lowest = select(func.max(ApprovalStep.required_level)).where(of_policy).scalar_subquery()
+
+    def in_scope(team: Any, company_wide: Any) -> ColumnElement[bool]:
+        return or_(
+            company_wide.is_(True),
+            team == team_id,
+            team.in_(select(ApprovalStep.scope_team_id).where(of_policy)),
+            exists().where(of_policy, ApprovalStep.team_scope == Scope.COMPANY.value),
+        )
+
+    return hierarchy.candidate_pool(company_id, lowest, in_scope)
+
+
+# Everything a submission reads, in one round trip: the caller (see resolve_actor), the policy
+# with its steps, and the approvers the chain can pick from when the caller submits for
+# themselves (the usual case; an admin submitting for someone else reads them separately).
 _CLAIM = Sql(
     hierarchy.with_caller(
         select(
@@ -298,7 +323,13 @@ _CLAIM = Sql(
         .outerjoin(ApprovalStep, ApprovalStep.policy_id == ExpensePolicy.id)
         .where(ExpensePolicy.id == bindparam("policy_id")),
         "step_order",
+        beside=_approver_pool(
+            hierarchy.CALLER.company_id, hierarchy.CALLER.team_id, bindparam("policy_id")
+        ),
     )
+)
+_APPROVER_POOL = Sql(
+    _approver_pool(bindparam("company_id"), bindparam("team_id"), bindparam("policy_id"))
 )
 # What a decision needs, in one statement (one round trip, one snapshot): the caller, the
 # expense with its version and its chain (outer join: an expense with no chain gives one row).
@@ -387,8 +418,8 @@ def _inbox_count(approver_id: Any) -> Select[int]:
 # approver: the partial inbox index.
 _MY_INBOX = Sql(
     hierarchy.with_caller(
-        _inbox_items(hierarchy.CALLER_ID).add_columns(
-            _inbox_count(hierarchy.CALLER_ID).scalar_subquery().label("total")
+        _inbox_items(hierarchy.CALLER.id).add_columns(
+            _inbox_count(hierarchy.CALLER.id).scalar_subquery().label("total")
         ),
         "expense_id",
         "step_number",
@@ -474,17 +505,13 @@ async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate
         raise PolicyNotFound(f"Policy {data.policy_id} not found")
     _check_claim(submitter, policy, data.amount)
     steps = policy.steps
-    team_ids: set[int] | None = None
-    if all(s.scope is not Scope.COMPANY for s in steps):
-        team_ids = {s.team_id for s in steps if s.team_id is not None}
-        if submitter.team_id is not None:
-            team_ids.add(submitter.team_id)
-    people = await hierarchy.candidates(
-        conn,
-        submitter.company_id,
-        max_level_number=max(s.required_level for s in steps),
-        team_ids=team_ids,
-    )
+    if submitter.employee_id == actor.employee_id:
+        pool = rows[0]["pool"]
+    else:
+        pool = await _APPROVER_POOL.fetchval(
+            conn, company_id=submitter.company_id, team_id=submitter.team_id, policy_id=policy.id
+        )
+    people = hierarchy.placements(pool)
     chain = rules.build_chain(steps, _member(submitter), [_member(p) for p in people])
     status = rules.status_after_submission(chain)
     done = status is not ExpenseStatus.PENDING

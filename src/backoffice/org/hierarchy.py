@@ -7,22 +7,23 @@ driver connection (`core.db.Sql`); a caller holding an ORM session passes `drive
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     ScalarSelect,
     Select,
-    any_,
     bindparam,
+    func,
     literal_column,
+    outerjoin,
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -45,22 +46,25 @@ class Placement:
     account_id: int | None
 
 
+# An employee with their level and team: the FROM and the columns of every placement read.
+_PLACED = outerjoin(Employee, HierarchyLevel, HierarchyLevel.id == Employee.level_id).outerjoin(
+    Team, Team.id == Employee.team_id
+)
+_PLACEMENT_COLUMNS = (
+    Employee.id,
+    Employee.full_name,
+    Employee.company_id,
+    Employee.team_id,
+    HierarchyLevel.level_number,
+    HierarchyLevel.level_name,
+    Team.is_company_wide,
+    Employee.is_active,
+    Employee.account_id,
+)
+
+
 def _placements() -> Select[*tuple[Any, ...]]:
-    return (
-        select(
-            Employee.id,
-            Employee.full_name,
-            Employee.company_id,
-            Employee.team_id,
-            HierarchyLevel.level_number,
-            HierarchyLevel.level_name,
-            Team.is_company_wide,
-            Employee.is_active,
-            Employee.account_id,
-        )
-        .outerjoin(HierarchyLevel, HierarchyLevel.id == Employee.level_id)
-        .outerjoin(Team, Team.id == Employee.team_id)
-    )
+    return select(*_PLACEMENT_COLUMNS).select_from(_PLACED)
 
 
 def _placement(row: Sequence[Any]) -> Placement:
@@ -72,47 +76,40 @@ def _placement(row: Sequence[Any]) -> Placement:
 # share of a request's CPU under load).
 _BY_ID = Sql(_placements().where(Employee.id == bindparam("employee_id")))
 _BY_ACCOUNT = Sql(_placements().where(Employee.account_id == bindparam("account_id")))
-_CANDIDATES = (
-    _placements()
-    .where(
-        Employee.company_id == bindparam("company_id"),
-        Employee.is_active.is_(True),
-        HierarchyLevel.level_number <= bindparam("max_level"),
-    )
-    .order_by(HierarchyLevel.level_number.desc(), Employee.id)
-)
-_CANDIDATES_IN_TEAMS = Sql(
-    _CANDIDATES.where(
-        (Employee.team_id == any_(bindparam("team_ids", type_=ARRAY(Integer))))
-        | Team.is_company_wide.is_(True)
-    )
-)
-_ALL_CANDIDATES = Sql(_CANDIDATES)
-
-
 # The caller's placement as a one-row subquery that another statement outer-joins, so that who
 # asks comes back in the same round trip as what they asked for (see `with_caller`).
 _CALLER = _placements().where(Employee.account_id == bindparam("account_id")).subquery("caller")
 _CALLER_COLUMNS = tuple(column.label(f"caller_{column.key}") for column in _CALLER.c)
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
-# The caller's employee id, for a statement given to `with_caller` that depends on who asks.
-CALLER_ID = _CALLER.c.id
+# The caller's placement columns (`CALLER.id`, `CALLER.company_id`, `CALLER.team_id`, ...), for a
+# statement given to `with_caller` that depends on who asks.
+CALLER = _CALLER.c
 
 
-def with_caller(statement: Select[*tuple[Any, ...]], *order_by: str) -> Select[*tuple[Any, ...]]:
+def with_caller(
+    statement: Select[*tuple[Any, ...]],
+    *order_by: str,
+    beside: Select[*tuple[Any, ...]] | None = None,
+) -> Select[*tuple[Any, ...]]:
     """`statement`'s rows, each after the placement of the login `:account_id`'s employee.
 
     Always at least one row: the caller's columns are NULL if no employee is linked to the
-    login, and `statement`'s if it finds nothing. `statement` may use `CALLER_ID` (it is
-    joined LATERAL). `order_by` names `statement`'s columns that order the result (a
-    subquery keeps no order of its own). Read it with `split_caller`.
+    login, and `statement`'s if it finds nothing. `statement` may use `CALLER` (it is
+    joined LATERAL). `beside`, a one-row statement that may also use `CALLER`, is computed
+    once and its columns repeated on every row (between the caller's and `statement`'s).
+    `order_by` names `statement`'s columns that order the result (a subquery keeps no order
+    of its own). Read it with `split_caller`.
     """
     asked = statement.lateral("asked")
+    joined = _ONE_ROW.outerjoin(_CALLER, true())
+    columns: list[Any] = [*_CALLER_COLUMNS]
+    if beside is not None:
+        once = beside.lateral("beside")
+        joined = joined.outerjoin(once, true())
+        columns.extend(once.c)
     return (
-        select(*_CALLER_COLUMNS, *asked.c)
-        .select_from(_ONE_ROW)
-        .outerjoin(_CALLER, true())
-        .outerjoin(asked, true())
+        select(*columns, *asked.c)
+        .select_from(joined.outerjoin(asked, true()))
         .order_by(*(asked.c[name] for name in order_by))
     )
 
@@ -141,23 +138,47 @@ async def placement_by_account(conn: Driver, account_id: int) -> Placement | Non
     return _placement(row) if row is not None else None
 
 
-async def candidates(
-    conn: Driver,
-    company_id: int,
-    *,
-    max_level_number: int,
-    team_ids: Collection[int] | None = None,
-) -> list[Placement]:
-    """Active employees of a company at level `max_level_number` or more senior.
+def candidate_pool(
+    company_id: Any,
+    max_level_number: Any,
+    team_in_scope: Callable[[Any, Any], ColumnElement[bool]],
+) -> Select[tuple[Any]]:
+    """SQL for the active employees of `company_id` at `max_level_number` or more senior.
 
-    With `team_ids`, only members of those teams and of the company's company-wide teams.
+    Only those whose team passes `team_in_scope(team_id, is_company_wide)` (SQL expressions).
+    One row, one column `pool`: a JSON array of placements, most junior level first, that
+    another statement can read in the same round trip (`with_caller(..., beside=...)`).
+    Read it with `placements`.
     """
-    if team_ids is None:
-        rows = await _ALL_CANDIDATES.fetch(conn, company_id=company_id, max_level=max_level_number)
-    else:
-        rows = await _CANDIDATES_IN_TEAMS.fetch(
-            conn, company_id=company_id, max_level=max_level_number, team_ids=list(team_ids)
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(*_PLACEMENT_COLUMNS),
+                        HierarchyLevel.level_number.desc(),
+                        Employee.id,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            ).label("pool")
         )
+        .select_from(_PLACED)
+        .where(
+            Employee.company_id == company_id,
+            Employee.is_active.is_(True),
+            HierarchyLevel.level_number <= max_level_number,
+            team_in_scope(Employee.team_id, Team.is_company_wide),
+        )
+    )
+
+
+def placements(pool: str | list[Any] | None) -> list[Placement]:
+    """The placements of a `candidate_pool` value.
+
+    A bare asyncpg connection gives JSON as text; one set up by SQLAlchemy (the tests') decodes it.
+    """
+    rows = json.loads(pool) if isinstance(pool, str) else pool or []
     return [_placement(row) for row in rows]
 
 
