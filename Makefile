@@ -38,8 +38,8 @@ serve: install
 	$(BIN)/backoffice serve --host $(HOST) --port $(PORT)
 
 lint: dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench loadtest
+	$(BIN)/ruff format --check src tests bench loadtest
 
 typecheck: dev
 	$(BIN)/mypy
