@@ -1,18 +1,25 @@
-"""Import CSV files into PostgreSQL: one transaction per file, straight COPY into the table.
+"""Import CSV files into PostgreSQL: a group of files per transaction, a savepoint per file.
 
-Per file: take the dataset's advisory lock (two importers never interleave), skip a file already
-imported with the same sha256 (same name, other hash: refused), refuse a file older than one
-already imported (first occurrence wins = earliest file), then stream the file block by block.
-A reader thread sorts each block: lines matching the dataset's clean-line regex go to COPY as
-they are; the others are checked column by column and repaired (flagged) or quarantined; keys
-repeated inside the block are duplicates; the reader thread also joins the clean lines into the
-bytes COPY reads. The main thread asks PostgreSQL which keys it already holds (earlier files and
-blocks; an index probe, never a set of ids in Python), COPYs the rest into the target table and,
-when the dataset has rollups, once more into a temporary text table of the file's rows, and
-quarantines. The rollups are a few set-based SQL statements over that temporary table, run before
-the commit (every 64 MiB for a big file): no per-row Python for the rollups.
-The `import_runs` row is written in the same transaction, so a killed import leaves nothing
-behind and a rerun does it again.
+Files are imported in order in groups: consecutive files share one transaction until the text of
+the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out. Each file runs in a
+savepoint of its own, so it stays all or nothing: a failing file is rolled back to its savepoint
+and recorded as failed, the files before it commit, and the run stops there.
+
+Per group: take the dataset's advisory lock (two importers never interleave) and create the
+temporary table of inserted rows. Per file: skip a file already imported with the same sha256
+(same name, other hash: refused), refuse a file older than one already imported (first
+occurrence wins = earliest file), then stream the file block by block. A reader thread sorts
+each block: lines matching the dataset's clean-line regex go to COPY as they are; the others are
+checked column by column and repaired (flagged) or quarantined; keys repeated inside the block
+are duplicates; the reader thread also joins the clean lines into the bytes COPY reads. The main
+thread asks PostgreSQL which keys it already holds (earlier files and blocks, committed or in
+this group; an index probe, never a set of ids in Python), COPYs the rest into the target table
+and, when the dataset has rollups, once more into a temporary text table of the group's rows,
+and quarantines. The rollups are a few set-based SQL statements over that temporary table, run
+once per group just before its commit (and every 64 MiB inside a big file): no per-row Python,
+and the per-merchant cost of a rollup is paid once per group instead of once per small file.
+The `import_runs` row of a file is written in its savepoint, so a killed import leaves nothing
+of its open group behind and a rerun does that group again.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, Union
 
 import psycopg
 
@@ -35,9 +44,12 @@ from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, Block, CsvChunker, Fil
 from backoffice.ingest.spec import FILE_ROWS, SEPARATOR, Dataset, fast_line_pattern
 
 Status = Literal["succeeded", "skipped", "failed"]
-# A file bigger than this (the text of the rows it inserted) is rolled up in parts of this size:
-# the temporary table of its rows stays small whatever the file's size.
-ROLLUP_BYTES = 64 << 20
+# A group of files closes once the text of the rows it inserted reaches this size, and a file
+# bigger than this is rolled up in parts of this size: the temporary table of rows stays small
+# whatever the sizes. The environment variable is a tuning and testing hook (a kill test uses a
+# small value to get several groups out of small files).
+ROLLUP_BYTES = int(os.environ.get("BACKOFFICE_INGEST_ROLLUP_BYTES", 64 << 20))
+ROLLUP_WORK_MEM = "128MB"
 T = TypeVar("T")
 
 
@@ -79,6 +91,7 @@ class FileResult:
     sha256: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    started: datetime | None = None
 
 
 class Observer(Protocol):
@@ -139,73 +152,167 @@ def import_files(
     should_stop: Callable[[], bool] = lambda: False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> list[FileResult]:
-    """Import `paths` (files or directories) in order; stop at the first failed file.
+    """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
 
     A failure stops the run because a later file imported before an earlier one is fixed
     would break "first occurrence wins".
     """
     watcher = observer or NullObserver()
     results: list[FileResult] = []
+    files = order_files(dataset, paths)
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        for path in order_files(dataset, paths):
-            if should_stop():
-                raise ImportCancelled
-            result = import_file(
-                conn,
-                dataset,
-                path,
-                observer=watcher,
-                should_stop=should_stop,
-                chunk_bytes=chunk_bytes,
-            )
-            results.append(result)
-            if result.status == "failed":
-                break
+        while files and not (results and results[-1].status == "failed"):
+            group = FileGroup(conn, dataset, watcher, should_stop, chunk_bytes)
+            done = group.run(files)
+            results += done
+            files = files[len(done) :]
     return results
 
 
-def import_file(
-    conn: psycopg.Connection,
-    dataset: Dataset,
-    path: Path,
-    *,
-    observer: Observer | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> FileResult:
-    """Import one file in one transaction (`conn` must be in autocommit mode)."""
-    watcher = observer or NullObserver()
-    size = path.stat().st_size
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    watcher.file_started(path.name, size)
-    try:
-        with conn.transaction():
-            result = _import_in_transaction(
-                conn, dataset, path, size, started, watcher, should_stop, chunk_bytes
+class FileGroup:
+    """Consecutive files imported in one transaction, each file in a savepoint of its own.
+
+    The group closes when the text of the rows it inserted reaches `ROLLUP_BYTES` or the files
+    run out: its rollups run once, over all of its files' rows, just before the one commit
+    (the rollup statements cost per merchant touched, so once per group instead of once per
+    small file). A file that fails is rolled back to its savepoint and recorded as failed; the
+    files before it still commit with their rollups, and the group (and the run) stops there.
+    The observer hears `file_finished` only once the file's fate is committed.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        dataset: Dataset,
+        observer: Observer,
+        should_stop: Callable[[], bool],
+        chunk_bytes: int,
+    ) -> None:
+        self.conn = conn
+        self.dataset = dataset
+        self.observer = observer
+        self.should_stop = should_stop
+        self.chunk_bytes = chunk_bytes
+        self.rollups = Rollups(conn, dataset)
+        self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
+
+    def run(self, files: Sequence[Path]) -> list[FileResult]:
+        """Import files from the start of `files` until the group closes; commit; report."""
+        done: list[FileResult] = []
+        try:
+            with self.conn.transaction():
+                # Two importers never interleave; timestamps without a zone are UTC.
+                self.conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ingest:{self.dataset.name}",)
+                )
+                self.conn.execute("SET LOCAL timezone = 'UTC'")
+                self.rollups.start()
+                # The reader thread goes on from one file to the next (no wait for the first
+                # block of each file); it may read a block or two past the group's end, which
+                # the next group reads again.
+                known = self._imported_names()
+                with closing(_prefetch(self._read_files(files, known))) as self.items:
+                    for path in files:
+                        if self.should_stop():
+                            raise ImportCancelled
+                        result = self._import_in_savepoint(path)
+                        done.append(result)
+                        if result.status == "failed" or self.rollups.group_bytes >= ROLLUP_BYTES:
+                            break
+                self.rollups.flush()
+        except psycopg.Error as exc:  # the commit (or the last rollup) failed: nothing is kept
+            done = [_not_committed(r, exc) for r in done]
+            for r in done:
+                if r.status == "failed" and not self.conn.closed:
+                    _record_failure(self.conn, self.dataset, r)
+        for result in done:
+            self.observer.file_finished(result)
+        return done
+
+    def _imported_names(self) -> set[str]:
+        """Names of the files already imported (stable: the advisory lock is held)."""
+        rows = self.conn.execute(
+            "SELECT file_name FROM import_runs WHERE dataset = %s AND status = 'succeeded'",
+            (self.dataset.name,),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _read_files(self, files: Sequence[Path], known: set[str]) -> Iterator[Item]:
+        """Runs in the reader thread: every file in turn, opened, block by block, closed.
+
+        A file whose name was imported before (or repeats an earlier name) is left unread: the
+        main thread's checks will skip or refuse it, never load it.
+        """
+        seen: set[str] = set()
+        for path in files:
+            if path.name in known or path.name in seen:
+                yield Opened(path, parsed=False)
+                continue
+            seen.add(path.name)
+            yield from self.read_file(path)
+
+    def read_file(self, path: Path) -> Iterator[Item]:
+        """One file's items: `Opened` (header checked), its parsed blocks, `Closed` (sha256)."""
+        try:
+            with path.open("rb") as stream:
+                chunker = CsvChunker(stream, self.chunk_bytes)
+                header = _checked_header(self.dataset, chunker.read_header())
+                loader = (
+                    FileLoader(self.conn, self.dataset, header, path.name, self.rollups)
+                    if header
+                    else None
+                )
+                yield Opened(path, loader)
+                if loader is not None:
+                    for block in chunker.blocks():
+                        yield loader.classify(block)
+                digest = chunker.sha256.hexdigest()
+        except (FileFormatError, OSError) as exc:
+            yield Closed(path, error=exc)  # in place of `Opened` if the header failed
+            return
+        yield Closed(path, digest)
+
+    def _import_in_savepoint(self, path: Path) -> FileResult:
+        """One file, all or nothing: a failure rolls back to the savepoint and is recorded."""
+        size = path.stat().st_size
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        mark = self.rollups.mark()
+        self.observer.file_started(path.name, size)
+        try:
+            with self.conn.transaction():  # a savepoint inside the group's transaction
+                result = _import_file(self, path, size, started)
+        except ImportCancelled:
+            raise
+        except (ImportRefused, FileFormatError, OSError, psycopg.Error) as exc:
+            self.rollups.reset(mark)  # the savepoint took the file's rows back out
+            result = FileResult(
+                path.name, "failed", size=size, error=f"{type(exc).__name__}: {exc}"
             )
-    except ImportCancelled:
-        raise
-    except (ImportRefused, FileFormatError, OSError, psycopg.Error) as exc:
-        result = FileResult(path.name, "failed", size=size, error=f"{type(exc).__name__}: {exc}")
-        if not conn.closed:
-            _record_failure(conn, dataset, path.name, size, started, result.error or "")
-    result.seconds = time.perf_counter() - clock
-    watcher.file_finished(result)
-    return result
+            result.started = started
+            if not self.conn.closed:
+                _record_failure(self.conn, self.dataset, result)
+        result.seconds = time.perf_counter() - clock
+        return result
 
 
-def _import_in_transaction(
-    conn: psycopg.Connection,
-    dataset: Dataset,
-    path: Path,
-    size: int,
-    started: datetime,
-    observer: Observer,
-    should_stop: Callable[[], bool],
-    chunk_bytes: int,
-) -> FileResult:
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ingest:{dataset.name}",))
+def _not_committed(result: FileResult, exc: psycopg.Error) -> FileResult:
+    """A file of a group whose commit failed: imported nothing, whatever it did before."""
+    if result.status == "skipped":
+        return result
+    error = result.error or f"the group's commit failed: {type(exc).__name__}: {exc}"
+    failed = FileResult(
+        result.name, "failed", size=result.size, seconds=result.seconds, error=error
+    )
+    failed.started = result.started
+    return failed
+
+
+def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> FileResult:
+    """Check, read and load one file inside the group's transaction (in its savepoint)."""
+    conn, dataset = group.conn, group.dataset
+    items: Iterator[Item] = group.items
+    opened = _file_head(items, path)
     prior = conn.execute(
         "SELECT sha256 FROM import_runs WHERE dataset = %s AND file_name = %s"
         " AND status = 'succeeded'",
@@ -214,27 +321,20 @@ def _import_in_transaction(
     if prior is not None:
         digest = sha256_of(path)
         if prior[0] == digest:
+            _skip_file(items, opened)
             return FileResult(path.name, "skipped", size=size, sha256=digest)
         raise ImportRefused(
             f"{path.name} was already imported with sha256 {prior[0]}; this file has {digest}."
             " Rename it or resolve the difference by hand"
         )
     _refuse_older_file(conn, dataset, path.name)
-    conn.execute("SET LOCAL timezone = 'UTC'")  # timestamps without a zone are UTC
-    counts = Counts()
-    with path.open("rb") as stream:
-        chunker = CsvChunker(stream, chunk_bytes)
-        header = _checked_header(dataset, chunker.read_header())
-        if header:
-            loader = FileLoader(conn, dataset, header, path.name)
-            loader.start()
-            for parsed in _prefetch(loader.classify(b) for b in chunker.blocks()):
-                if should_stop():
-                    raise ImportCancelled
-                counts.add(loader.load(parsed))
-                observer.progressed(path.name, parsed.bytes_read, counts)
-            loader.finish()
-        digest = chunker.sha256.hexdigest()
+    if isinstance(opened, Opened) and not opened.parsed:
+        # left unread (its run row was there when the group started, and is gone): read it now
+        items = group.read_file(path)
+        opened = _file_head(items, path)
+    if isinstance(opened, Closed):
+        raise opened.error or FileFormatError("unreadable file")
+    counts, digest = _load_file(group, items, opened)
     conn.execute(
         "INSERT INTO import_runs (dataset, file_name, file_size, sha256, rows_read, inserted,"
         " duplicates, rejected, flagged, started_at, finished_at, status)"
@@ -252,7 +352,129 @@ def _import_in_transaction(
             started,
         ),
     )
-    return FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
+    result = FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
+    result.started = started
+    return result
+
+
+@dataclass(slots=True)
+class Opened:
+    """The reader thread opened a file and checked its header (no loader: nothing to load).
+
+    `parsed` is False for a file it left unread (its name was imported before).
+    """
+
+    path: Path
+    loader: FileLoader | None = None
+    parsed: bool = True
+
+
+@dataclass(slots=True)
+class Closed:
+    """The reader thread finished a file: its sha256, or the error that stopped the reading."""
+
+    path: Path
+    digest: str = ""
+    error: Exception | None = None
+
+
+Item = Union["Opened", "Parsed", "Closed"]
+
+
+def _file_head(items: Iterator[Item], path: Path) -> Opened | Closed:
+    """The reader's first item for `path`: `Opened`, or `Closed` with the header's error."""
+    item = next(items)
+    if isinstance(item, Parsed) or item.path != path:  # pragma: no cover - same list of files
+        raise RuntimeError(f"the reader is not at the start of {path.name}")
+    return item
+
+
+def _load_file(group: FileGroup, items: Iterator[Item], opened: Opened) -> tuple[Counts, str]:
+    """Load a file's parsed blocks up to its `Closed`: (counts, sha256)."""
+    counts = Counts()
+    for item in items:
+        if isinstance(item, Closed):
+            if item.error is not None:
+                raise item.error
+            return counts, item.digest
+        if not isinstance(item, Parsed) or opened.loader is None:  # pragma: no cover
+            raise RuntimeError(f"unexpected item in {opened.path.name}: {type(item).__name__}")
+        if group.should_stop():
+            raise ImportCancelled
+        counts.add(opened.loader.load(item))
+        group.observer.progressed(opened.path.name, item.bytes_read, counts)
+    raise RuntimeError(f"the reader stopped inside {opened.path.name}")  # pragma: no cover
+
+
+def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
+    """Pass over what the reader thread read of a file that is not to be loaded."""
+    if isinstance(opened, Opened) and opened.parsed:
+        for item in items:
+            if isinstance(item, Closed):
+                return
+
+
+class Rollups:
+    """The group's temporary table of inserted rows and the rollup statements that read it."""
+
+    def __init__(self, conn: psycopg.Connection, dataset: Dataset) -> None:
+        self.conn = conn
+        self.statements = dataset.rollups
+        self.group_bytes = 0  # text of the rows the group inserted (closes the group)
+        self.pending_bytes = 0  # copied into FILE_ROWS since the last rollup
+        self.file_bytes = 0  # of which the running file's
+        stored = [*dataset.column_names, dataset.flags_column]
+        self.create = (
+            f"CREATE TEMPORARY TABLE {FILE_ROWS} ("
+            + ", ".join(f'"{n}" text COLLATE "C"' for n in stored)
+            + ") ON COMMIT DROP"
+        )
+
+    def start(self) -> None:
+        """Create the temporary table (in the group's transaction, outside any savepoint)."""
+        if self.statements:
+            self.conn.execute(self.create)
+            # The rollups aggregate up to ROLLUP_BYTES of rows: with PostgreSQL's default 4 MB
+            # they sort on disk; this much keeps them as in-memory hash aggregates.
+            self.conn.execute(f"SET LOCAL work_mem = '{ROLLUP_WORK_MEM}'")
+
+    def added(self, data_bytes: int) -> None:
+        """`data_bytes` of row text were inserted (and copied into FILE_ROWS if it exists)."""
+        self.group_bytes += data_bytes
+        if self.statements:
+            self.pending_bytes += data_bytes
+            self.file_bytes += data_bytes
+
+    @property
+    def file_full(self) -> bool:
+        """The running file alone holds `ROLLUP_BYTES` of FILE_ROWS: time to roll up its part.
+
+        Only a big file is rolled up in parts (a small file that closes its group is rolled up
+        with it once), so FILE_ROWS stays under twice `ROLLUP_BYTES` whatever the file sizes.
+        """
+        return self.file_bytes >= ROLLUP_BYTES
+
+    def mark(self) -> tuple[int, int]:
+        """The byte counters at the start of a file (its savepoint); the file's count starts."""
+        self.file_bytes = 0
+        return self.group_bytes, self.pending_bytes
+
+    def reset(self, mark: tuple[int, int]) -> None:
+        """Back to the counters of `mark` (its savepoint was rolled back, FILE_ROWS with it)."""
+        self.group_bytes, self.pending_bytes = mark
+        self.file_bytes = 0
+
+    def flush(self) -> None:
+        """Roll up the rows inserted since the last flush (same transaction), empty FILE_ROWS.
+
+        Rollups add up, so rows rolled up in parts give the same tables as in one go.
+        """
+        if self.statements and self.pending_bytes:
+            with self.conn.cursor() as cursor:
+                for statement in self.statements:
+                    cursor.execute(statement)
+                cursor.execute(f"TRUNCATE {FILE_ROWS}")
+        self.pending_bytes = self.file_bytes = 0
 
 
 @dataclass(slots=True)
@@ -275,7 +497,12 @@ class FileLoader:
     """Sorts the blocks of one file and loads them: probe keys, COPY, quarantine, rollups."""
 
     def __init__(
-        self, conn: psycopg.Connection, dataset: Dataset, header: list[str], file_name: str
+        self,
+        conn: psycopg.Connection,
+        dataset: Dataset,
+        header: list[str],
+        file_name: str,
+        rollups: Rollups,
     ) -> None:
         self.conn = conn
         self.dataset = dataset
@@ -298,16 +525,10 @@ class FileLoader:
         stored_list = ", ".join(f'"{n}"' for n in [*canonical, dataset.flags_column])
         self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
-        # The rows the file inserts, once more as text, for the set-based rollups at the end.
-        self.rollups = dataset.rollups
-        self.create_file_rows = (
-            f"CREATE TEMPORARY TABLE {FILE_ROWS} ("
-            + ", ".join(f'"{n}" text COLLATE "C"' for n in [*canonical, dataset.flags_column])
-            + ") ON COMMIT DROP"
-        )
+        # The rows the file inserts, once more as text, for the group's set-based rollups.
+        self.rollups = rollups
         self.copy_fast_rows = f"COPY {FILE_ROWS} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow_rows = f"COPY {FILE_ROWS} ({stored_list}) FROM STDIN (FORMAT csv)"
-        self.pending_bytes = 0  # copied into FILE_ROWS since the last rollup
         # Identifiers come from the dataset description, never from a file; keys are a parameter.
         self.probe = (
             f'SELECT "{dataset.key}"::text FROM {table}'  # noqa: S608
@@ -386,42 +607,17 @@ class FileLoader:
 
     def load(self, parsed: Parsed) -> Counts:
         """Drop keys already in the table, COPY the rest, quarantine, feed the rollups."""
-        duplicates = parsed.duplicates
         existing: set[str] = set()
         if parsed.probe_keys:
             existing = {row[0] for row in self.conn.execute(self.probe, (parsed.probe_keys,))}
-        fast_lines, slow_rows, fast_data = parsed.fast_lines, parsed.slow_rows, parsed.fast_data
         if existing:
-            keys = len(parsed.fast_keys) + len(parsed.slow_keys)
-            fast_lines = [
-                line
-                for line, k in zip(fast_lines, parsed.fast_keys, strict=True)
-                if k not in existing
-            ]
-            slow_rows = [
-                r for r, k in zip(slow_rows, parsed.slow_keys, strict=True) if k not in existing
-            ]
-            duplicates += keys - len(fast_lines) - len(slow_rows)
-            if len(fast_lines) < len(parsed.fast_lines):
-                fast_data = ("\n".join(fast_lines) + "\n").encode() if fast_lines else b""
+            _drop_existing(parsed, existing)
+        fast_lines, slow_rows = parsed.fast_lines, parsed.slow_rows
         with self.conn.cursor() as cursor:
-            if fast_data:
-                with cursor.copy(self.copy_fast) as copy:
-                    copy.write(fast_data)
-                if self.rollups:
-                    with cursor.copy(self.copy_fast_rows) as copy:
-                        copy.write(fast_data)
-                    self.pending_bytes += len(fast_data)
+            if fast_lines:
+                self._copy(cursor, self.copy_fast, self.copy_fast_rows, parsed.fast_data)
             if slow_rows:
-                buffer = io.StringIO()
-                csv.writer(buffer, lineterminator="\n").writerows(slow_rows)
-                data = buffer.getvalue().encode()
-                with cursor.copy(self.copy_slow) as copy:
-                    copy.write(data)
-                if self.rollups:
-                    with cursor.copy(self.copy_slow_rows) as copy:
-                        copy.write(data)
-                    self.pending_bytes += len(data)
+                self._copy(cursor, self.copy_slow, self.copy_slow_rows, _csv(slow_rows))
             if parsed.rejects:
                 with cursor.copy(
                     "COPY import_rejects (dataset, file_name, line_number, raw_line, reason)"
@@ -429,28 +625,42 @@ class FileLoader:
                 ) as copy:
                     for r in parsed.rejects:
                         copy.write_row((self.dataset.name, self.file_name, r.line, r.raw, r.reason))
-        if self.pending_bytes >= ROLLUP_BYTES:
-            self.finish()  # a big file: roll up what it has so far, keep the temp table small
+        if self.rollups.file_full:
+            self.rollups.flush()  # a big file: roll up what the group has so far
         flagged = sum(1 for r in slow_rows if r[-1])
         inserted = len(fast_lines) + len(slow_rows)
-        return Counts(parsed.read, inserted, duplicates, len(parsed.rejects), flagged)
+        return Counts(parsed.read, inserted, parsed.duplicates, len(parsed.rejects), flagged)
 
-    def start(self) -> None:
-        """Create the temporary table of the file's inserted rows (when it has rollups)."""
-        if self.rollups:
-            self.conn.execute(self.create_file_rows)
+    def _copy(self, cursor: psycopg.Cursor, target: str, rows: str, data: bytes) -> None:
+        """COPY `data` into the target table and, for the rollups, into `FILE_ROWS`."""
+        with cursor.copy(target) as copy:
+            copy.write(data)
+        if self.rollups.statements:
+            with cursor.copy(rows) as copy:
+                copy.write(data)
+        self.rollups.added(len(data))
 
-    def finish(self) -> None:
-        """Write the rollups of the rows inserted since the last call (same transaction).
 
-        Rollups add up, so a big file rolled up in parts gives the same tables as in one go.
-        """
-        if self.rollups:
-            with self.conn.cursor() as cursor:
-                for statement in self.rollups:
-                    cursor.execute(statement)
-                cursor.execute(f"TRUNCATE {FILE_ROWS}")
-            self.pending_bytes = 0
+def _drop_existing(parsed: Parsed, existing: set[str]) -> None:
+    """Take the rows whose key the table already holds out of `parsed`: they are duplicates."""
+    before = len(parsed.fast_lines) + len(parsed.slow_rows)
+    keep = [k not in existing for k in parsed.fast_keys]
+    parsed.fast_lines = [line for line, ok in zip(parsed.fast_lines, keep, strict=True) if ok]
+    parsed.fast_keys = [k for k, ok in zip(parsed.fast_keys, keep, strict=True) if ok]
+    parsed.fast_data = ("\n".join(parsed.fast_lines) + "\n").encode() if parsed.fast_lines else b""
+    slow = [
+        (r, k) for r, k in zip(parsed.slow_rows, parsed.slow_keys, strict=True) if k not in existing
+    ]
+    parsed.slow_rows = [r for r, _ in slow]
+    parsed.slow_keys = [k for _, k in slow]
+    parsed.duplicates += before - len(parsed.fast_lines) - len(parsed.slow_rows)
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    """Rows as CSV for COPY (blank is NULL)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
 def _refuse_older_file(conn: psycopg.Connection, dataset: Dataset, name: str) -> None:
@@ -481,20 +691,21 @@ def _checked_header(dataset: Dataset, header: list[str]) -> list[str]:
     return header
 
 
-def _record_failure(
-    conn: psycopg.Connection,
-    dataset: Dataset,
-    name: str,
-    size: int,
-    started: datetime,
-    error: str,
-) -> None:
+def _record_failure(conn: psycopg.Connection, dataset: Dataset, result: FileResult) -> None:
+    """A `failed` run row: in its own transaction, or in a savepoint of the group's."""
     try:
-        conn.execute(
-            "INSERT INTO import_runs (dataset, file_name, file_size, started_at, finished_at,"
-            " status, error) VALUES (%s, %s, %s, %s, clock_timestamp(), 'failed', %s)",
-            (dataset.name, name, size, started, error[:2000]),
-        )
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO import_runs (dataset, file_name, file_size, started_at, finished_at,"
+                " status, error) VALUES (%s, %s, %s, %s, clock_timestamp(), 'failed', %s)",
+                (
+                    dataset.name,
+                    result.name,
+                    result.size,
+                    result.started or datetime.now(UTC),
+                    (result.error or "")[:2000],
+                ),
+            )
     except psycopg.Error:  # the database itself is gone; the caller still gets the result
         return
 
@@ -502,7 +713,7 @@ def _record_failure(
 _DONE = object()
 
 
-def _prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T]:
     """Produce `items` in a thread, at most `depth` ahead (parse while PostgreSQL works)."""
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()

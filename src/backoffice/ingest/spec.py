@@ -175,9 +175,9 @@ def utc_timestamp_column(name: str) -> Column:
 
 
 FILE_ROWS = "ingest_file_rows"
-"""Temporary table (ON COMMIT DROP) holding, as text (`COLLATE "C"`), the rows the current file
-really inserted since the last rollup: the dataset's columns plus its flags column, stored values
-(blank is NULL). Rollup statements read it before the commit."""
+"""Temporary table (ON COMMIT DROP) holding, as text (`COLLATE "C"`), the rows the current group
+of files really inserted since the last rollup: the dataset's columns plus its flags column,
+stored values (blank is NULL). Rollup statements read it before the commit."""
 
 
 @dataclass(frozen=True)
@@ -191,10 +191,11 @@ class Dataset:
         key: the dedup column; the first occurrence wins, later ones count as duplicates.
         key_type: SQL type of the key (used to probe the table for keys already there).
         flags_column: text[] column of a kept row's flags (NULL when clean).
-        rollups: SQL statements run before each file's commit, reading the rows the file
-            inserted from the temporary table `FILE_ROWS` (set-based: a few statements per file,
-            whatever its size; no rollups when empty). A big file runs them once per 64 MiB of
-            rows (the table is emptied in between), so they must add up.
+        rollups: SQL statements run before each group's commit, reading the rows its files
+            inserted from the temporary table `FILE_ROWS` (set-based: a few statements per
+            group, whatever its size; no rollups when empty). A big file runs them once per
+            64 MiB of rows (the table is emptied in between), and the files are grouped in
+            varying ways, so they must add up.
         file_order: sort key of a file name; an older file after a newer one is refused.
         file_pattern: glob of the dataset's files in a directory.
     """

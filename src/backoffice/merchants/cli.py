@@ -42,7 +42,10 @@ class RowsPerSecond(ProgressColumn):
 
 
 class ProgressObserver:
-    """Drives one progress bar per file (bytes for the ETA, rows for the rate)."""
+    """Drives one progress bar per file (bytes for the ETA, rows for the rate).
+
+    A file's status shows once its group of files has committed (or it failed).
+    """
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -93,7 +96,7 @@ def _numbers(c: Counts) -> tuple[int, ...]:
 def import_command(
     paths: Annotated[list[Path], typer.Argument(help="activities_YYYYMMDD.csv files or folders")],
 ) -> None:
-    """Import activity files (each in one transaction; already imported files are skipped)."""
+    """Import activity files (each all or nothing; already imported files are skipped)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         console.print(f"[red]no such file or directory: {', '.join(missing)}[/]")

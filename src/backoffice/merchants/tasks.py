@@ -21,40 +21,55 @@ log = structlog.get_logger("backoffice.merchants")
 
 @dataclass
 class ImportState:
-    """What this process's importer has done since it started (read by `/health`)."""
+    """What this process's importer has done since it started (read by `/health`).
+
+    Files are committed in groups: `files_done` and the totals count the files whose group has
+    committed; the files of the open group (the running one included) add their progress so far
+    to the row counts until their group commits, or drop out when it rolls back.
+    """
 
     state: str = "idle"
     files_done: int = 0
     current_file: str | None = None
     last_error: str | None = None
     totals: Counts = field(default_factory=Counts)
-    _file_counts: Counts = field(default_factory=Counts)
+    _open: dict[str, Counts] = field(default_factory=dict)  # the open group's files
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def file_started(self, name: str, size: int) -> None:
         with self._lock:
             self.current_file = name
-            self._file_counts = Counts()
+            self._open[name] = Counts()
 
     def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
         with self._lock:
-            self._file_counts = Counts(**asdict(counts))
+            self._open[name] = Counts(**asdict(counts))
 
     def file_finished(self, result: FileResult) -> None:
+        """The file's group has committed (or the file failed): its result is final."""
         with self._lock:
-            self.current_file = None
-            self._file_counts = Counts()
+            self._open.pop(result.name, None)
+            if self.current_file == result.name:
+                self.current_file = None
             if result.status == "succeeded":
                 self.files_done += 1
                 self.totals.add(result.counts)
             elif result.status == "failed":
                 self.last_error = f"{result.name}: {result.error}"
 
+    def run_ended(self) -> None:
+        """The run is over: an open group left uncommitted (cancelled) counts for nothing."""
+        with self._lock:
+            self._open.clear()
+            self.current_file = None
+            self.state = "idle"
+
     def report(self) -> dict[str, Any]:
-        """Counts so far (the running file's uncommitted progress included)."""
+        """Counts so far (the open group's uncommitted progress included)."""
         with self._lock:
             now = Counts(**asdict(self.totals))
-            now.add(self._file_counts)
+            for counts in self._open.values():
+                now.add(counts)
             return {
                 "state": self.state,
                 "files_done": self.files_done,
@@ -79,7 +94,7 @@ def run_import(url: str, data_dir: Path, state: ImportState, stop: threading.Eve
         state.last_error = f"{type(exc).__name__}: {exc}"
         log.exception("merchant_import_failed")
     finally:
-        state.state = "idle"
+        state.run_ended()
 
 
 @asynccontextmanager
@@ -98,5 +113,5 @@ async def background_import(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        stop.set()  # the running file rolls back; it is imported again at the next start
+        stop.set()  # the open group rolls back; it is imported again at the next start
         await asyncio.wait({task}, timeout=30)
