@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from backoffice.core import migrations  # noqa: E402
 from backoffice.core.auth.service import Authenticator  # noqa: E402
 from backoffice.core.config import Settings  # noqa: E402
-from backoffice.core.db import Database, resolve_database_url  # noqa: E402
-from backoffice.core.embedded import driver_url  # noqa: E402
+from backoffice.core.db import Database  # noqa: E402
+from backoffice.core.embedded import driver_url, resolve_database_url  # noqa: E402
 from backoffice.demo import load_accounts  # noqa: E402
 from backoffice.payroll.demo import load_countries  # noqa: E402
 

@@ -13,7 +13,8 @@ from backoffice import __version__
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator, find_demo_credentials
 from backoffice.core.config import Settings, get_settings
-from backoffice.core.db import Database, resolve_database_url
+from backoffice.core.db import Database
+from backoffice.core.embedded import resolve_database_url
 from backoffice.core.envelope import install_error_handlers
 from backoffice.core.health import router as health_router
 from backoffice.core.logging import configure_logging

@@ -9,10 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backoffice.core import migrations
 from backoffice.core.config import get_settings
-from backoffice.core.db import Database, resolve_database_url
+from backoffice.core.embedded import resolve_database_url
 from backoffice.merchants.cli import app as merchants_app
+
+# Alembic, FastAPI and SQLAlchemy are imported by the commands that use them: a command that
+# needs none of them (a merchant import, `--help`) starts in a fraction of the time.
 
 app = typer.Typer(help="backoffice: run the platform and its jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -54,6 +56,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
     """Apply migrations up to REVISION (default: every head)."""
+    from backoffice.core import migrations
+
     migrations.upgrade(resolve_database_url(get_settings()), revision)
     console.print(f"[green]database at {revision}[/]")
 
@@ -61,6 +65,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")]) -> None:
     """Revert migrations down to REVISION."""
+    from backoffice.core import migrations
+
     migrations.downgrade(resolve_database_url(get_settings()), revision)
     console.print(f"[yellow]database at {revision}[/]")
 
@@ -84,6 +90,7 @@ def db_url() -> None:
 def demo_load() -> None:
     """Load the demo data; running it twice creates nothing the second time."""
     from backoffice.core.auth.service import Authenticator
+    from backoffice.core.db import Database
     from backoffice.demo import load_demo
 
     settings = get_settings()

