@@ -385,13 +385,26 @@ _EXPENSE_WITH_CHAIN = Sql(
 def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
     """Steps waiting for `approver_id` now (no earlier required step pending), oldest first.
 
-    The partial inbox index answers it.
+    The page is cut from the partial inbox index first, then joined to its expenses: 20
+    primary-key lookups, never a join planned over the whole inbox.
     """
+    page = (
+        select(ExpenseApproval.expense_id, ExpenseApproval.step_number, ExpenseApproval.is_required)
+        .where(ExpenseApproval.approver_id == approver_id, *_WAITING)
+        # approver_id first (one value here): only the inbox index has this order, so the
+        # planner never walks every chain in (expense, step) order filtering for the approver.
+        .order_by(
+            ExpenseApproval.approver_id, ExpenseApproval.expense_id, ExpenseApproval.step_number
+        )
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
     return (
         select(
-            ExpenseApproval.expense_id,
-            ExpenseApproval.step_number,
-            ExpenseApproval.is_required,
+            page.c.expense_id,
+            page.c.step_number,
+            page.c.is_required,
             Expense.submitter_id,
             hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
             Expense.policy_id,
@@ -400,34 +413,32 @@ def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
             Expense.description,
             Expense.submitted_at,
         )
-        .join(Expense, Expense.id == ExpenseApproval.expense_id)
+        .join(Expense, Expense.id == page.c.expense_id)
         .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
-        .where(ExpenseApproval.approver_id == approver_id, *_WAITING)
-        .order_by(ExpenseApproval.expense_id, ExpenseApproval.step_number)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        .order_by(page.c.expense_id, page.c.step_number)
     )
 
 
-def _inbox_count(approver_id: Any) -> Select[int]:
-    return select(InboxCount.waiting).where(InboxCount.approver_id == approver_id)
+def _inbox_total(approver_id: Any) -> Select[int]:
+    return select(InboxCount.waiting.label("total")).where(InboxCount.approver_id == approver_id)
 
 
 # The caller's own inbox: who they are, the page and the total (kept in `expense_inbox_counts`),
-# in one round trip. The page is joined LATERAL to the caller, so it is planned for one
-# approver: the partial inbox index.
+# in one round trip.
 _MY_INBOX = Sql(
     hierarchy.with_caller(
-        _inbox_items(hierarchy.CALLER.id).add_columns(
-            _inbox_count(hierarchy.CALLER.id).scalar_subquery().label("total")
-        ),
+        # The approver as a scalar subquery of its own (run once, first): the index scan then
+        # starts right at their range. (Joined to the caller instead, the planner may walk the
+        # inbox index from the first approver on.)
+        _inbox_items(hierarchy.employee_of_account(bindparam("account_id"))),
         "expense_id",
         "step_number",
+        beside=_inbox_total(hierarchy.CALLER.id),
     )
 )
-# Someone else's inbox (an admin naming `approver_id`), and its total when the page is empty.
+# Someone else's inbox (an admin naming `approver_id`) and its total.
 _INBOX_ITEMS = Sql(_inbox_items(bindparam("approver_id")))
-_INBOX_COUNT = Sql(_inbox_count(bindparam("approver_id")))
+_INBOX_TOTAL = Sql(_inbox_total(bindparam("approver_id")))
 
 
 # --- submission ------------------------------------------------------------------------------
@@ -899,14 +910,13 @@ async def inbox(
         approver, items = hierarchy.split_caller(rows, "expense_id")
         if approver is None:
             raise NoLinkedEmployee()
-        total = items[0]["total"] if items else _total_from_page(page, 0)
+        total = rows[0]["total"]
     else:
         actor = await resolve_actor(conn, principal)
         approver = await act_as(conn, actor, approver_id, "approver_id")
         items = await _INBOX_ITEMS.fetch(conn, approver_id=approver.employee_id, **params)
-        total = _total_from_page(page, len(items))
-    if total is None:
-        total = await _INBOX_COUNT.fetchval(conn, approver_id=approver.employee_id) or 0
+        total = await _INBOX_TOTAL.fetchval(conn, approver_id=approver.employee_id)
+    total = total or 0  # no row yet: nothing ever waited for this approver
     info = _page_info(page, len(items), total)
     return InboxPage(
         approver_id=approver.employee_id,

@@ -86,6 +86,11 @@ _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
 CALLER = _CALLER.c
 
 
+def employee_of_account(account_id: Any) -> ScalarSelect[int]:
+    """SQL for the id of the employee linked to the login `account_id` (NULL if none)."""
+    return select(Employee.id).where(Employee.account_id == account_id).scalar_subquery()
+
+
 def with_caller(
     statement: Select[*tuple[Any, ...]],
     *order_by: str,
