@@ -93,24 +93,56 @@ def in_range(column: Column, low: Any | None, high: Any | None) -> list[ColumnEl
     return conditions
 
 
+async def paginate_rows(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]] = (),
+    *,
+    counted: Select[Any] | None = None,
+) -> tuple[list[Any], PageInfo]:
+    """One page of `statement`'s rows and where it sits in the whole result.
+
+    The page is read alone, so an index in the right order lets it stop after `limit` rows;
+    the total is counted only when the page does not already tell it (a short page), by
+    `counted` (a cheaper equivalent count, e.g. one an index answers) or by counting
+    `statement`.
+    """
+    result = await session.execute(
+        statement.order_by(*order_by).limit(page.limit).offset(page.offset)
+    )
+    rows: list[Any] = list(result.all())
+    total = total_from_page(page, len(rows))
+    if total is None:
+        count = (
+            counted
+            if counted is not None
+            else select(func.count()).select_from(statement.order_by(None).subquery())
+        )
+        total = int(await session.scalar(count) or 0)
+    return rows, page_info(page, len(rows), total)
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[Any],
     page: PageParams,
     order_by: Sequence[ColumnElement[Any]] = (),
+    *,
+    counted: Select[Any] | None = None,
 ) -> tuple[list[Any], PageInfo]:
-    """One page of `statement` and where it sits in the whole result."""
-    total = await session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
-    rows = await session.scalars(
-        statement.order_by(*order_by).limit(page.limit).offset(page.offset)
-    )
-    items = list(rows.all())
-    total = int(total or 0)
-    return items, PageInfo(
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        has_more=page.offset + len(items) < total,
+    """`paginate_rows` for a statement that selects one entity: the entities."""
+    rows, info = await paginate_rows(session, statement, page, order_by, counted=counted)
+    return [row[0] for row in rows], info
+
+
+def total_from_page(page: PageParams, found: int) -> int | None:
+    """The total if a page of `found` rows tells it (a short page), else None: count."""
+    return page.offset + found if found < page.limit and (found or page.offset == 0) else None
+
+
+def page_info(page: PageParams, found: int, total: int) -> PageInfo:
+    """Where a page of `found` rows sits in a result of `total` rows."""
+    return PageInfo(
+        total=total, limit=page.limit, offset=page.offset, has_more=page.offset + found < total
     )

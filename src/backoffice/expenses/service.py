@@ -36,7 +36,7 @@ from backoffice.core.auth.service import Principal, Role
 from backoffice.core.db import Driver, Sql, driver_of
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed
-from backoffice.core.pagination import PageParams
+from backoffice.core.pagination import PageParams, page_info, paginate, paginate_rows
 from backoffice.expenses import rules
 from backoffice.expenses.errors import (
     ConcurrentDecision,
@@ -806,46 +806,6 @@ async def audit_trail(
     )
 
 
-async def _page(
-    session: AsyncSession,
-    statement: Select[*tuple[Any, ...]],
-    page: PageParams,
-    *order: Any,
-    counted: Select[int] | None = None,
-) -> tuple[list[Any], PageInfo]:
-    """One page and the total.
-
-    The page is read alone, so an index in the right order lets it stop after `limit`
-    rows; the total is only counted when the page does not already tell it, by `counted`
-    (a cheaper equivalent count, e.g. one an index answers) or by counting `statement`.
-    """
-    result = await session.execute(statement.order_by(*order).limit(page.limit).offset(page.offset))
-    rows: list[Any] = list(result.all())
-    total = _total_from_page(page, len(rows))
-    if total is None:
-        count = (
-            counted
-            if counted is not None
-            else (select(func.count()).select_from(statement.order_by(None).subquery()))
-        )
-        total = int(await session.scalar(count) or 0)
-    return rows, _page_info(page, len(rows), total)
-
-
-def _total_from_page(page: PageParams, found: int) -> int | None:
-    """The total if a page of `found` rows tells it (a short page), else None: count."""
-    return page.offset + found if found < page.limit and (found or page.offset == 0) else None
-
-
-def _page_info(page: PageParams, found: int, total: int) -> PageInfo:
-    return PageInfo(
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        has_more=page.offset + found < total,
-    )
-
-
 async def list_expenses(
     session: AsyncSession,
     actor: Actor,
@@ -879,7 +839,7 @@ async def list_expenses(
     statement = statement.where(*conditions)
     # Every expense has its policy: the total needs no join.
     counted = select(func.count()).select_from(Expense).where(*conditions)
-    rows, info = await _page(session, statement, page, Expense.id.desc(), counted=counted)
+    rows, info = await paginate_rows(session, statement, page, [Expense.id.desc()], counted=counted)
     return ExpensePage(
         items=[
             ExpenseRead(
@@ -917,7 +877,7 @@ async def inbox(
         items = await _INBOX_ITEMS.fetch(conn, approver_id=approver.employee_id, **params)
         total = await _INBOX_TOTAL.fetchval(conn, approver_id=approver.employee_id)
     total = total or 0  # no row yet: nothing ever waited for this approver
-    info = _page_info(page, len(items), total)
+    info = page_info(page, len(items), total)
     return InboxPage(
         approver_id=approver.employee_id,
         items=[
@@ -990,8 +950,7 @@ async def list_policies(
         conditions.append(ExpensePolicy.is_active.is_(is_active))
     if conditions:
         statement = statement.where(and_(*conditions))
-    rows, info = await _page(session, statement, page, ExpensePolicy.id)
-    policies = [row[0] for row in rows]
+    policies, info = await paginate(session, statement, page, [ExpensePolicy.id.asc()])
     steps: dict[int, list[ApprovalStep]] = {p.id: [] for p in policies}
     if policies:
         for step in await session.scalars(

@@ -24,7 +24,7 @@ from backoffice.core.db import Driver, Sql
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
 from backoffice.core.money import to_cents
-from backoffice.core.pagination import PageParams, paginate
+from backoffice.core.pagination import PageParams, paginate, paginate_rows
 from backoffice.payroll import tax
 from backoffice.payroll.models import (
     Country,
@@ -551,7 +551,7 @@ async def salary_by_every_country(
         low,
         high,
     )
-    rows, info = await _paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, order_by)
     return [
         CountrySalaryStats(
             country_iso=iso, count=n, total=total, avg=_avg(total, n), min=lo, max=hi
@@ -585,7 +585,7 @@ async def salary_by_job_title(
         statement = select(pair.job_title, pair.employee_count, pair.salary_total, low, high).where(
             pair.country_iso == country.iso_code
         )
-    rows, info = await _paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, order_by)
     iso = country_iso.upper() if country_iso else None
     return [
         JobTitleSalaryStats(
@@ -599,25 +599,3 @@ async def salary_by_job_title(
         )
         for title, n, total, lo, hi in rows
     ], info
-
-
-async def _paginate_rows(
-    session: AsyncSession,
-    statement: Select[*tuple[Any, ...]],
-    page: PageParams,
-    order_by: Sequence[ColumnElement[Any]],
-) -> tuple[list[Any], PageInfo]:
-    total = await session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
-    result = await session.execute(
-        statement.order_by(*order_by).limit(page.limit).offset(page.offset)
-    )
-    rows = list(result.all())
-    count = int(total or 0)
-    return rows, PageInfo(
-        total=count,
-        limit=page.limit,
-        offset=page.offset,
-        has_more=page.offset + len(rows) < count,
-    )
