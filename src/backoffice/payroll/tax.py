@@ -13,7 +13,7 @@ gross = total deductions + net to the cent, both annually and per month.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -129,25 +129,20 @@ def validate_policy(policy: TaxPolicy, flat_field: str = "current_deduction") ->
 
 
 @dataclass(frozen=True, slots=True)
-class ExactLine:
-    """A deduction before rounding."""
-
-    name: str
-    kind: str
-    basis: Decimal
-    rate: Decimal
-    amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
 class DeductionLine:
-    """One deduction as reported: rounded basis and amount, the rate applied."""
+    """One deduction: exact as `exact_lines` gives it, or rounded for a period (`for_period`)."""
 
     name: str
     kind: str
     basis: Decimal
     rate: Decimal
     amount: Decimal
+
+    def for_period(self, divisor: int) -> DeductionLine:
+        """This exact line's share of one period (1 = the year), basis and amount in cents."""
+        return replace(
+            self, basis=to_cents(self.basis / divisor), amount=to_cents(self.amount / divisor)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +162,7 @@ class Breakdown:
     taxable_income: Decimal
     annual: Split
     monthly: Split
-    lines: tuple[ExactLine, ...] = field(default=(), repr=False)
+    lines: tuple[DeductionLine, ...] = field(default=(), repr=False)  # exact
 
 
 def taxable_income(policy: TaxPolicy, gross: Decimal) -> Decimal:
@@ -179,17 +174,17 @@ def _bound(value: Decimal | None) -> str:
     return "and above" if value is None else f"to {value:,.2f}"
 
 
-def exact_lines(policy: TaxPolicy, gross: Decimal) -> list[ExactLine]:
+def exact_lines(policy: TaxPolicy, gross: Decimal) -> list[DeductionLine]:
     """The deductions, unrounded: one per slab the taxable income reaches, then the TDS."""
     income = taxable_income(policy, gross)
-    lines: list[ExactLine] = []
+    lines: list[DeductionLine] = []
     for slab in policy.slabs:
         if income <= slab.lower:
             break
         top = income if slab.upper is None else min(income, slab.upper)
         basis = top - slab.lower
         lines.append(
-            ExactLine(
+            DeductionLine(
                 name=f"Income tax {slab.lower:,.2f} {_bound(slab.upper)}",
                 kind="slab",
                 basis=basis,
@@ -199,7 +194,7 @@ def exact_lines(policy: TaxPolicy, gross: Decimal) -> list[ExactLine]:
         )
     if policy.flat_rate:  # a 0% TDS deducts nothing, so it is no line
         lines.append(
-            ExactLine(
+            DeductionLine(
                 name="TDS (flat)",
                 kind="flat",
                 basis=income,
@@ -215,17 +210,8 @@ def exact_progressive_tax(policy: TaxPolicy, gross: Decimal) -> Decimal:
     return sum((line.amount for line in exact_lines(policy, gross) if line.kind == "slab"), ZERO)
 
 
-def _split(gross: Decimal, lines: Sequence[ExactLine], divisor: int) -> Split:
-    rounded = tuple(
-        DeductionLine(
-            name=line.name,
-            kind=line.kind,
-            basis=to_cents(line.basis / divisor),
-            rate=line.rate,
-            amount=to_cents(line.amount / divisor),
-        )
-        for line in lines
-    )
+def _split(gross: Decimal, lines: Sequence[DeductionLine], divisor: int) -> Split:
+    rounded = tuple(line.for_period(divisor) for line in lines)
     gross_cents = to_cents(gross / divisor)
     total = sum((line.amount for line in rounded), ZERO)
     return Split(
