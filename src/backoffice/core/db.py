@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -91,6 +92,7 @@ class Database:
                         min_size=1,
                         max_size=self._driver_pool_size,
                         reset=_rollback_if_needed,
+                        init=_decode_json,
                     )
         return self._driver_pool
 
@@ -100,6 +102,12 @@ class Database:
             await self._driver_pool.close()
             self._driver_pool = None
         await self.engine.dispose()
+
+
+async def _decode_json(conn: Any) -> None:
+    """JSON columns come back as Python values, as on SQLAlchemy's asyncpg connections."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=json.dumps, decoder=json.loads)
 
 
 async def _rollback_if_needed(conn: Any) -> None:

@@ -7,7 +7,6 @@ driver connection (`core.db.Sql`); a caller holding an ORM session passes `drive
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -178,13 +177,9 @@ def candidate_pool(
     )
 
 
-def placements(pool: str | list[Any] | None) -> list[Placement]:
-    """The placements of a `candidate_pool` value.
-
-    A bare asyncpg connection gives JSON as text; one set up by SQLAlchemy (the tests') decodes it.
-    """
-    rows = json.loads(pool) if isinstance(pool, str) else pool or []
-    return [_placement(row) for row in rows]
+def placements(pool: list[Any] | None) -> list[Placement]:
+    """The placements of a `candidate_pool` value (JSON, decoded by the driver)."""
+    return [_placement(row) for row in pool or ()]
 
 
 async def team_company(session: AsyncSession, team_id: int) -> int | None:
