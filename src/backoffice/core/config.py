@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -61,8 +60,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests build their own `Settings`)."""
     return Settings()
-
-
-def random_secret() -> str:
-    """A fresh secret for `.env` files."""
-    return secrets.token_urlsafe(48)

@@ -165,9 +165,6 @@ class Driver(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any:
         """The first column of the first row, or None."""
 
-    async def execute(self, query: str, *args: Any) -> str:
-        """Run it for its effect; the command's status tag."""
-
 
 class Sql:
     """A SQLAlchemy statement compiled once to asyncpg's SQL, run with parameters by name.
@@ -204,10 +201,6 @@ class Sql:
     async def fetchval(self, conn: Driver, **params: Any) -> Any:
         """The first column of the first row, or None."""
         return await conn.fetchval(self.text, *self.args(params))
-
-    async def execute(self, conn: Driver, **params: Any) -> str:
-        """Run it for its effect; the command's status tag."""
-        return await conn.execute(self.text, *self.args(params))
 
 
 async def driver_of(session: AsyncSession) -> Driver:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 OnInvalid = Literal["reject", "flag"]
@@ -224,11 +224,3 @@ def normalise_header(name: str) -> str:
 def fast_line_pattern(columns: Sequence[Column]) -> re.Pattern[str]:
     """One regex for a whole clean line, one capturing group per column (in file order)."""
     return re.compile(",".join(f"({c.fast})" for c in columns))
-
-
-def to_decimal(value: str) -> Decimal:
-    """A stored amount as Decimal (the value was validated, so this cannot fail)."""
-    try:
-        return Decimal(value)
-    except InvalidOperation:  # pragma: no cover - validated before
-        return Decimal(0)
