@@ -6,18 +6,20 @@ savepoint of its own, so it stays all or nothing: a failing file is rolled back 
 and recorded as failed, the files before it commit, and the run stops there.
 
 Per group: take the dataset's advisory lock (two importers never interleave) and create the
-temporary table of inserted rows. Per file: skip a file already imported with the same sha256
+temporary table of parts. Per file: skip a file already imported with the same sha256
 (same name, other hash: refused), refuse a file older than one already imported (first
 occurrence wins = earliest file), then stream the file block by block. A reader thread sorts
 each block: lines matching the dataset's clean-line regex go to COPY as they are; the others are
 checked column by column and repaired (flagged) or quarantined; keys repeated inside the block
-are duplicates; the reader thread also joins the clean lines into the bytes COPY reads. The main
-thread asks PostgreSQL which keys it already holds (earlier files and blocks, committed or in
-this group; an index probe, never a set of ids in Python), COPYs the rest into the target table
-and, when the dataset has rollups, once more into a temporary text table of the group's rows,
-and quarantines. The rollups are a few set-based SQL statements over that temporary table, run
-once per group just before its commit (and every 64 MiB inside a big file): no per-row Python,
-and the per-merchant cost of a rollup is paid once per group instead of once per small file.
+are duplicates; the reader thread also joins the clean lines into the bytes COPY reads and, when
+the dataset has rollups, sums the block's kept rows up into parts (polars, vectorised: e.g. per
+merchant x product x month). The main thread asks PostgreSQL which keys it already holds
+(earlier files and blocks, committed or in this group; an index probe, never a set of ids in
+Python), takes the parts of those duplicates away again, COPYs the rest into the target table
+and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed
+into the temporary table only when the group is rolled up: a few set-based SQL statements, run
+once per group just before its commit (and every 64 MiB inside a big file), so the rows are
+sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group.
 The `import_runs` row of a file is written in its savepoint, so a killed import leaves nothing
 of its open group behind and a rerun does that group again.
 """
@@ -36,12 +38,15 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, Union
 
 import psycopg
 
 from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, Block, CsvChunker, FileFormatError, Reject
-from backoffice.ingest.spec import FILE_ROWS, SEPARATOR, Dataset, fast_line_pattern
+from backoffice.ingest.spec import PARTS, SEPARATOR, Dataset, Parts, fast_line_pattern
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Status = Literal["succeeded", "skipped", "failed"]
 # A group of files closes once the text of the rows it inserted reaches this size, and a file
@@ -415,66 +420,106 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
 
 
 class Rollups:
-    """The group's temporary table of inserted rows and the rollup statements that read it."""
+    """The parts of the rows a group inserted, and the rollup statements that read them.
+
+    Parts are polars frames, summed up in memory (at most one group's worth, i.e. a fraction of
+    `ROLLUP_BYTES` of rows) and COPYed into the temporary table `PARTS` only when the group is
+    rolled up. The running file's parts are kept apart from the earlier files': its savepoint
+    may still roll back.
+    """
+
+    # Sum the running file's frames up once this many pile up (bounds the memory they take).
+    COMBINE_EVERY = 32
 
     def __init__(self, conn: psycopg.Connection, dataset: Dataset) -> None:
         self.conn = conn
         self.statements = dataset.rollups
+        self.parts = dataset.parts
+        if self.statements and self.parts is None:
+            raise ValueError(f"dataset {dataset.name} has rollups but no parts")
         self.group_bytes = 0  # text of the rows the group inserted (closes the group)
-        self.pending_bytes = 0  # copied into FILE_ROWS since the last rollup
-        self.file_bytes = 0  # of which the running file's
-        stored = [*dataset.column_names, dataset.flags_column]
-        self.create = (
-            f"CREATE TEMPORARY TABLE {FILE_ROWS} ("
-            + ", ".join(f'"{n}" text COLLATE "C"' for n in stored)
-            + ") ON COMMIT DROP"
-        )
+        self.file_bytes = 0  # of which the running file's since the last rollup
+        self.earlier: list[pl.DataFrame] = []  # parts of the group's earlier files (not rolled up)
+        self.current: list[pl.DataFrame] = []  # parts of the running file (not rolled up)
+        self.marked: list[pl.DataFrame] = []  # `earlier` as it was when the running file started
+        if self.parts is not None:
+            names = ", ".join(f'"{n}"' for n, _ in self.parts.columns)
+            typed = ", ".join(f'"{n}" {t}' for n, t in self.parts.columns)
+            self.create = f"CREATE TEMPORARY TABLE {PARTS} ({typed}) ON COMMIT DROP"
+            self.copy = f"COPY {PARTS} ({names}) FROM STDIN (FORMAT csv)"
+
+    @property
+    def active(self) -> bool:
+        """The dataset has rollups (so blocks are summed up into parts)."""
+        return bool(self.statements)
 
     def start(self) -> None:
         """Create the temporary table (in the group's transaction, outside any savepoint)."""
         if self.statements:
             self.conn.execute(self.create)
-            # The rollups aggregate up to ROLLUP_BYTES of rows: with PostgreSQL's default 4 MB
-            # they sort on disk; this much keeps them as in-memory hash aggregates.
+            # The rollups join and aggregate up to a group's parts: with PostgreSQL's default
+            # 4 MB they sort on disk; this much keeps them as in-memory hash aggregates.
             self.conn.execute(f"SET LOCAL work_mem = '{ROLLUP_WORK_MEM}'")
 
-    def added(self, data_bytes: int) -> None:
-        """`data_bytes` of row text were inserted (and copied into FILE_ROWS if it exists)."""
+    def added(self, data_bytes: int, parts: pl.DataFrame | None = None) -> None:
+        """`data_bytes` of row text were inserted; `parts` are theirs (when rolled up)."""
         self.group_bytes += data_bytes
-        if self.statements:
-            self.pending_bytes += data_bytes
-            self.file_bytes += data_bytes
+        self.file_bytes += data_bytes
+        if parts is not None and self.statements:
+            self.current.append(parts)
+            if len(self.current) >= self.COMBINE_EVERY:
+                self.current = [self._combine(self.current)]
 
     @property
     def file_full(self) -> bool:
-        """The running file alone holds `ROLLUP_BYTES` of FILE_ROWS: time to roll up its part.
+        """The running file alone inserted `ROLLUP_BYTES` of rows: time to roll up its part.
 
         Only a big file is rolled up in parts (a small file that closes its group is rolled up
-        with it once), so FILE_ROWS stays under twice `ROLLUP_BYTES` whatever the file sizes.
+        with it once), so the parts in memory stay bounded whatever the file sizes.
         """
         return self.file_bytes >= ROLLUP_BYTES
 
-    def mark(self) -> tuple[int, int]:
-        """The byte counters at the start of a file (its savepoint); the file's count starts."""
+    def mark(self) -> int:
+        """A file starts (its savepoint): the previous file's parts join the group's."""
+        if self.current:
+            self.earlier = [self._combine([*self.earlier, *self.current])]
+        self.current = []
+        self.marked = self.earlier
         self.file_bytes = 0
-        return self.group_bytes, self.pending_bytes
+        return self.group_bytes
 
-    def reset(self, mark: tuple[int, int]) -> None:
-        """Back to the counters of `mark` (its savepoint was rolled back, FILE_ROWS with it)."""
-        self.group_bytes, self.pending_bytes = mark
+    def reset(self, mark: int) -> None:
+        """The running file's savepoint was rolled back (with any rollup it ran): forget it."""
+        self.group_bytes = mark
+        self.earlier, self.current = self.marked, []
         self.file_bytes = 0
 
     def flush(self) -> None:
-        """Roll up the rows inserted since the last flush (same transaction), empty FILE_ROWS.
+        """Roll up the parts added since the last flush (same transaction), then forget them.
 
         Rollups add up, so rows rolled up in parts give the same tables as in one go.
         """
-        if self.statements and self.pending_bytes:
+        frames = [*self.earlier, *self.current]
+        if self.statements and frames and self.parts is not None:
+            parts = self._combine(frames)
+            parts = parts.filter(parts[self.parts.count] != 0)  # rows all taken away again
             with self.conn.cursor() as cursor:
+                with cursor.copy(self.copy) as copy:
+                    copy.write(parts.write_csv(include_header=False))
                 for statement in self.statements:
                     cursor.execute(statement)
-                cursor.execute(f"TRUNCATE {FILE_ROWS}")
-        self.pending_bytes = self.file_bytes = 0
+                cursor.execute(f"TRUNCATE {PARTS}")
+        self.earlier, self.current = [], []
+        self.file_bytes = 0
+
+    def _combine(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
+        """Parts added up: one row per key."""
+        import polars as pl
+
+        assert self.parts is not None
+        names = [n for n, _ in self.parts.columns]
+        combined = pl.concat(frames, how="vertical").group_by(self.parts.keys)
+        return combined.agg(pl.col(self.parts.sums).sum()).select(names)
 
 
 @dataclass(slots=True)
@@ -491,6 +536,8 @@ class Parsed:
     bytes_read: int
     fast_data: bytes = b""  # the clean lines as COPY reads them, built in the reader thread
     probe_keys: str = ""  # every key, joined for the probe
+    rows: pl.DataFrame | None = None  # kept rows: the key and what the parts read (rollups)
+    parts: pl.DataFrame | None = None  # their parts, before the probe (rollups)
 
 
 class FileLoader:
@@ -525,10 +572,7 @@ class FileLoader:
         stored_list = ", ".join(f'"{n}"' for n in [*canonical, dataset.flags_column])
         self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
-        # The rows the file inserts, once more as text, for the group's set-based rollups.
         self.rollups = rollups
-        self.copy_fast_rows = f"COPY {FILE_ROWS} ({file_list}) FROM STDIN (FORMAT csv)"
-        self.copy_slow_rows = f"COPY {FILE_ROWS} ({stored_list}) FROM STDIN (FORMAT csv)"
         # Identifiers come from the dataset description, never from a file; keys are a parameter.
         self.probe = (
             f'SELECT "{dataset.key}"::text FROM {table}'  # noqa: S608
@@ -579,7 +623,34 @@ class FileLoader:
         if fast_lines:
             parsed.fast_data = ("\n".join(fast_lines) + "\n").encode()
         parsed.probe_keys = SEPARATOR.join(fast_keys + parsed.slow_keys)
+        if self.rollups.active and self.dataset.parts is not None:
+            parsed.rows = self._rows_frame(parsed, self.dataset.parts)
+            parsed.parts = self.dataset.parts.summarise(parsed.rows)
         return parsed
+
+    def _rows_frame(self, parsed: Parsed, parts: Parts) -> pl.DataFrame:
+        """The block's kept rows as text columns: what `parts` reads, and the key as `KEY`.
+
+        The clean lines are parsed by polars straight from the COPY payload (vectorised); the
+        repaired rows are few.
+        """
+        import polars as pl
+
+        reads = list(parts.reads)
+        schema = dict.fromkeys(reads, pl.String)
+        frames = [pl.DataFrame(schema=schema)]
+        if parsed.fast_data:
+            at = sorted(self.header.index(n) for n in reads)
+            fast = pl.read_csv(parsed.fast_data, has_header=False, columns=at, infer_schema=False)
+            fast.columns = [self.header[i] for i in at]
+            frames.append(fast.select(reads))
+        if parsed.slow_rows:
+            canonical = self.dataset.column_names
+            at = [canonical.index(n) for n in reads]
+            values = [[row[i] or None for i in at] for row in parsed.slow_rows]  # "" is NULL
+            frames.append(pl.DataFrame(values, schema=schema, orient="row"))
+        keys = pl.Series(KEY, parsed.fast_keys + parsed.slow_keys, dtype=pl.String)
+        return pl.concat(frames, how="vertical").with_columns(keys)
 
     def _check(self, text: str, number: int) -> list[str] | Reject:
         """Split and check a line column by column: stored values + flags, or a reject."""
@@ -610,14 +681,23 @@ class FileLoader:
         existing: set[str] = set()
         if parsed.probe_keys:
             existing = {row[0] for row in self.conn.execute(self.probe, (parsed.probe_keys,))}
+        parts = parsed.parts
         if existing:
             _drop_existing(parsed, existing)
+            if parsed.rows is not None and parts is not None and self.dataset.parts is not None:
+                parts = _without(parts, parsed.rows, existing, self.dataset.parts)
         fast_lines, slow_rows = parsed.fast_lines, parsed.slow_rows
+        data_bytes = 0
         with self.conn.cursor() as cursor:
             if fast_lines:
-                self._copy(cursor, self.copy_fast, self.copy_fast_rows, parsed.fast_data)
+                with cursor.copy(self.copy_fast) as copy:
+                    copy.write(parsed.fast_data)
+                data_bytes += len(parsed.fast_data)
             if slow_rows:
-                self._copy(cursor, self.copy_slow, self.copy_slow_rows, _csv(slow_rows))
+                data = _csv(slow_rows)
+                with cursor.copy(self.copy_slow) as copy:
+                    copy.write(data)
+                data_bytes += len(data)
             if parsed.rejects:
                 with cursor.copy(
                     "COPY import_rejects (dataset, file_name, line_number, raw_line, reason)"
@@ -625,20 +705,28 @@ class FileLoader:
                 ) as copy:
                     for r in parsed.rejects:
                         copy.write_row((self.dataset.name, self.file_name, r.line, r.raw, r.reason))
+        self.rollups.added(data_bytes, parts)
         if self.rollups.file_full:
             self.rollups.flush()  # a big file: roll up what the group has so far
         flagged = sum(1 for r in slow_rows if r[-1])
         inserted = len(fast_lines) + len(slow_rows)
         return Counts(parsed.read, inserted, parsed.duplicates, len(parsed.rejects), flagged)
 
-    def _copy(self, cursor: psycopg.Cursor, target: str, rows: str, data: bytes) -> None:
-        """COPY `data` into the target table and, for the rollups, into `FILE_ROWS`."""
-        with cursor.copy(target) as copy:
-            copy.write(data)
-        if self.rollups.statements:
-            with cursor.copy(rows) as copy:
-                copy.write(data)
-        self.rollups.added(len(data))
+
+KEY = "__key__"  # the key column of a block's rows frame (lower case for a UUID key)
+
+
+def _without(
+    parts: pl.DataFrame, rows: pl.DataFrame, existing: set[str], spec: Parts
+) -> pl.DataFrame:
+    """`parts` less the parts of the rows whose key the table already held (duplicates)."""
+    import polars as pl
+
+    found = rows.filter(pl.col(KEY).is_in(list(existing)))
+    if found.is_empty():
+        return parts
+    taken = spec.summarise(found.drop(KEY)).with_columns(-pl.col(spec.sums))
+    return pl.concat([parts, taken], how="vertical")
 
 
 def _drop_existing(parsed: Parsed, existing: set[str]) -> None:

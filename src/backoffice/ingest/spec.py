@@ -15,7 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # polars is imported where rows are summed up, not to describe a dataset
+    import polars as pl
 
 OnInvalid = Literal["reject", "flag"]
 Row = Sequence[str]  # stored values in the dataset's column order; "" stands for NULL
@@ -174,10 +177,40 @@ def utc_timestamp_column(name: str) -> Column:
     return Column(name, TIMESTAMP_PATTERN, check, "flag", f"{name}_missing")
 
 
-FILE_ROWS = "ingest_file_rows"
-"""Temporary table (ON COMMIT DROP) holding, as text (`COLLATE "C"`), the rows the current group
-of files really inserted since the last rollup: the dataset's columns plus its flags column,
-stored values (blank is NULL). Rollup statements read it before the commit."""
+PARTS = "ingest_parts"
+"""Temporary table (ON COMMIT DROP) holding the parts of the rows the current group of files
+really inserted since the last rollup: one row per distinct `Parts.keys` value, the columns of
+`Parts.columns`. Rollup statements read it before the commit."""
+
+
+@dataclass(frozen=True)
+class Parts:
+    """How a dataset's inserted rows are summed up before its rollups (vectorised, in Python).
+
+    The reader thread turns each block's kept rows into parts with `summarise`, a polars
+    function; the engine adds the parts of a group up (`keys` identify a part, every other
+    column is a sum), takes away the parts of the rows the table turned out to hold already
+    (duplicates of earlier blocks or files), and COPYs the sums into `PARTS` for the rollups.
+    So each sum must be additive (a count, a sum of cents; no min, max or bit OR), and parts
+    whose `count` comes back to zero are dropped.
+
+    Attributes:
+        columns: (name, SQL type) of each column of `summarise`'s result, in its order.
+        keys: the columns that identify a part.
+        count: the column counting the rows of a part.
+        reads: the dataset columns `summarise` reads (stored text values, NULL for blank).
+        summarise: kept rows -> parts; must give `columns`, sums as Int64 or Decimal.
+    """
+
+    columns: tuple[tuple[str, str], ...]
+    keys: tuple[str, ...]
+    count: str
+    reads: tuple[str, ...]
+    summarise: Callable[[pl.DataFrame], pl.DataFrame]
+
+    @property
+    def sums(self) -> list[str]:
+        return [name for name, _ in self.columns if name not in self.keys]
 
 
 @dataclass(frozen=True)
@@ -191,11 +224,12 @@ class Dataset:
         key: the dedup column; the first occurrence wins, later ones count as duplicates.
         key_type: SQL type of the key (used to probe the table for keys already there).
         flags_column: text[] column of a kept row's flags (NULL when clean).
-        rollups: SQL statements run before each group's commit, reading the rows its files
-            inserted from the temporary table `FILE_ROWS` (set-based: a few statements per
-            group, whatever its size; no rollups when empty). A big file runs them once per
-            64 MiB of rows (the table is emptied in between), and the files are grouped in
+        rollups: SQL statements run before each group's commit, reading the parts of the rows
+            its files inserted from the temporary table `PARTS` (set-based: a few statements
+            per group, whatever its size; no rollups when empty). A big file runs them once
+            per 64 MiB of rows (the table is emptied in between), and the files are grouped in
             varying ways, so they must add up.
+        parts: how the rows are summed up into `PARTS` (required with `rollups`).
         file_order: sort key of a file name; an older file after a newer one is refused.
         file_pattern: glob of the dataset's files in a directory.
     """
@@ -207,6 +241,7 @@ class Dataset:
     key_type: str = "text"
     flags_column: str = "quality_flags"
     rollups: tuple[str, ...] = ()
+    parts: Parts | None = None
     file_order: Callable[[str], str] = field(default=lambda name: name)
     file_pattern: str = "*.csv"
 

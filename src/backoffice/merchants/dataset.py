@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from backoffice.ingest.spec import (
-    FILE_ROWS,
+    PARTS,
     Dataset,
+    Parts,
     choice_column,
     decimal_column,
     pattern_column,
@@ -15,6 +17,9 @@ from backoffice.ingest.spec import (
     utc_timestamp_column,
     uuid_column,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "POS": ("CARD_TRANSACTION", "CASH_WITHDRAWAL", "TRANSFER"),
@@ -56,34 +61,75 @@ def _bit(column: str, values: Iterable[str]) -> str:
     return f"(1 << (array_position({_names(values)}, {column}) - 1))"
 
 
-# The rollups of a group of files: one set-based statement over the rows the group inserted
-# (`FILE_ROWS`, text columns), whatever their number; each rollup table is touched once per
-# group (once per 64 MiB of a big file: the statement adds up, so parts applied in turn give the
-# same tables).
-#
-# `parts` reads the rows once and sums them per merchant x product x month (a fifth to a seventh
-# as many rows: the ~55 rows a merchant has in 64 MiB fall into ~8-12 parts); every rollup is
-# computed from it, so the rows are scanned and each amount parsed once, not once per rollup.
-# The data-modifying CTEs below each run once and write different tables:
+# The parts of the rows a group inserted: summed per merchant x product x UTC month (a fifth to a
+# seventh as many rows as the group's: the ~55 rows a merchant has in 64 MiB fall into ~8-12
+# parts), by the reader thread, vectorised. Every sum adds up (counts, amounts in cents), so the
+# parts of a duplicate that the key probe finds later can be taken away again; the KYC stages
+# are counts of SUCCESS events per stage here, and bits only in the SQL below.
+PART_COLUMNS = (
+    ("merchant_id", "text"),
+    ("product", "text"),
+    ("month", "text"),  # the timestamp's first 7 characters, `YYYY-MM` (UTC); NULL without one
+    ("events", "bigint"),
+    ("success_count", "bigint"),
+    ("failed_count", "bigint"),
+    ("success_amount", "numeric"),
+    ("other_amount", "numeric"),
+    *((stage, "bigint") for stage in KYC_STAGES),
+)
+
+
+def summarise(rows: pl.DataFrame) -> pl.DataFrame:
+    """Kept rows (stored text values) -> their parts, one per merchant x product x month."""
+    import polars as pl
+
+    status, product, event_type = pl.col("status"), pl.col("product"), pl.col("event_type")
+    success = status == "SUCCESS"
+    amount = pl.col("amount").str.to_decimal(scale=2)  # exact: stored amounts have <= 2 dp
+    kyc = success & (product == "KYC")
+    month = pl.col("event_timestamp").str.slice(0, 7).alias("month")
+    return rows.group_by("merchant_id", "product", month).agg(
+        pl.len().cast(pl.Int64).alias("events"),
+        success.sum().cast(pl.Int64).alias("success_count"),
+        (status == "FAILED").sum().cast(pl.Int64).alias("failed_count"),
+        amount.filter(success).sum().alias("success_amount"),
+        amount.filter(~success).sum().alias("other_amount"),
+        *(
+            (kyc & (event_type == name)).sum().cast(pl.Int64).alias(stage)
+            for stage, name in KYC_STAGES.items()
+        ),
+    )
+
+
+MERCHANT_PARTS = Parts(
+    columns=PART_COLUMNS,
+    keys=("merchant_id", "product", "month"),
+    count="events",
+    reads=("merchant_id", "event_timestamp", "product", "event_type", "amount", "status"),
+    summarise=summarise,
+)
+
+# The rollups of a group of files: one set-based statement over the parts of the rows the group
+# inserted (`PARTS`), whatever their number; each rollup table is touched once per group (once
+# per 64 MiB of a big file: the statement adds up, so parts applied in turn give the same
+# tables). The data-modifying CTEs below each run once and write different tables:
 # - merchant x month (a set; ON CONFLICT DO NOTHING returns only new members) feeds the
-#   monthly active counter; timestamps are read as UTC, so a month is the text's first 7 chars
-#   (a merchant is active in a month iff one of its parts of that month has a SUCCESS event);
+#   monthly active counter (a merchant is active in a month iff one of its parts of that month
+#   has a SUCCESS event);
 # - per product, status counts and sums (statuses are validated: not SUCCESS or FAILED is
 #   PENDING);
 # - one row per merchant holds the SUCCESS volume, counts and the sets of products used and
 #   KYC stages passed as bitmasks; the bits a group newly sets feed the adoption and funnel
 #   counters, and the best merchant it touched competes for the single top row.
 # So every endpoint reads a handful of rows.
+_KYC_BITS = " | ".join(
+    f"CASE WHEN {stage} > 0 THEN {1 << index} ELSE 0 END" for index, stage in enumerate(KYC_STAGES)
+)
 _PARTS_SQL = f"""
 parts AS MATERIALIZED (
-    SELECT merchant_id, product, left(event_timestamp, 7) AS month, count(*) AS events,
-        count(*) FILTER (WHERE status = 'SUCCESS') AS success_count,
-        count(*) FILTER (WHERE status = 'FAILED') AS failed_count,
-        coalesce(sum(amount::numeric) FILTER (WHERE status = 'SUCCESS'), 0) AS success_amount,
-        coalesce(sum(amount::numeric) FILTER (WHERE status <> 'SUCCESS'), 0) AS other_amount,
-        coalesce(bit_or({_bit("event_type", KYC_STAGES.values())})
-            FILTER (WHERE status = 'SUCCESS' AND product = 'KYC'), 0) AS kyc_stages
-    FROM {FILE_ROWS} GROUP BY merchant_id, product, left(event_timestamp, 7)
+    SELECT merchant_id, product, month, events, success_count, failed_count, success_amount,
+        other_amount, {_KYC_BITS} AS kyc_stages
+    FROM {PARTS}
 )"""  # noqa: S608 - built from constants only
 _MONTHS_SQL = """
 new_months AS (
@@ -196,6 +242,7 @@ MERCHANT_ACTIVITIES = Dataset(
     key="event_id",
     key_type="uuid",
     rollups=ROLLUPS,
+    parts=MERCHANT_PARTS,
     file_order=file_date,
     file_pattern="activities_*.csv",
 )
