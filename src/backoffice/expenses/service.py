@@ -28,6 +28,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -246,7 +247,8 @@ _RECORD_SUBMISSION = Sql(
 # A decision is read in one statement (`_DECISION_INPUT`) and written in this one, which applies
 # only if the expense is still at the version it was decided on: `claimed` bumps the version
 # (the row lock it takes makes a concurrent decision wait, then find the version moved and
-# change nothing), and every other part runs only if `claimed` did. Returns 1 if applied.
+# change nothing), and every other part runs only if `claimed` did. `:steps` lists the steps
+# that change (see `_step_changes`). Returns 1 if applied.
 _RECORD_DECISION = Sql(
     text(
         """
@@ -255,16 +257,15 @@ _RECORD_DECISION = Sql(
             completed_at = CASE WHEN CAST(:expense_status AS text) <> 'pending' THEN now() END
         WHERE id = :expense_id AND version = :version AND status = 'pending'
         RETURNING id
-    ), decided AS (
-        UPDATE expense_approvals
-        SET status = :verdict, decided_at = now(), comments = :comments, is_actionable = false
-        WHERE id = :decided_id AND EXISTS (SELECT FROM claimed)
-    ), closed AS (
-        UPDATE expense_approvals SET status = :closing, decided_at = now(), is_actionable = false
-        WHERE id = ANY(CAST(:closed_ids AS int[])) AND EXISTS (SELECT FROM claimed)
-    ), ready AS (
-        UPDATE expense_approvals SET is_actionable = true
-        WHERE id = ANY(CAST(:ready_ids AS int[])) AND EXISTS (SELECT FROM claimed)
+    ), steps AS (
+        UPDATE expense_approvals AS a
+        SET status = s.status, is_actionable = s.is_actionable,
+            decided_at = CASE WHEN s.decided THEN now() ELSE a.decided_at END,
+            comments = coalesce(s.comments, a.comments)
+        FROM claimed, jsonb_to_recordset(CAST(CAST(:steps AS text) AS jsonb)) AS s(
+            step_number int, status text, is_actionable boolean, decided boolean, comments text
+        )
+        WHERE a.expense_id = claimed.id AND a.step_number = s.step_number
     ), """  # noqa: S608 - built from constants only
         + _trail_and_inbox("claimed")
         + """
@@ -339,7 +340,6 @@ _DECISION_INPUT = Sql(
             Expense.company_id,
             Expense.status.label("expense_status"),
             Expense.version,
-            ExpenseApproval.id.label("approval_id"),
             ExpenseApproval.step_number,
             ExpenseApproval.approver_id,
             ExpenseApproval.is_required,
@@ -385,8 +385,8 @@ _EXPENSE_WITH_CHAIN = Sql(
 def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
     """Steps waiting for `approver_id` now (no earlier required step pending), oldest first.
 
-    The page is cut from the partial inbox index first, then joined to its expenses: 20
-    primary-key lookups, never a join planned over the whole inbox.
+    The page is cut from the partial inbox index first, then each of its rows looks up its
+    expense: 20 primary-key lookups, never a join planned over the whole inbox.
     """
     page = (
         select(ExpenseApproval.expense_id, ExpenseApproval.step_number, ExpenseApproval.is_required)
@@ -400,11 +400,12 @@ def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
         .offset(bindparam("offset"))
         .subquery("page")
     )
-    return (
+    # LIMIT 1 (at most one expense per id anyway) keeps this lookup a subquery run per page
+    # row. Merged into a plain join, a generic plan (the one a prepared statement settles on),
+    # which cannot know the page size and guesses a tenth of the inbox, may hash- or merge-join
+    # the page with every expense: a full read that grows with the table.
+    expense = (
         select(
-            page.c.expense_id,
-            page.c.step_number,
-            page.c.is_required,
             Expense.submitter_id,
             hierarchy.full_name_of(Expense.submitter_id).label("user_name"),
             Expense.policy_id,
@@ -413,8 +414,14 @@ def _inbox_items(approver_id: Any) -> Select[*tuple[Any, ...]]:
             Expense.description,
             Expense.submitted_at,
         )
-        .join(Expense, Expense.id == page.c.expense_id)
         .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
+        .where(Expense.id == page.c.expense_id)
+        .limit(1)
+        .lateral("expense")
+    )
+    return (
+        select(page.c.expense_id, page.c.step_number, page.c.is_required, *expense.c)
+        .select_from(page.join(expense, true()))
         .order_by(page.c.expense_id, page.c.step_number)
     )
 
@@ -617,7 +624,7 @@ async def _decide(
             approver.employee_id,
             decision,
         )
-        params = _decision_params(found, outcome, data, decision)
+        params = _decision_params(found, outcome, data)
         if await _RECORD_DECISION.fetchval(conn, **params, **_actor_params(actor, approver)):
             return outcome
     raise ConcurrentDecision()
@@ -634,10 +641,9 @@ def _chain_states(rows: list[Any]) -> list[rules.StepState]:
 
 
 def _decision_params(
-    rows: list[Any], outcome: rules.Outcome, data: DecisionCreate, decision: Decision
+    rows: list[Any], outcome: rules.Outcome, data: DecisionCreate
 ) -> dict[str, Any]:
     """What `_RECORD_DECISION` writes for `outcome`, decided on the version `rows` show."""
-    ids = {r["step_number"]: r["approval_id"] for r in rows if r["step_number"] is not None}
     before = ExpenseStatus(rows[0]["expense_status"])
     events = [
         _event(
@@ -658,27 +664,46 @@ def _decision_params(
                 comment=data.comments,
             )
         )
-    approved = decision is Decision.APPROVE
     approver_of = {r["step_number"]: r["approver_id"] for r in rows if r["step_number"] is not None}
     waiting_before = rules.actionable(_chain_states(rows))
     waiting_after = rules.actionable(outcome.steps)
     return {
         "expense_id": data.expense_id,
         "version": rows[0]["version"],
-        "decided_id": ids[outcome.step_number],
-        "verdict": (StepStatus.APPROVED if approved else StepStatus.REJECTED).value,
-        "comments": data.comments,
-        "closed_ids": [
-            ids[was.step_number]
-            for was, _ in outcome.changed
-            if was.step_number != outcome.step_number
-        ],
-        "ready_ids": [ids[n] for n in waiting_after - waiting_before],
+        "steps": _step_changes(outcome, waiting_after - waiting_before, data.comments),
         "inbox": _inbox_deltas(approver_of, waiting_before, waiting_after),
-        "closing": (StepStatus.SKIPPED if approved else StepStatus.CANCELLED).value,
         "expense_status": outcome.expense_status.value,
         "events": json.dumps(events),
     }
+
+
+def _step_changes(outcome: rules.Outcome, now_waiting: set[int], comments: str | None) -> str:
+    """The steps a decision changes, as `:steps`: decided or closed ones, and newly waiting ones.
+
+    The decided step keeps the approver's comment; a closed step (skipped or cancelled) is
+    decided too, without one; a step that now waits becomes actionable (it is in the inbox).
+    """
+    changes = [
+        {
+            "step_number": was.step_number,
+            "status": after.status.value,
+            "is_actionable": False,
+            "decided": True,
+            "comments": comments if was.step_number == outcome.step_number else None,
+        }
+        for was, after in outcome.changed
+    ]
+    changes += [
+        {
+            "step_number": number,
+            "status": StepStatus.PENDING.value,
+            "is_actionable": True,
+            "decided": False,
+            "comments": None,
+        }
+        for number in sorted(now_waiting)
+    ]
+    return json.dumps(changes)
 
 
 async def approve(conn: Driver, principal: Principal, data: DecisionCreate) -> ApprovalSubmitted:
