@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -26,8 +27,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil  # installed with Locust
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
@@ -64,6 +67,22 @@ class Row:
     p99: float
     max: float
     rps: float
+
+
+@dataclass
+class Cpu:
+    """CPU seconds each party used during one Locust run, and the run's wall time."""
+
+    wall: float
+    parts: dict[str, float] = field(default_factory=dict)  # locust, server, postgres, other
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request, by party."""
+        return {k: v * 1000 / max(1, requests) for k, v in self.parts.items()}
+
+    def busy(self) -> float:
+        """The share of the machine's cores kept busy, from 0 to 1."""
+        return sum(self.parts.values()) / (self.wall * (os.cpu_count() or 1))
 
 
 def read_stats(prefix: Path) -> list[Row]:
@@ -128,6 +147,21 @@ class Server:
                 time.sleep(0.3)
         raise RuntimeError("the server did not become ready")
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by the server's processes and by its PostgreSQL's."""
+        assert self.proc is not None
+        server = psutil.Process(self.proc.pid)
+        home = str(self.env["BACKOFFICE_HOME"])  # the postmaster names its data dir under it
+        postgres = [
+            p
+            for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "postgres" and home in " ".join(p.info["cmdline"] or ())
+        ]
+        return {
+            "server": _cpu([server, *server.children(recursive=True)]),
+            "postgres": _cpu([q for p in postgres for q in (p, *p.children())]),
+        }
+
     def stop(self) -> None:
         if self.proc is not None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -136,9 +170,28 @@ class Server:
         self._cli("db", "stop")  # the embedded PostgreSQL outlives `serve` otherwise
 
 
+def _cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # it ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_locust(
+    server: Server,
     locust: list[str],
-    url: str,
     out: Path,
     name: str,
     users: int,
@@ -147,7 +200,7 @@ def run_locust(
     user_class: str = "Employee",
     ramp: int = RAMP_SECONDS,
 ) -> list[Row]:
-    """One headless Locust run; returns its stats rows."""
+    """One headless Locust run: its stats rows (the CPU each party used goes beside them)."""
     prefix = out / name
     env = {
         **os.environ,
@@ -155,7 +208,8 @@ def run_locust(
         "LOADTEST_USERS": str(users),
     }
     spawn_rate = max(1.0, users / ramp)
-    subprocess.run(  # noqa: S603 - locust with our own arguments
+    before, machine, started = server.cpu_seconds(), _machine_busy_seconds(), time.monotonic()
+    child = subprocess.Popen(  # noqa: S603 - locust with our own arguments
         [
             *locust,
             "-f",
@@ -163,7 +217,7 @@ def run_locust(
             "--headless",
             "--only-summary",
             "--host",
-            url,
+            server.url,
             "-u",
             str(users),
             "-r",
@@ -179,10 +233,28 @@ def run_locust(
             user_class,
         ],
         env=env,
-        check=True,
         stdout=subprocess.DEVNULL,
     )
+    _, status, usage = os.wait4(child.pid, 0)  # Locust's own CPU comes with its exit status
+    if status != 0:
+        raise subprocess.CalledProcessError(status, locust)
+    after = server.cpu_seconds()
+    cpu = Cpu(time.monotonic() - started)
+    cpu.parts["locust"] = usage.ru_utime + usage.ru_stime
+    for party, used in after.items():
+        cpu.parts[party] = used - before[party]
+    cpu.parts["other"] = max(0.0, _machine_busy_seconds() - machine - sum(cpu.parts.values()))
+    Path(f"{prefix}_cpu.json").write_text(json.dumps({"wall": cpu.wall, "parts": cpu.parts}))
     return read_stats(prefix)
+
+
+def read_cpu(prefix: Path) -> Cpu | None:
+    """The CPU use `run_locust` recorded beside `<prefix>_stats.csv`, if it did."""
+    path = Path(f"{prefix}_cpu.json")
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return Cpu(data["wall"], data["parts"])
 
 
 def fmt(value: float) -> str:
@@ -251,7 +323,7 @@ def main() -> None:
         results, closed = collect(out, args)
     else:
         results, closed = measure(locust, home, out, args)
-    lines = render(results, closed, args)
+    lines = render(results, closed, args, out)
     print("\n".join(lines))
     if not args.no_write:
         write_section("\n".join(lines) + "\n")
@@ -284,18 +356,16 @@ def measure(
             users, seconds, think = PRESETS[name]
             seconds = max(10, round(seconds * args.scale))
             print(f"{name}: {users} users, {seconds} s, think {think} s", flush=True)
-            results[name] = run_locust(locust, server.url, out, name, users, seconds, think)
+            results[name] = run_locust(server, locust, out, name, users, seconds, think)
         for name, (users, seconds, think) in BASELINES.items():
             seconds = max(10, round(seconds * args.scale))
             print(f"{name}: GET /health, {users} users, think {think} s", flush=True)
-            results[name] = run_locust(
-                locust, server.url, out, name, users, seconds, think, "Baseline"
-            )
+            results[name] = run_locust(server, locust, out, name, users, seconds, think, "Baseline")
         if not args.no_closed:
             for users in args.closed_users:
                 rows = run_locust(
+                    server,
                     locust,
-                    server.url,
                     out,
                     f"closed-{users}",
                     users,
@@ -316,11 +386,38 @@ def measure(
     return results, closed
 
 
+def cpu_table(out: Path, runs: dict[str, Row]) -> list[str]:
+    """Where the machine's CPU went in each run: milliseconds per request, by party."""
+    lines = [
+        "**Where the CPU goes** (CPU time of each party during the run, divided by the requests "
+        "it served; Locust's from its exit status, the server's and PostgreSQL's from their "
+        "processes, other = the rest of the machine's busy time):",
+        "",
+        "| run | rps | cores busy | Locust ms | server ms | PostgreSQL ms | other ms | total ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, total in runs.items():
+        cpu = read_cpu(out / name)
+        if cpu is None:
+            continue
+        per = cpu.per_request(total.requests)
+        cores = cpu.busy() * (os.cpu_count() or 1)
+        lines.append(
+            f"| {name} | {total.rps:,.0f} | {cores:.2f} | {per['locust']:.2f} | "
+            f"{per['server']:.2f} | {per['postgres']:.2f} | {per['other']:.2f} | "
+            f"{sum(per.values()):.2f} |"
+        )
+    return [*lines, ""] if len(lines) > 4 else []
+
+
 def render(
-    results: dict[str, list[Row]], closed: list[tuple[int, Row]], args: argparse.Namespace
+    results: dict[str, list[Row]],
+    closed: list[tuple[int, Row]],
+    args: argparse.Namespace,
+    out: Path,
 ) -> list[str]:
     """The `## Expense approvals` section of docs/benchmarks.md."""
-    stamp = Path(args.home or ".") / "locust" / "baseline_stats.csv"
+    stamp = out / "baseline_stats.csv"
     when = dt.datetime.fromtimestamp(stamp.stat().st_mtime, dt.UTC) if stamp.exists() else None
     today = (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     command = "python loadtest/run.py" + (f" --scale {args.scale:g}" if args.scale != 1 else "")
@@ -369,6 +466,9 @@ def render(
         "in their own inbox.",
         "",
     ]
+    totals = {name: next(r for r in rows if r.name == "all") for name, rows in results.items()}
+    totals |= {f"closed-{users}": row for users, row in closed}
+    lines += cpu_table(out, totals)
     for name, rows in results.items():
         lines += table(name, rows)
     if closed:
