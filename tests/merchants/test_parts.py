@@ -51,7 +51,7 @@ def test_the_parts_rolled_up_equal_a_recomputation_from_the_stored_rows(
     flush, combine = engine.Rollups.flush, engine.Rollups._combine
 
     def flush_and_keep(self: engine.Rollups) -> None:
-        frames = [*self.earlier, *self.current]
+        frames = list(self.frames)
         flush(self)
         if frames:
             rolled_up.append(combine(self, frames))

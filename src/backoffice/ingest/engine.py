@@ -9,14 +9,14 @@ Per group: take the dataset's advisory lock (two importers never interleave) and
 temporary table of parts. Per file: skip a file already imported with the same sha256
 (same name, other hash: refused), refuse a file older than one already imported (first
 occurrence wins = earliest file), then stream the file block by block. A reader thread sorts
-each block: lines matching the dataset's clean-line regex go to COPY as they are; the others are
-checked column by column and repaired (flagged) or quarantined; keys repeated inside the block
-are duplicates; the reader thread also joins the clean lines into the bytes COPY reads and, when
-the dataset has rollups, sums the block's kept rows up into parts (polars, vectorised: e.g. per
-merchant x product x month). The main thread asks PostgreSQL which keys it already holds
+each block, vectorised with polars: lines matching the dataset's clean-line regex (and its
+parent/child pairs) go to COPY as they are; the others (~0.1%) are checked column by column in
+Python and repaired (flagged) or quarantined; keys repeated inside the block are duplicates. The
+reader thread also joins the clean lines into the bytes COPY reads and, when the dataset has
+rollups, sums the block's kept rows up into parts (e.g. per merchant x product x month). The main thread asks PostgreSQL which keys it already holds
 (earlier files and blocks, committed or in this group; an index probe, never a set of ids in
 Python), takes the parts of those duplicates away again, COPYs the rest into the target table
-and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed
+(a writer thread streams it, while the main thread adds the parts up) and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed
 into the temporary table only when the group is rolled up: a few set-based SQL statements, run
 once per group just before its commit (and every 64 MiB inside a big file), so the rows are
 sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group.
@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, Union
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, Block, CsvChunker, FileFormatError, Reject
 from backoffice.ingest.spec import PARTS, SEPARATOR, Dataset, Parts, fast_line_pattern
@@ -55,6 +56,7 @@ Status = Literal["succeeded", "skipped", "failed"]
 # small value to get several groups out of small files).
 ROLLUP_BYTES = int(os.environ.get("BACKOFFICE_INGEST_ROLLUP_BYTES", 64 << 20))
 ROLLUP_WORK_MEM = "128MB"
+KEY = "__key__"  # the key column of a block's frames (lower case for a UUID key)
 T = TypeVar("T")
 
 
@@ -422,14 +424,13 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
 class Rollups:
     """The parts of the rows a group inserted, and the rollup statements that read them.
 
-    Parts are polars frames, summed up in memory (at most one group's worth, i.e. a fraction of
-    `ROLLUP_BYTES` of rows) and COPYed into the temporary table `PARTS` only when the group is
-    rolled up. The running file's parts are kept apart from the earlier files': its savepoint
-    may still roll back.
+    Parts are polars frames, one per block, added up in memory every `COMBINE_EVERY` blocks
+    (so they take at most about one group's distinct parts) and COPYed into the temporary table
+    `PARTS` only when the group is rolled up. The running file's frames are kept apart from the
+    earlier files' (`frames[file_start:]`): its savepoint may still roll back.
     """
 
-    # Sum the running file's frames up once this many pile up (bounds the memory they take).
-    COMBINE_EVERY = 32
+    COMBINE_EVERY = 16
 
     def __init__(self, conn: psycopg.Connection, dataset: Dataset) -> None:
         self.conn = conn
@@ -439,9 +440,9 @@ class Rollups:
             raise ValueError(f"dataset {dataset.name} has rollups but no parts")
         self.group_bytes = 0  # text of the rows the group inserted (closes the group)
         self.file_bytes = 0  # of which the running file's since the last rollup
-        self.earlier: list[pl.DataFrame] = []  # parts of the group's earlier files (not rolled up)
-        self.current: list[pl.DataFrame] = []  # parts of the running file (not rolled up)
-        self.marked: list[pl.DataFrame] = []  # `earlier` as it was when the running file started
+        self.frames: list[pl.DataFrame] = []  # parts not rolled up yet
+        self.file_start = 0  # frames[file_start:] are the running file's
+        self.marked: list[pl.DataFrame] = []  # the earlier files' frames when the file started
         if self.parts is not None:
             names = ", ".join(f'"{n}"' for n, _ in self.parts.columns)
             typed = ", ".join(f'"{n}" {t}' for n, t in self.parts.columns)
@@ -466,9 +467,19 @@ class Rollups:
         self.group_bytes += data_bytes
         self.file_bytes += data_bytes
         if parts is not None and self.statements:
-            self.current.append(parts)
-            if len(self.current) >= self.COMBINE_EVERY:
-                self.current = [self._combine(self.current)]
+            self.frames.append(parts)
+
+    def tidy(self) -> None:
+        """Add frames up once `COMBINE_EVERY` pile up on either side of the file's start.
+
+        This bounds their memory; the loader calls it while PostgreSQL runs a COPY.
+        """
+        if len(self.frames) - self.file_start >= self.COMBINE_EVERY:
+            self.frames[self.file_start :] = [self._combine(self.frames[self.file_start :])]
+        if self.file_start >= self.COMBINE_EVERY:
+            self.frames[: self.file_start] = [self._combine(self.frames[: self.file_start])]
+            self.file_start = 1
+            self.marked = self.frames[:1]  # the same sums (the earlier files are done)
 
     @property
     def file_full(self) -> bool:
@@ -480,18 +491,17 @@ class Rollups:
         return self.file_bytes >= ROLLUP_BYTES
 
     def mark(self) -> int:
-        """A file starts (its savepoint): the previous file's parts join the group's."""
-        if self.current:
-            self.earlier = [self._combine([*self.earlier, *self.current])]
-        self.current = []
-        self.marked = self.earlier
+        """A file starts (its savepoint): the previous file's frames join the earlier ones."""
+        self.file_start = len(self.frames)
+        self.marked = self.frames[:]
         self.file_bytes = 0
         return self.group_bytes
 
     def reset(self, mark: int) -> None:
         """The running file's savepoint was rolled back (with any rollup it ran): forget it."""
         self.group_bytes = mark
-        self.earlier, self.current = self.marked, []
+        self.frames = self.marked[:]
+        self.file_start = len(self.frames)
         self.file_bytes = 0
 
     def flush(self) -> None:
@@ -499,9 +509,8 @@ class Rollups:
 
         Rollups add up, so rows rolled up in parts give the same tables as in one go.
         """
-        frames = [*self.earlier, *self.current]
-        if self.statements and frames and self.parts is not None:
-            parts = self._combine(frames)
+        if self.statements and self.frames and self.parts is not None:
+            parts = self._combine(self.frames)
             parts = parts.filter(parts[self.parts.count] != 0)  # rows all taken away again
             with self.conn.cursor() as cursor:
                 with cursor.copy(self.copy) as copy:
@@ -509,7 +518,7 @@ class Rollups:
                 for statement in self.statements:
                     cursor.execute(statement)
                 cursor.execute(f"TRUNCATE {PARTS}")
-        self.earlier, self.current = [], []
+        self.frames, self.file_start = [], 0
         self.file_bytes = 0
 
     def _combine(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -518,16 +527,19 @@ class Rollups:
 
         assert self.parts is not None
         names = [n for n, _ in self.parts.columns]
-        combined = pl.concat(frames, how="vertical").group_by(self.parts.keys)
+        combined = pl.concat(frames, how="vertical", rechunk=False).group_by(self.parts.keys)
         return combined.agg(pl.col(self.parts.sums).sum()).select(names)
 
 
 @dataclass(slots=True)
 class Parsed:
-    """A block sorted into clean lines (copied as they are), repaired rows and rejects."""
+    """A block sorted into clean lines (copied as they are), repaired rows and rejects.
 
-    fast_lines: list[str]
-    fast_keys: list[str]
+    `fast` holds the key (`KEY`) of each clean line kept (in `fast_data`'s order) and, when the
+    dataset has rollups, the columns its parts read (text, as in the file).
+    """
+
+    fast: pl.DataFrame
     slow_rows: list[list[str]]
     slow_keys: list[str]
     rejects: list[Reject]
@@ -536,8 +548,7 @@ class Parsed:
     bytes_read: int
     fast_data: bytes = b""  # the clean lines as COPY reads them, built in the reader thread
     probe_keys: str = ""  # every key, joined for the probe
-    rows: pl.DataFrame | None = None  # kept rows: the key and what the parts read (rollups)
-    parts: pl.DataFrame | None = None  # their parts, before the probe (rollups)
+    parts: pl.DataFrame | None = None  # the parts of the kept rows, before the probe (rollups)
 
 
 class FileLoader:
@@ -557,16 +568,18 @@ class FileLoader:
         self.file_name = file_name
         by_name = {c.name: c for c in dataset.columns}
         file_columns = [by_name[h] for h in header]
-        self.match = fast_line_pattern(file_columns).fullmatch
+        # One regex for a whole clean line, run by polars (Rust's regex engine: the patterns
+        # are plain classes, alternations and counts, which it reads as Python's `re` does).
+        self.fast_line = f"^(?:{fast_line_pattern(file_columns).pattern})$"
         canonical = dataset.column_names
-        self.reorder = None if header == canonical else [header.index(n) for n in canonical]
-        self.key_at = header.index(dataset.key)
         self.lower_key = dataset.key_type == "uuid"
         self.pair_checks = [
-            (header.index(c.parent), header.index(c.name), c.pairs)
+            (c.parent, c.name, [f"{p}{SEPARATOR}{v}" for p, v in sorted(c.pairs)])
             for c in file_columns
             if c.parent
         ]
+        parts = dataset.parts if rollups.active else None
+        self.reads = list(parts.reads) if parts else []
         table = dataset.table
         file_list = ", ".join(f'"{h}"' for h in header)
         stored_list = ", ".join(f'"{n}"' for n in [*canonical, dataset.flags_column])
@@ -580,77 +593,71 @@ class FileLoader:
         )
 
     def classify(self, block: Block) -> Parsed:
-        """Sort a block's records (pure Python, runs in the reader thread)."""
-        match, key_at, lower, pair_checks = (
-            self.match,
-            self.key_at,
-            self.lower_key,
-            self.pair_checks,
-        )
-        parsed = Parsed(
-            [], [], [], [], list(block.rejects), len(block.rejects), 0, block.bytes_read
-        )
-        seen: set[str] = set()
-        fast_lines, fast_keys = parsed.fast_lines, parsed.fast_keys
-        for index, text in enumerate(block.records):
-            if not text:
-                continue  # a blank line is not a row
-            parsed.read += 1
-            found = match(text)
-            if found is not None:
-                groups = found.groups()
-                if all((groups[p], groups[c]) in ok for p, c, ok in pair_checks):
-                    key = groups[key_at].lower() if lower else groups[key_at]
-                    if key in seen:
-                        parsed.duplicates += 1
-                        continue
-                    seen.add(key)
-                    fast_lines.append(text)
-                    fast_keys.append(key)
-                    continue
-            outcome = self._check(text, block.number(index))
-            if isinstance(outcome, Reject):
-                parsed.rejects.append(outcome)
-                continue
-            key = outcome[self.dataset.column_names.index(self.dataset.key)]
-            key = key.lower() if lower else key
-            if key in seen:
-                parsed.duplicates += 1
-                continue
-            seen.add(key)
-            parsed.slow_rows.append(outcome)
-            parsed.slow_keys.append(key)
-        if fast_lines:
-            parsed.fast_data = ("\n".join(fast_lines) + "\n").encode()
-        parsed.probe_keys = SEPARATOR.join(fast_keys + parsed.slow_keys)
-        if self.rollups.active and self.dataset.parts is not None:
-            parsed.rows = self._rows_frame(parsed, self.dataset.parts)
-            parsed.parts = self.dataset.parts.summarise(parsed.rows)
-        return parsed
+        """Sort a block's records (runs in the reader thread).
 
-    def _rows_frame(self, parsed: Parsed, parts: Parts) -> pl.DataFrame:
-        """The block's kept rows as text columns: what `parts` reads, and the key as `KEY`.
-
-        The clean lines are parsed by polars straight from the COPY payload (vectorised); the
-        repaired rows are few.
+        Vectorised (polars): the clean-line regex and the parent/child pairs over the whole
+        block, then the first occurrence of each key in line order. Only the lines that miss
+        the clean-line regex (~0.1%) are split and checked one by one in Python.
         """
         import polars as pl
 
-        reads = list(parts.reads)
-        schema = dict.fromkeys(reads, pl.String)
-        frames = [pl.DataFrame(schema=schema)]
-        if parsed.fast_data:
-            at = sorted(self.header.index(n) for n in reads)
-            fast = pl.read_csv(parsed.fast_data, has_header=False, columns=at, infer_schema=False)
-            fast.columns = [self.header[i] for i in at]
-            frames.append(fast.select(reads))
+        lines = pl.Series("line", block.records, dtype=pl.String)
+        fields = lines.str.split_exact(",", len(self.header) - 1).struct.rename_fields(self.header)
+        columns = fields.struct.unnest()
+        fast = lines.str.contains(self.fast_line)
+        for parent, child, pairs in self.pair_checks:
+            pair = columns[parent] + SEPARATOR + columns[child]
+            fast = fast & pair.is_in(pairs).fill_null(False)
+        key = columns[self.dataset.key]
+        nulls = pl.Series(KEY, [None] * len(key), dtype=pl.String)
+        keys = (key.str.to_lowercase() if self.lower_key else key).zip_with(fast, nulls)
+        parsed = Parsed(pl.DataFrame(), [], [], list(block.rejects), 0, 0, block.bytes_read)
+        parsed.read = len(block.rejects) + int((lines != "").sum())
+        slow_at: list[int] = []
+        for index in (~fast & (lines != "")).arg_true().to_list():
+            outcome = self._check(block.records[index], block.number(index))
+            if isinstance(outcome, Reject):
+                parsed.rejects.append(outcome)
+                continue
+            slow_key = outcome[self.dataset.column_names.index(self.dataset.key)]
+            slow_at.append(index)
+            parsed.slow_rows.append(outcome)
+            parsed.slow_keys.append(slow_key.lower() if self.lower_key else slow_key)
+        if slow_at:
+            keys = keys.scatter(slow_at, parsed.slow_keys)
+        first = keys.is_first_distinct() & keys.is_not_null()
+        parsed.duplicates = int(keys.is_not_null().sum()) - int(first.sum())
+        if parsed.duplicates and slow_at:
+            firsts = first.gather(slow_at).to_list()
+            parsed.slow_rows = [r for r, ok in zip(parsed.slow_rows, firsts, strict=True) if ok]
+            parsed.slow_keys = [k for k, ok in zip(parsed.slow_keys, firsts, strict=True) if ok]
+        kept = fast & first
+        chosen = pl.DataFrame([keys.alias(KEY), *(columns[n] for n in self.reads)])
+        parsed.fast = chosen.filter(kept)
+        if parsed.fast.height:
+            parsed.fast_data = (lines.filter(kept).str.join("\n").item() + "\n").encode()
+        fast_keys = parsed.fast[KEY].str.join(SEPARATOR).item()
+        parsed.probe_keys = SEPARATOR.join(k for k in (fast_keys, *parsed.slow_keys) if k)
+        if self.reads and self.dataset.parts is not None:
+            parsed.parts = self.dataset.parts.summarise(self.rows_frame(parsed, self.dataset.parts))
+        return parsed
+
+    def rows_frame(self, parsed: Parsed, parts: Parts) -> pl.DataFrame:
+        """The block's kept rows as text columns: what `parts` reads, and the key as `KEY`."""
+        import polars as pl
+
+        names = [KEY, *parts.reads]
+        frames = [parsed.fast.select(names)]
         if parsed.slow_rows:
             canonical = self.dataset.column_names
-            at = [canonical.index(n) for n in reads]
-            values = [[row[i] or None for i in at] for row in parsed.slow_rows]  # "" is NULL
+            at = [canonical.index(n) for n in parts.reads]
+            values = [
+                [k, *(row[i] or None for i in at)]  # "" is NULL
+                for k, row in zip(parsed.slow_keys, parsed.slow_rows, strict=True)
+            ]
+            schema = dict.fromkeys(names, pl.String)
             frames.append(pl.DataFrame(values, schema=schema, orient="row"))
-        keys = pl.Series(KEY, parsed.fast_keys + parsed.slow_keys, dtype=pl.String)
-        return pl.concat(frames, how="vertical").with_columns(keys)
+        return pl.concat(frames, how="vertical")
 
     def _check(self, text: str, number: int) -> list[str] | Reject:
         """Split and check a line column by column: stored values + flags, or a reject."""
@@ -683,21 +690,24 @@ class FileLoader:
             existing = {row[0] for row in self.conn.execute(self.probe, (parsed.probe_keys,))}
         parts = parsed.parts
         if existing:
+            if parts is not None and self.dataset.parts is not None:
+                rows = self.rows_frame(parsed, self.dataset.parts)
+                parts = _without(parts, rows, existing, self.dataset.parts)
             _drop_existing(parsed, existing)
-            if parsed.rows is not None and parts is not None and self.dataset.parts is not None:
-                parts = _without(parts, parsed.rows, existing, self.dataset.parts)
-        fast_lines, slow_rows = parsed.fast_lines, parsed.slow_rows
-        data_bytes = 0
+        slow_rows = parsed.slow_rows
+        slow_data = _csv(slow_rows) if slow_rows else b""
+        self.rollups.added(len(parsed.fast_data) + len(slow_data), parts)
         with self.conn.cursor() as cursor:
-            if fast_lines:
-                with cursor.copy(self.copy_fast) as copy:
+            if parsed.fast_data:
+                # A writer thread streams the rows: the parts are added up meanwhile.
+                with cursor.copy(self.copy_fast, writer=QueuedLibpqWriter(cursor)) as copy:
                     copy.write(parsed.fast_data)
-                data_bytes += len(parsed.fast_data)
+                    self.rollups.tidy()
+            else:
+                self.rollups.tidy()
             if slow_rows:
-                data = _csv(slow_rows)
                 with cursor.copy(self.copy_slow) as copy:
-                    copy.write(data)
-                data_bytes += len(data)
+                    copy.write(slow_data)
             if parsed.rejects:
                 with cursor.copy(
                     "COPY import_rejects (dataset, file_name, line_number, raw_line, reason)"
@@ -705,15 +715,11 @@ class FileLoader:
                 ) as copy:
                     for r in parsed.rejects:
                         copy.write_row((self.dataset.name, self.file_name, r.line, r.raw, r.reason))
-        self.rollups.added(data_bytes, parts)
         if self.rollups.file_full:
             self.rollups.flush()  # a big file: roll up what the group has so far
         flagged = sum(1 for r in slow_rows if r[-1])
-        inserted = len(fast_lines) + len(slow_rows)
+        inserted = parsed.fast.height + len(slow_rows)
         return Counts(parsed.read, inserted, parsed.duplicates, len(parsed.rejects), flagged)
-
-
-KEY = "__key__"  # the key column of a block's rows frame (lower case for a UUID key)
 
 
 def _without(
@@ -731,17 +737,19 @@ def _without(
 
 def _drop_existing(parsed: Parsed, existing: set[str]) -> None:
     """Take the rows whose key the table already holds out of `parsed`: they are duplicates."""
-    before = len(parsed.fast_lines) + len(parsed.slow_rows)
-    keep = [k not in existing for k in parsed.fast_keys]
-    parsed.fast_lines = [line for line, ok in zip(parsed.fast_lines, keep, strict=True) if ok]
-    parsed.fast_keys = [k for k, ok in zip(parsed.fast_keys, keep, strict=True) if ok]
-    parsed.fast_data = ("\n".join(parsed.fast_lines) + "\n").encode() if parsed.fast_lines else b""
+    before = parsed.fast.height + len(parsed.slow_rows)
+    new = ~parsed.fast[KEY].is_in(list(existing))
+    if not new.all():
+        lines = parsed.fast_data.split(b"\n")[:-1]
+        kept = [line for line, ok in zip(lines, new.to_list(), strict=True) if ok]
+        parsed.fast_data = b"".join(line + b"\n" for line in kept)
+        parsed.fast = parsed.fast.filter(new)
     slow = [
         (r, k) for r, k in zip(parsed.slow_rows, parsed.slow_keys, strict=True) if k not in existing
     ]
     parsed.slow_rows = [r for r, _ in slow]
     parsed.slow_keys = [k for _, k in slow]
-    parsed.duplicates += before - len(parsed.fast_lines) - len(parsed.slow_rows)
+    parsed.duplicates += before - parsed.fast.height - len(parsed.slow_rows)
 
 
 def _csv(rows: list[list[str]]) -> bytes:

@@ -4,11 +4,10 @@ It strips the BOM, normalises the header, turns CRLF into LF, joins quoted field
 lines (RFC 4180) and sets aside lines that are not UTF-8 or hold a NUL byte. A block without a
 quote is just its lines (numbered from `first_line`); others carry each record's number.
 
-Why our own reader rather than pyarrow or polars: the quarantine needs each bad row's line
-number and raw text, and rows with a wrong field count must be set aside rather than abort the
-file; neither reader gives that per row. The common path costs a decode and a split per block
-and one C regex match per line (`spec.fast_line_pattern`); the profile of an import is dominated
-by PostgreSQL (COPY, key probe, rollups), so a vectorised parser would not raise throughput.
+Why our own reader rather than pyarrow's or polars' CSV readers: the quarantine needs each bad
+row's line number and raw text, and rows with a wrong field count must be set aside rather than
+abort the file; neither reader gives that per row. The common path costs a decode and a split
+per block; the engine then checks the block's lines vectorised (polars over the list of lines).
 """
 
 from __future__ import annotations

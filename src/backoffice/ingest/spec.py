@@ -199,7 +199,7 @@ class Parts:
         keys: the columns that identify a part.
         count: the column counting the rows of a part.
         reads: the dataset columns `summarise` reads (stored text values, NULL for blank).
-        summarise: kept rows -> parts; must give `columns`, sums as Int64 or Decimal.
+        summarise: kept rows -> parts; must give `columns`, sums as signed integers or Decimal.
     """
 
     columns: tuple[tuple[str, str], ...]

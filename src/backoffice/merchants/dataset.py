@@ -65,7 +65,9 @@ def _bit(column: str, values: Iterable[str]) -> str:
 # seventh as many rows as the group's: the ~55 rows a merchant has in 64 MiB fall into ~8-12
 # parts), by the reader thread, vectorised. Every sum adds up (counts, amounts in cents), so the
 # parts of a duplicate that the key probe finds later can be taken away again; the KYC stages
-# are counts of SUCCESS events per stage here, and bits only in the SQL below.
+# are counts of SUCCESS events per stage here, and bits only in the SQL below. Counts are 32-bit
+# (a group's parts add up at most `ROLLUP_BYTES` of rows, far fewer than 2**31): a group's
+# parts are held in memory until it is rolled up, so their width is the import's memory.
 PART_COLUMNS = (
     ("merchant_id", "text"),
     ("product", "text"),
@@ -89,13 +91,13 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
     kyc = success & (product == "KYC")
     month = pl.col("event_timestamp").str.slice(0, 7).alias("month")
     return rows.group_by("merchant_id", "product", month).agg(
-        pl.len().cast(pl.Int64).alias("events"),
-        success.sum().cast(pl.Int64).alias("success_count"),
-        (status == "FAILED").sum().cast(pl.Int64).alias("failed_count"),
+        pl.len().cast(pl.Int32).alias("events"),
+        success.sum().cast(pl.Int32).alias("success_count"),
+        (status == "FAILED").sum().cast(pl.Int32).alias("failed_count"),
         amount.filter(success).sum().alias("success_amount"),
         amount.filter(~success).sum().alias("other_amount"),
         *(
-            (kyc & (event_type == name)).sum().cast(pl.Int64).alias(stage)
+            (kyc & (event_type == name)).sum().cast(pl.Int32).alias(stage)
             for stage, name in KYC_STAGES.items()
         ),
     )
