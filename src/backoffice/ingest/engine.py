@@ -37,6 +37,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, Union
 
@@ -213,6 +214,7 @@ class FileGroup:
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ingest:{self.dataset.name}",)
                 )
                 self.conn.execute("SET LOCAL timezone = 'UTC'")
+                self.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 self.rollups.start()
                 # The reader thread goes on from one file to the next (no wait for the first
                 # block of each file); it may read a block or two past the group's end, which
@@ -687,7 +689,10 @@ class FileLoader:
         """Drop keys already in the table, COPY the rest, quarantine, feed the rollups."""
         existing: set[str] = set()
         if parsed.probe_keys:
-            existing = {row[0] for row in self.conn.execute(self.probe, (parsed.probe_keys,))}
+            # Prepared, with a generic plan (see `FileGroup.run`): planned once, not for each
+            # block with its thousands of keys as a constant.
+            found = self.conn.execute(self.probe, (parsed.probe_keys,), prepare=True)
+            existing = {row[0] for row in found}
         parts = parsed.parts
         if existing:
             if parts is not None and self.dataset.parts is not None:
@@ -741,8 +746,8 @@ def _drop_existing(parsed: Parsed, existing: set[str]) -> None:
     new = ~parsed.fast[KEY].is_in(list(existing))
     if not new.all():
         lines = parsed.fast_data.split(b"\n")[:-1]
-        kept = [line for line, ok in zip(lines, new.to_list(), strict=True) if ok]
-        parsed.fast_data = b"".join(line + b"\n" for line in kept)
+        kept = list(compress(lines, new.to_list()))
+        parsed.fast_data = b"\n".join(kept) + b"\n" if kept else b""
         parsed.fast = parsed.fast.filter(new)
     slow = [
         (r, k) for r, k in zip(parsed.slow_rows, parsed.slow_keys, strict=True) if k not in existing
