@@ -812,6 +812,21 @@ def _record_failure(conn: psycopg.Connection, dataset: Dataset, result: FileResu
 
 
 _DONE = object()
+READER_NICENESS = 10
+
+
+def _yield_to_the_database() -> None:
+    """Lower the calling thread's CPU priority (Linux: niceness is per thread).
+
+    The reader thread (and polars' worker threads, which it starts and which inherit it) has
+    slack, while the PostgreSQL backend bounds the import: on a machine with as many busy threads
+    as cores, the scheduler should run the backend first. Measured on two cores: the in-process
+    import of 1M rows took ~5% less time. A no-op where the OS refuses or lacks it.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICENESS)
+    except (AttributeError, OSError):  # pragma: no cover - other platforms
+        return
 
 
 def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T]:
@@ -820,6 +835,7 @@ def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T]:
     stop = threading.Event()
 
     def produce() -> None:
+        _yield_to_the_database()
         try:
             for item in items:
                 while not stop.is_set():
