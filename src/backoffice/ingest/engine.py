@@ -322,21 +322,24 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     conn, dataset = group.conn, group.dataset
     items: Iterator[Item] = group.items
     opened = _file_head(items, path)
-    prior = conn.execute(
-        "SELECT sha256 FROM import_runs WHERE dataset = %s AND file_name = %s"
-        " AND status = 'succeeded'",
-        (dataset.name, path.name),
-    ).fetchone()
+    # Every file already imported, with its hash: this file's twin, and any newer file.
+    imported: dict[str, str] = dict(
+        conn.execute(
+            "SELECT file_name, sha256 FROM import_runs WHERE dataset = %s AND status = 'succeeded'",
+            (dataset.name,),
+        ).fetchall()
+    )
+    prior = imported.get(path.name)
     if prior is not None:
         digest = sha256_of(path)
-        if prior[0] == digest:
+        if prior == digest:
             _skip_file(items, opened)
             return FileResult(path.name, "skipped", size=size, sha256=digest)
         raise ImportRefused(
-            f"{path.name} was already imported with sha256 {prior[0]}; this file has {digest}."
+            f"{path.name} was already imported with sha256 {prior}; this file has {digest}."
             " Rename it or resolve the difference by hand"
         )
-    _refuse_older_file(conn, dataset, path.name)
+    _refuse_older_file(dataset, path.name, imported)
     if isinstance(opened, Opened) and not opened.parsed:
         # left unread (its run row was there when the group started, and is gone): read it now
         items = group.read_file(path)
@@ -764,13 +767,9 @@ def _csv(rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _refuse_older_file(conn: psycopg.Connection, dataset: Dataset, name: str) -> None:
-    rows = conn.execute(
-        "SELECT file_name FROM import_runs WHERE dataset = %s AND status = 'succeeded'",
-        (dataset.name,),
-    ).fetchall()
+def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> None:
     key = dataset.file_order(name)
-    newer = sorted(r[0] for r in rows if dataset.file_order(r[0]) > key)
+    newer = sorted(n for n in imported if dataset.file_order(n) > key)
     if newer:
         raise ImportRefused(
             f"{name} is older than the already imported {newer[-1]}: importing it now could"
