@@ -46,7 +46,9 @@ class Column:
 
     Attributes:
         name: normalised header name, also the target column.
-        fast: regex (no capturing groups) of a clean value, copied as it is.
+        fast: regex (no capturing groups) of a clean value, copied as it is; it must not match
+            a comma or a quote, and only use what Python's `re` and Rust's `regex` (polars)
+            read alike: classes, alternations, counts, non-capturing groups.
         check: what is wrong with a non-blank value (None: nothing).
         on_invalid: a problem rejects the row, or flags it and stores `default`.
         blank: problem code of a blank value (None: blank is allowed and stored as NULL).
@@ -191,7 +193,7 @@ class Parts:
     function; the engine adds the parts of a group up (`keys` identify a part, every other
     column is a sum), takes away the parts of the rows the table turned out to hold already
     (duplicates of earlier blocks or files), and COPYs the sums into `PARTS` for the rollups.
-    So each sum must be additive (a count, a sum of cents; no min, max or bit OR), and parts
+    So each sum must be additive (a count, a sum of amounts; no min, max or bit OR), and parts
     whose `count` comes back to zero are dropped.
 
     Attributes:

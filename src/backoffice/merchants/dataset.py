@@ -63,7 +63,7 @@ def _bit(column: str, values: Iterable[str]) -> str:
 
 # The parts of the rows a group inserted: summed per merchant x product x UTC month (a fifth to a
 # seventh as many rows as the group's: the ~55 rows a merchant has in 64 MiB fall into ~8-12
-# parts), by the reader thread, vectorised. Every sum adds up (counts, amounts in cents), so the
+# parts), by the reader thread, vectorised. Every sum adds up (counts, exact decimal amounts), so the
 # parts of a duplicate that the key probe finds later can be taken away again; the KYC stages
 # are counts of SUCCESS events per stage here, and bits only in the SQL below. Counts are 32-bit
 # (a group's parts add up at most `ROLLUP_BYTES` of rows, far fewer than 2**31): a group's
