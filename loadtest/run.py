@@ -391,7 +391,8 @@ def cpu_table(out: Path, runs: dict[str, Row]) -> list[str]:
     lines = [
         "**Where the CPU goes** (CPU time of each party during the run, divided by the requests "
         "it served; Locust's from its exit status, the server's and PostgreSQL's from their "
-        "processes, other = the rest of the machine's busy time):",
+        "processes, other = the rest of the machine's busy time; at low rates the fixed costs, "
+        "Locust's start and the logins, dominate):",
         "",
         "| run | rps | cores busy | Locust ms | server ms | PostgreSQL ms | other ms | total ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
