@@ -103,6 +103,18 @@ def test_first_occurrence_wins_within_and_across_files(merchants_url):
     assert owners == {"01": "MRC-000001", "02": "MRC-000002", "0a": "MRC-000007"}
 
 
+def test_blocks_of_any_size_import_the_same_database(merchants_url):
+    """However the files are cut into blocks, a key repeated in a later block is a duplicate
+    (and its parts are taken away again)."""
+    _import(merchants_url, FIXTURES)
+    whole = snapshot(merchants_url)
+    for chunk in (300, 1_000, 1_300, 2_000):
+        reset(merchants_url)
+        results = import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES], chunk_bytes=chunk)
+        assert [r.status for r in results] == ["succeeded", "succeeded"], chunk
+        assert snapshot(merchants_url) == whole, chunk
+
+
 def test_a_quoted_field_may_span_lines(merchants_url):
     _import(merchants_url, FIXTURES)
     with psycopg.connect(merchants_url) as conn:

@@ -68,9 +68,10 @@ def _fields(r: dict[str, Any]) -> list[str]:
     rows=st.lists(row, max_size=60),
     cuts=st.lists(st.integers(0, 60), max_size=4),
     runs=st.lists(st.booleans(), min_size=5, max_size=5),
+    chunk=st.sampled_from([200, 1000, 1 << 20]),  # blocks of a line or two, a few, a whole file
 )
 def test_every_endpoint_equals_its_full_scan(
-    merchants_url, settings, database_url, rows, cuts, runs
+    merchants_url, settings, database_url, rows, cuts, runs, chunk
 ):
     reset(merchants_url)
     bounds = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})
@@ -89,9 +90,11 @@ def test_every_endpoint_equals_its_full_scan(
         for path, run_now in zip(files, runs, strict=False):
             group.append(path)
             if run_now:
-                results += import_files(merchants_url, MERCHANT_ACTIVITIES, group)
+                results += import_files(
+                    merchants_url, MERCHANT_ACTIVITIES, group, chunk_bytes=chunk
+                )
                 group = []
-        results += import_files(merchants_url, MERCHANT_ACTIVITIES, files)
+        results += import_files(merchants_url, MERCHANT_ACTIVITIES, files, chunk_bytes=chunk)
 
     assert all(r.status in ("succeeded", "skipped") for r in results)
     read = sum(r.counts.rows_read for r in results)
