@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backoffice.ingest.engine import KEY, FileLoader, Rollups
+from backoffice.ingest.engine import KEY, FileLoader, KeyProbe, Rollups
 from backoffice.ingest.reader import Block, Reject
 from backoffice.ingest.spec import SEPARATOR, Dataset, fast_line_pattern
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
@@ -67,7 +67,15 @@ lines = st.lists(
 
 
 def _loader(dataset: Dataset) -> FileLoader:
-    return FileLoader(None, dataset, dataset.column_names, "f.csv", Rollups(None, dataset))  # type: ignore[arg-type]
+    no_db = None  # classifying never touches the database
+    return FileLoader(
+        no_db,  # type: ignore[arg-type]
+        dataset,
+        dataset.column_names,
+        "f.csv",
+        Rollups(no_db, dataset),  # type: ignore[arg-type]
+        KeyProbe(no_db, no_db, dataset),  # type: ignore[arg-type]
+    )
 
 
 def _by_python(dataset: Dataset, records: list[str]) -> tuple[list[str], list[str], int]:
@@ -115,4 +123,6 @@ def test_vectorised_sorting_equals_the_rules_line_by_line(records):
     assert parsed.read == len(got) + len(parsed.slow_rows) + len(parsed.rejects) + duplicates
     assert parsed.fast[KEY].to_list() == [t.split(",", 1)[0].lower() for t in fast]
     keys = parsed.probe_keys.split(SEPARATOR) if parsed.probe_keys else []
-    assert keys == [*parsed.fast[KEY].to_list(), *slow_keys]
+    assert sorted(keys) == sorted([*parsed.fast[KEY].to_list(), *slow_keys])  # each kept key once
+    assert parsed.keys is not None and parsed.keys.to_list() == keys
+    assert parsed.positions is not None and parsed.positions.len() == KeyProbe.HASHES * len(keys)

@@ -115,6 +115,27 @@ def test_blocks_of_any_size_import_the_same_database(merchants_url):
         assert snapshot(merchants_url) == whole, chunk
 
 
+def test_keys_are_deduplicated_alike_with_or_without_the_groups_filter(merchants_url, monkeypatch):
+    """Keys of the group's earlier blocks are found through its Bloom filter, committed keys on
+    the second connection; past the filter's capacity (0: from the start, 40: mid-group), every
+    key is probed on the group's connection. Same database every way, duplicates across files
+    of one group, across groups and across blocks included."""
+    _import(merchants_url, FIXTURES)
+    whole = snapshot(merchants_url)
+    for capacity in (0, 40):
+        monkeypatch.setattr(engine.KeyProbe, "CAPACITY", capacity)
+        reset(merchants_url)
+        results = import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES], chunk_bytes=300)
+        assert [r.status for r in results] == ["succeeded", "succeeded"], capacity
+        assert snapshot(merchants_url) == whole, capacity
+    reset(merchants_url)
+    import_files(merchants_url, MERCHANT_ACTIVITIES, [DAY1], chunk_bytes=300)
+    second = import_files(merchants_url, MERCHANT_ACTIVITIES, [DAY2], chunk_bytes=300)
+    # one key of DAY1 (a committed row) and one repeated inside DAY2 (upper and lower case)
+    assert second[0].counts.duplicates == 2
+    assert snapshot(merchants_url) == whole
+
+
 def test_a_quoted_field_may_span_lines(merchants_url):
     _import(merchants_url, FIXTURES)
     with psycopg.connect(merchants_url) as conn:

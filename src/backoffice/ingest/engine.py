@@ -13,9 +13,11 @@ each block, vectorised with polars: lines matching the dataset's clean-line rege
 parent/child pairs) go to COPY as they are; the others (~0.1%) are checked column by column in
 Python and repaired (flagged) or quarantined; keys repeated inside the block are duplicates. The
 reader thread also joins the clean lines into the bytes COPY reads and, when the dataset has
-rollups, sums the block's kept rows up into parts (e.g. per merchant x product x month). The main thread asks PostgreSQL which keys it already holds
-(earlier files and blocks, committed or in this group; an index probe, never a set of ids in
-Python), takes the parts of those duplicates away again, COPYs the rest into the target table
+rollups, sums the block's kept rows up into parts (e.g. per merchant x product x month). PostgreSQL
+says which keys the table already holds (an index probe, never a set of ids in Python; see
+`KeyProbe`): the reader thread probes the committed rows on a second connection, the main
+thread probes the group's own rows only for the keys the group's Bloom filter may have seen. The
+main thread takes the parts of those duplicates away again, COPYs the rest into the target table
 (a writer thread streams it, while the main thread adds the parts up) and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed
 into the temporary table only when the group is rolled up: a few set-based SQL statements, run
 once per group just before its commit (and every 64 MiB inside a big file), so the rows are
@@ -168,9 +170,13 @@ def import_files(
     watcher = observer or NullObserver()
     results: list[FileResult] = []
     files = order_files(dataset, paths)
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    with (
+        psycopg.connect(libpq_url(url), autocommit=True) as conn,
+        psycopg.connect(libpq_url(url), autocommit=True) as committed,
+    ):
+        committed.execute("SET plan_cache_mode = force_generic_plan")
         while files and not (results and results[-1].status == "failed"):
-            group = FileGroup(conn, dataset, watcher, should_stop, chunk_bytes)
+            group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
             done = group.run(files)
             results += done
             files = files[len(done) :]
@@ -191,6 +197,7 @@ class FileGroup:
     def __init__(
         self,
         conn: psycopg.Connection,
+        committed: psycopg.Connection,
         dataset: Dataset,
         observer: Observer,
         should_stop: Callable[[], bool],
@@ -202,6 +209,7 @@ class FileGroup:
         self.should_stop = should_stop
         self.chunk_bytes = chunk_bytes
         self.rollups = Rollups(conn, dataset)
+        self.keys = KeyProbe(conn, committed, dataset)
         self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
 
     def run(self, files: Sequence[Path]) -> list[FileResult]:
@@ -267,14 +275,16 @@ class FileGroup:
                 chunker = CsvChunker(stream, self.chunk_bytes)
                 header = _checked_header(self.dataset, chunker.read_header())
                 loader = (
-                    FileLoader(self.conn, self.dataset, header, path.name, self.rollups)
+                    FileLoader(self.conn, self.dataset, header, path.name, self.rollups, self.keys)
                     if header
                     else None
                 )
                 yield Opened(path, loader)
                 if loader is not None:
                     for block in chunker.blocks():
-                        yield loader.classify(block)
+                        parsed = loader.classify(block)
+                        parsed.committed = self.keys.committed(parsed.probe_keys)
+                        yield parsed
                 digest = chunker.sha256.hexdigest()
         except (FileFormatError, OSError) as exc:
             yield Closed(path, error=exc)  # in place of `Opened` if the header failed
@@ -536,6 +546,84 @@ class Rollups:
         return combined.agg(pl.col(self.parts.sums).sum()).select(names)
 
 
+class KeyProbe:
+    """Which of a block's keys the table already holds: PostgreSQL's index, on two connections.
+
+    The rows committed before the group are probed on a connection of their own by the reader
+    thread, as it sorts the block, while the group's connection COPYs the block before it: that
+    index probe, a quarter of the backend's work, runs on the other core. The rows the group
+    itself inserted are visible only to the group's connection, so the group keeps a Bloom filter
+    of its keys (2 MB, never the keys themselves) and probes there only the keys the filter may
+    have seen: a block's duplicates of earlier blocks, and a few false positives. Past `CAPACITY`
+    keys (a file of millions of rows) the filter would answer "maybe" too often: from then on
+    every key is probed on the group's connection, as with one connection.
+    """
+
+    BITS = 1 << 24
+    HASHES = 7  # at CAPACITY keys, ~0.05% false positives
+    CAPACITY = 1_000_000
+
+    def __init__(
+        self, conn: psycopg.Connection, committed: psycopg.Connection, dataset: Dataset
+    ) -> None:
+        self.conn = conn
+        self.committed_conn = committed
+        # Identifiers come from the dataset description, never from a file; keys are a parameter.
+        self.probe = (
+            f'SELECT "{dataset.key}"::text FROM {dataset.table}'  # noqa: S608
+            f' WHERE "{dataset.key}" = ANY(string_to_array(%s, chr(31))::{dataset.key_type}[])'
+        )
+        self.bits: pl.Series | None = None  # the filter, made with the group's first block
+        self.count = 0
+
+    @classmethod
+    def positions(cls, keys: pl.Series) -> pl.Series:
+        """The filter's bits of each key: `HASHES` runs of `len(keys)` (reader thread)."""
+        import polars as pl
+
+        hashed = keys.hash(seed=0)
+        low, high = hashed % (1 << 32), hashed // (1 << 32)
+        runs = [(low + i * high) % cls.BITS for i in range(cls.HASHES)]
+        return pl.concat(runs).cast(pl.UInt32)
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.CAPACITY
+
+    def committed(self, keys: str) -> set[str] | None:
+        """The keys that committed rows hold (reader thread); None: the group probes them all."""
+        if self.full:
+            return None
+        return self._probe(self.committed_conn, keys) if keys else set()
+
+    def existing(self, parsed: Parsed) -> set[str]:
+        """The keys of `parsed` that the table holds, committed or inserted by the group."""
+        keys, positions = parsed.keys, parsed.positions
+        if parsed.committed is None or self.full or keys is None or positions is None:
+            return self._probe(self.conn, parsed.probe_keys) if parsed.probe_keys else set()
+        import polars as pl
+
+        found = parsed.committed
+        if self.bits is None:
+            self.bits = pl.zeros(self.BITS, dtype=pl.Boolean, eager=True)
+        hits = self.bits.gather(positions)
+        n = keys.len()
+        maybe = hits.slice(0, n)
+        for i in range(1, self.HASHES):
+            maybe = maybe & hits.slice(i * n, n)
+        if maybe.any():
+            candidates = SEPARATOR.join(keys.filter(maybe).to_list())
+            found = found | self._probe(self.conn, candidates)
+        self.bits.scatter(positions, True)
+        self.count += n
+        return found
+
+    def _probe(self, conn: psycopg.Connection, keys: str) -> set[str]:
+        # Prepared, with a generic plan (both connections force one): planned once, not for
+        # each block with its thousands of keys as a constant.
+        return {row[0] for row in conn.execute(self.probe, (keys,), prepare=True)}
+
+
 @dataclass(slots=True)
 class Parsed:
     """A block sorted into clean lines (copied as they are), repaired rows and rejects.
@@ -552,7 +640,10 @@ class Parsed:
     duplicates: int
     bytes_read: int
     fast_data: bytes = b""  # the clean lines as COPY reads them, built in the reader thread
-    probe_keys: str = ""  # every key, joined for the probe
+    keys: pl.Series | None = None  # every key kept, and its bits in the group's filter
+    probe_keys: str = ""  # the keys, joined for the probe
+    positions: pl.Series | None = None
+    committed: set[str] | None = None  # the keys that rows committed before the group hold
     parts: pl.DataFrame | None = None  # the parts of the kept rows, before the probe (rollups)
 
 
@@ -566,8 +657,10 @@ class FileLoader:
         header: list[str],
         file_name: str,
         rollups: Rollups,
+        keys: KeyProbe,
     ) -> None:
         self.conn = conn
+        self.keys = keys
         self.dataset = dataset
         self.header = header
         self.file_name = file_name
@@ -591,11 +684,6 @@ class FileLoader:
         self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
         self.rollups = rollups
-        # Identifiers come from the dataset description, never from a file; keys are a parameter.
-        self.probe = (
-            f'SELECT "{dataset.key}"::text FROM {table}'  # noqa: S608
-            f' WHERE "{dataset.key}" = ANY(string_to_array(%s, chr(31))::{dataset.key_type}[])'
-        )
 
     def classify(self, block: Block) -> Parsed:
         """Sort a block's records (runs in the reader thread).
@@ -641,8 +729,9 @@ class FileLoader:
         parsed.fast = chosen.filter(kept)
         if parsed.fast.height:
             parsed.fast_data = (lines.filter(kept).str.join("\n").item() + "\n").encode()
-        fast_keys = parsed.fast[KEY].str.join(SEPARATOR).item()
-        parsed.probe_keys = SEPARATOR.join(k for k in (fast_keys, *parsed.slow_keys) if k)
+        parsed.keys = keys.filter(first)
+        parsed.probe_keys = parsed.keys.str.join(SEPARATOR).item()
+        parsed.positions = KeyProbe.positions(parsed.keys)
         if self.reads and self.dataset.parts is not None:
             parsed.parts = self.dataset.parts.summarise(self.rows_frame(parsed, self.dataset.parts))
         return parsed
@@ -690,12 +779,7 @@ class FileLoader:
 
     def load(self, parsed: Parsed) -> Counts:
         """Drop keys already in the table, COPY the rest, quarantine, feed the rollups."""
-        existing: set[str] = set()
-        if parsed.probe_keys:
-            # Prepared, with a generic plan (see `FileGroup.run`): planned once, not for each
-            # block with its thousands of keys as a constant.
-            found = self.conn.execute(self.probe, (parsed.probe_keys,), prepare=True)
-            existing = {row[0] for row in found}
+        existing = self.keys.existing(parsed)
         parts = parsed.parts
         if existing:
             if parts is not None and self.dataset.parts is not None:
@@ -828,7 +912,7 @@ def _yield_to_the_database() -> None:
         return
 
 
-def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T]:
+def _prefetch(items: Iterator[T], depth: int = 3) -> Generator[T]:
     """Produce `items` in a thread, at most `depth` ahead (parse while PostgreSQL works)."""
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
