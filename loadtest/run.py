@@ -171,13 +171,18 @@ class Server:
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
+    """CPU seconds of `processes` and of the children they have reaped.
+
+    A PostgreSQL backend that exits between two readings (a pool closing a connection) is no
+    longer listed; the postmaster's reaped children's times still count it.
+    """
     total = 0.0
     for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:  # it ended meanwhile
             continue
-        total += times.user + times.system
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 
