@@ -125,4 +125,3 @@ def test_vectorised_sorting_equals_the_rules_line_by_line(records):
     keys = parsed.probe_keys.split(SEPARATOR) if parsed.probe_keys else []
     assert sorted(keys) == sorted([*parsed.fast[KEY].to_list(), *slow_keys])  # each kept key once
     assert parsed.keys is not None and parsed.keys.to_list() == keys
-    assert parsed.positions is not None and parsed.positions.len() == KeyProbe.HASHES * len(keys)

@@ -34,8 +34,12 @@ def _block(probe: KeyProbe, keys: list[str]) -> Parsed:
     parsed = Parsed(pl.DataFrame(), [], [], [], len(keys), 0, 0)
     parsed.keys = pl.Series(keys, dtype=pl.String)
     parsed.probe_keys = SEPARATOR.join(keys)
-    parsed.positions = KeyProbe.positions(parsed.keys)
-    parsed.committed = probe.committed(parsed.probe_keys)
+    probe.prepare(parsed)
+    if probe.full:  # nothing to prepare: every key goes to the group's connection
+        assert parsed.positions is None and parsed.committed is None
+    else:
+        assert parsed.positions is not None
+        assert parsed.positions.len() == KeyProbe.HASHES * len(keys)
     return parsed
 
 

@@ -170,11 +170,13 @@ def import_files(
     watcher = observer or NullObserver()
     results: list[FileResult] = []
     files = order_files(dataset, paths)
+    # Both connections plan each prepared statement once (the key probe would otherwise be
+    # planned for each block with its thousands of keys as a constant).
+    options = "-c plan_cache_mode=force_generic_plan"
     with (
-        psycopg.connect(libpq_url(url), autocommit=True) as conn,
-        psycopg.connect(libpq_url(url), autocommit=True) as committed,
+        psycopg.connect(libpq_url(url), autocommit=True, options=options) as conn,
+        psycopg.connect(libpq_url(url), autocommit=True, options=options) as committed,
     ):
-        committed.execute("SET plan_cache_mode = force_generic_plan")
         while files and not (results and results[-1].status == "failed"):
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
             done = group.run(files)
@@ -222,7 +224,6 @@ class FileGroup:
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ingest:{self.dataset.name}",)
                 )
                 self.conn.execute("SET LOCAL timezone = 'UTC'")
-                self.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 self.rollups.start()
                 # The reader thread goes on from one file to the next (no wait for the first
                 # block of each file); it may read a block or two past the group's end, which
@@ -283,7 +284,7 @@ class FileGroup:
                 if loader is not None:
                     for block in chunker.blocks():
                         parsed = loader.classify(block)
-                        parsed.committed = self.keys.committed(parsed.probe_keys)
+                        self.keys.prepare(parsed)
                         yield parsed
                 digest = chunker.sha256.hexdigest()
         except (FileFormatError, OSError) as exc:
@@ -576,34 +577,33 @@ class KeyProbe:
         self.bits: pl.Series | None = None  # the filter, made with the group's first block
         self.count = 0
 
-    @classmethod
-    def positions(cls, keys: pl.Series) -> pl.Series:
-        """The filter's bits of each key: `HASHES` runs of `len(keys)` (reader thread)."""
-        import polars as pl
-
-        hashed = keys.hash(seed=0)
-        low, high = hashed % (1 << 32), hashed // (1 << 32)
-        runs = [(low + i * high) % cls.BITS for i in range(cls.HASHES)]
-        return pl.concat(runs).cast(pl.UInt32)
-
     @property
     def full(self) -> bool:
         return self.count >= self.CAPACITY
 
-    def committed(self, keys: str) -> set[str] | None:
-        """The keys that committed rows hold (reader thread); None: the group probes them all."""
-        if self.full:
-            return None
-        return self._probe(self.committed_conn, keys) if keys else set()
+    def prepare(self, parsed: Parsed) -> None:
+        """Reader thread: the block's bits in the filter, and the keys committed rows hold.
+
+        Neither once the filter is full: the group's connection will probe every key.
+        """
+        if self.full or parsed.keys is None:
+            return
+        import polars as pl
+
+        hashed = parsed.keys.hash(seed=0)
+        low, high = hashed % (1 << 32), hashed // (1 << 32)
+        runs = [(low + i * high) % self.BITS for i in range(self.HASHES)]
+        parsed.positions = pl.concat(runs).cast(pl.UInt32)
+        keys = parsed.probe_keys
+        parsed.committed = self._probe(self.committed_conn, keys) if keys else set()
 
     def existing(self, parsed: Parsed) -> set[str]:
         """The keys of `parsed` that the table holds, committed or inserted by the group."""
-        keys, positions = parsed.keys, parsed.positions
-        if parsed.committed is None or self.full or keys is None or positions is None:
+        keys, positions, found = parsed.keys, parsed.positions, parsed.committed
+        if found is None or keys is None or positions is None or self.full:
             return self._probe(self.conn, parsed.probe_keys) if parsed.probe_keys else set()
         import polars as pl
 
-        found = parsed.committed
         if self.bits is None:
             self.bits = pl.zeros(self.BITS, dtype=pl.Boolean, eager=True)
         hits = self.bits.gather(positions)
@@ -619,8 +619,7 @@ class KeyProbe:
         return found
 
     def _probe(self, conn: psycopg.Connection, keys: str) -> set[str]:
-        # Prepared, with a generic plan (both connections force one): planned once, not for
-        # each block with its thousands of keys as a constant.
+        # Prepared, with a generic plan (see `import_files`).
         return {row[0] for row in conn.execute(self.probe, (keys,), prepare=True)}
 
 
@@ -640,9 +639,9 @@ class Parsed:
     duplicates: int
     bytes_read: int
     fast_data: bytes = b""  # the clean lines as COPY reads them, built in the reader thread
-    keys: pl.Series | None = None  # every key kept, and its bits in the group's filter
+    keys: pl.Series | None = None  # every key kept
     probe_keys: str = ""  # the keys, joined for the probe
-    positions: pl.Series | None = None
+    positions: pl.Series | None = None  # their bits in the group's filter (`KeyProbe.prepare`)
     committed: set[str] | None = None  # the keys that rows committed before the group hold
     parts: pl.DataFrame | None = None  # the parts of the kept rows, before the probe (rollups)
 
@@ -731,7 +730,6 @@ class FileLoader:
             parsed.fast_data = (lines.filter(kept).str.join("\n").item() + "\n").encode()
         parsed.keys = keys.filter(first)
         parsed.probe_keys = parsed.keys.str.join(SEPARATOR).item()
-        parsed.positions = KeyProbe.positions(parsed.keys)
         if self.reads and self.dataset.parts is not None:
             parsed.parts = self.dataset.parts.summarise(self.rows_frame(parsed, self.dataset.parts))
         return parsed
