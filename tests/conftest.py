@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.app import create_app
 from backoffice.core import migrations
-from backoffice.core.auth.api import get_auth_sessions
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import (
@@ -114,13 +113,14 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
         overrides: dict[Any, Any] = {
             get_session: request_session,
             get_autocommit_session: request_session,
-            get_auth_sessions: lambda: auth_session,
             get_driver: driver,
         }
         app.dependency_overrides.update(overrides)
+        app.state.auth_sessions = auth_session  # logins are looked up in the test's transaction
         try:
             yield db
         finally:
+            app.state.auth_sessions = app.state.db.sessionmaker
             for dependency in overrides:
                 app.dependency_overrides.pop(dependency, None)
             await db.close()

@@ -1,34 +1,31 @@
-"""The one ASGI app that serves every context."""
+"""The one ASGI app that serves every context: core first, then each context's hook."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from backoffice import __version__
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator, find_demo_credentials
 from backoffice.core.config import Settings, get_settings
+from backoffice.core.contexts import Context, build_app
 from backoffice.core.db import Database
 from backoffice.core.embedded import resolve_database_url
-from backoffice.core.envelope import install_error_handlers
 from backoffice.core.health import router as health_router
 from backoffice.core.logging import configure_logging
 from backoffice.core.middleware import RequestContextMiddleware
 from backoffice.core.migrations import head_revisions
 from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
 from backoffice.demo import DEMO_ACCOUNTS
-from backoffice.expenses import api as expenses_api
-from backoffice.merchants import api as merchants_api
-from backoffice.org import api as org_api
-from backoffice.payroll import api as payroll_api
+from backoffice.expenses.api import context as expenses
+from backoffice.merchants.api import context as merchants
+from backoffice.org.api import context as org
+from backoffice.payroll.api import context as payroll
 
-# Background work a context runs while the app serves (entered at startup, exited at shutdown).
-LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+DESCRIPTION = "Payroll, expense approvals, merchant analytics, transactions ETL and savings."
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -36,47 +33,47 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     url = database_url or resolve_database_url(settings)
+    contexts = [core_context(settings, url), expenses, merchants, payroll, org]
+    return build_app(contexts, title="backoffice", description=DESCRIPTION)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.is_production:
-            async with app.state.db.sessionmaker() as session:
-                exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
-            if exposed:
-                raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
-        async with AsyncExitStack() as stack:
-            for hook in app.state.lifespan_hooks:
-                await stack.enter_async_context(hook(app))
-            yield
+
+def core_context(settings: Settings, url: str) -> Context:
+    """Settings, the database, authentication, middleware, `/health`, `/ready`, `/api/v1/auth`."""
+
+    def setup(app: FastAPI) -> None:
+        app.state.settings = settings
+        app.state.db = Database(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        app.state.auth = Authenticator(settings)
+        app.state.auth_sessions = app.state.db.sessionmaker  # where a login is looked up
+        app.state.migration_heads = head_revisions()
+        _install_middleware(app, settings)
+
+    return Context(
+        "core",
+        routers=(health_router, auth_api.router),
+        setup=setup,
+        lifespan=(_refuse_demo_logins_in_production, _close_database),
+    )
+
+
+@asynccontextmanager
+async def _refuse_demo_logins_in_production(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.settings.is_production:
+        async with app.state.db.sessionmaker() as session:
+            exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
+        if exposed:
+            raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
+    yield
+
+
+@asynccontextmanager
+async def _close_database(app: FastAPI) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
         await app.state.db.dispose()
-
-    app = FastAPI(
-        title="backoffice",
-        version=__version__,
-        description="Payroll, expense approvals, merchant analytics, transactions ETL and savings.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.db = Database(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
-    app.state.auth = Authenticator(settings)
-    app.state.migration_heads = head_revisions()
-    app.state.started_at = time.monotonic()
-    app.state.health_reporters = {}
-    app.state.lifespan_hooks = []
-
-    install_error_handlers(app)
-    _install_middleware(app, settings)
-    app.include_router(health_router)
-    app.include_router(auth_api.router)
-    auth_api.document_security(app)
-    app.include_router(expenses_api.router)
-    merchants_api.install(app)  # /analytics/*, /api/v1/merchants, /health, DATA_DIR import
-    payroll_api.install(app)
-    for router in org_api.routers:
-        app.include_router(router)
-    return app
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

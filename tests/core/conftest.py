@@ -5,18 +5,19 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from backoffice.app import create_app
-from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
+from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.models import Account
 from backoffice.core.config import Settings
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import Conflict
 from backoffice.core.pagination import Pagination, contains, paginate, sorting
+from backoffice.core.routing import ApiRouter
 
 
 class Item(BaseModel):
@@ -24,8 +25,8 @@ class Item(BaseModel):
     quantity: int
 
 
-def build_probe_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1/probe")
+def build_probe_router() -> ApiRouter:
+    router = ApiRouter(prefix="/api/v1/probe")
 
     @router.get("/read")
     async def read(principal: CanRead) -> Envelope[str]:
@@ -84,6 +85,7 @@ async def probe_app(app: FastAPI, settings: Settings, database_url: str) -> Asyn
 async def probe(probe_app: FastAPI, app: FastAPI, session) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the probe app sharing the test's rolled-back transaction."""
     probe_app.dependency_overrides.update(app.dependency_overrides)
+    probe_app.state.auth_sessions = app.state.auth_sessions
     transport = httpx.ASGITransport(app=probe_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

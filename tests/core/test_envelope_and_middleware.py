@@ -60,12 +60,23 @@ async def test_500_never_leaks_internals(probe, admin):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_legacy_paths_keep_detail_and_code(client):
-    response = await client.get("/api/expenses/does-not-exist/at-all/really")
-    assert response.status_code in (401, 404)
-    body = response.json()
-    assert set(body) >= {"detail", "code"}
-    assert "status" not in body
+async def test_error_style_follows_the_route_not_the_url(client, admin):
+    """The seed routes keep `{"detail", "code"}`; a path no route serves gets core's envelope."""
+    for answer in (
+        await client.get("/api/expenses/1/status"),  # anonymous: 401
+        await client.get("/api/expenses/abc/status", headers=admin),  # 422
+        await client.put("/api/expenses/1/status", headers=admin),  # 405
+        await client.get("/api/approvals/pending?limit=0", headers=admin),  # 422
+    ):
+        assert answer.status_code in (401, 405, 422), answer.text
+        assert set(answer.json()) >= {"detail", "code"}, answer.text
+        assert "status" not in answer.json()
+    policies = await client.get("/api/v1/expense-policies?limit=0", headers=admin)
+    assert policies.status_code == 422
+    assert policies.json()["status"] == "error"  # same context, envelope router
+    unknown = await client.get("/api/expenses/does-not-exist/at-all/really", headers=admin)
+    assert unknown.status_code == 404
+    assert unknown.json()["status"] == "error"
 
 
 async def test_request_id_is_echoed_or_generated(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from http import HTTPStatus
 from typing import Any, Generic, Literal, TypeVar
 
@@ -17,10 +18,14 @@ from backoffice.core.errors import DomainError
 
 log = structlog.get_logger("backoffice.errors")
 
-# Paths whose existing clients expect `{"detail": ..., "code": ...}` errors, not the envelope.
-LEGACY_ERROR_PREFIXES = ("/api/expenses", "/api/approvals")
-
 T = TypeVar("T")
+
+
+class ErrorStyle(StrEnum):
+    """How a context's clients expect errors: each context says so when it installs its routes."""
+
+    ENVELOPE = "envelope"  # the platform's envelope (`ErrorEnvelope`)
+    DETAIL = "detail"  # `{"detail": ..., "code": ...}` (`DetailError`), for seed contracts
 
 
 class FieldError(BaseModel):
@@ -51,10 +56,29 @@ class Envelope(BaseModel, Generic[T]):
     pagination: PageInfo | None = None
 
 
-class ErrorEnvelope(Envelope[None]):
+class ErrorEnvelope(BaseModel):
     """The envelope of an error: `status` is "error" and `errors` says why."""
 
-    status: Literal["success", "error"] = "error"
+    status: Literal["error"] = "error"
+    status_code: int
+    message: str
+    data: None = None
+    errors: list[FieldError]
+    pagination: None = None
+
+
+class DetailError(BaseModel):
+    """An error in the seed contracts' shape: `{"detail", "code"}`, and the fields at fault."""
+
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
+ERROR_MODELS: dict[ErrorStyle, type[BaseModel]] = {
+    ErrorStyle.ENVELOPE: ErrorEnvelope,
+    ErrorStyle.DETAIL: DetailError,
+}
 
 
 def ok(
@@ -72,20 +96,37 @@ def error_response(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """Render an error in the shape the path's clients expect."""
-    if request.url.path.startswith(LEGACY_ERROR_PREFIXES):
-        body: dict[str, Any] = {"detail": message, "code": code}
-        if errors:
-            body["errors"] = errors
+    """Render an error in the style of the context that owns the request's route."""
+    if error_style(request) is ErrorStyle.DETAIL:
+        body = DetailError(detail=message, code=code, errors=_fields(errors) if errors else None)
+        content = body.model_dump(mode="json", exclude_none=True)
     else:
-        body = ErrorEnvelope(
-            status_code=status_code,
-            message=message,
-            errors=[FieldError(**e) for e in errors]
-            if errors
-            else [FieldError(message=message, code=code)],
-        ).model_dump(mode="json")
-    return JSONResponse(body, status_code=status_code, headers=headers)
+        fields = _fields(errors) if errors else [FieldError(message=message, code=code)]
+        content = ErrorEnvelope(status_code=status_code, message=message, errors=fields).model_dump(
+            mode="json"
+        )
+    return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def _fields(errors: list[dict[str, Any]]) -> list[FieldError]:
+    return [FieldError(**e) for e in errors]
+
+
+def error_style(request: Request) -> ErrorStyle:
+    """The error style of the route the request reached, or would reach (a 405, a 429).
+
+    A path that no route serves gets the envelope.
+    """
+    app = request.scope.get("app")
+    if app is None:
+        return ErrorStyle.ENVELOPE
+    styles: dict[int, ErrorStyle] = getattr(app.state, "error_styles", {})
+    route = request.scope.get("route")
+    if route is None:  # answered before routing (rate limit): find the route it was meant for
+        from backoffice.core.routing import route_for
+
+        route = route_for(app, request.scope["path"])
+    return styles.get(id(route), ErrorStyle.ENVELOPE) if route is not None else ErrorStyle.ENVELOPE
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -119,7 +160,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         phrase = "Error"
     message = exc.detail if isinstance(exc.detail, str) else phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
-    return error_response(request, exc.status_code, code, message, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette's Allow names one route's methods: list the path's
+        from backoffice.core.routing import allowed_methods
+
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error_response(request, exc.status_code, code, message, headers=headers)
 
 
 def internal_error_response(request: Request) -> JSONResponse:

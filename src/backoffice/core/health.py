@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -15,8 +15,9 @@ from backoffice import __version__
 from backoffice.core.envelope import Envelope, error_response, ok
 from backoffice.core.errors import ServiceUnavailable, error_responses
 from backoffice.core.migrations import applied_revisions
+from backoffice.core.routing import ApiRouter
 
-router = APIRouter(tags=["health"])
+router = ApiRouter(tags=["health"])
 
 # Contexts add reporters of in-memory state (e.g. a running import) under a name.
 HealthReporter = Callable[[], dict[str, Any]]

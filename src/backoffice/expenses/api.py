@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
+from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
 from backoffice.core.auth.service import Principal
+from backoffice.core.contexts import Context, Routes
 from backoffice.core.db import (
     AutocommitSession,
     DbSession,
     DriverConnection,
     driver_of,
 )
-from backoffice.core.envelope import Envelope, ok
+from backoffice.core.envelope import Envelope, ErrorStyle, ok
 from backoffice.core.errors import (
     Conflict,
     Forbidden,
@@ -29,6 +30,7 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.pagination import Pagination
+from backoffice.core.routing import ApiRouter
 from backoffice.expenses import service
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.expenses.rules import ExpenseStatus
@@ -52,8 +54,8 @@ from backoffice.expenses.schemas import (
 )
 from backoffice.expenses.service import Actor
 
-router = APIRouter(tags=["expenses"])
-admin_router = APIRouter(prefix="/api/v1", tags=["expense policies"])
+router = ApiRouter(tags=["expenses"])
+admin_router = ApiRouter(prefix="/api/v1", tags=["expense policies"])
 
 PathId = Annotated[int, Path(gt=0, le=2_147_483_647)]  # PostgreSQL integer ids
 MAX_ID = 2_147_483_647
@@ -318,4 +320,6 @@ async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete)
     return ok(None, "Step deleted")
 
 
-router.include_router(admin_router)
+# The seed endpoints keep their clients' `{"detail", "code"}` errors; the administration under
+# `/api/v1` speaks the envelope like the rest of the platform.
+context = Context("expenses", routers=(Routes(router, ErrorStyle.DETAIL), admin_router))

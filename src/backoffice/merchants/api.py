@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from typing import Any
 
-from backoffice.core.auth.api import CanRead
+from fastapi import FastAPI
+
+from backoffice.core.auth.dependencies import CanRead
+from backoffice.core.contexts import Context
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import AUTH_ERRORS, error_responses
 from backoffice.core.pagination import Pagination
+from backoffice.core.routing import ApiRouter
 from backoffice.merchants import service
 from backoffice.merchants.schemas import (
     FailureRateRead,
@@ -20,8 +24,8 @@ from backoffice.merchants.tasks import ImportState, background_import
 
 AUTH_ONLY = error_responses(*AUTH_ERRORS)
 
-analytics = APIRouter(prefix="/analytics", tags=["merchant analytics"], responses=AUTH_ONLY)
-imports = APIRouter(prefix="/api/v1/merchants", tags=["merchant analytics"], responses=AUTH_ONLY)
+analytics = ApiRouter(prefix="/analytics", tags=["merchant analytics"], responses=AUTH_ONLY)
+imports = ApiRouter(prefix="/api/v1/merchants", tags=["merchant analytics"], responses=AUTH_ONLY)
 
 
 @analytics.get("/top-merchant", response_model=TopMerchantRead)
@@ -63,10 +67,21 @@ async def list_imports(
     return ok([ImportRunRead.model_validate(r) for r in runs], pagination=info)
 
 
-def install(app: FastAPI) -> None:
-    """Mount the routes, report the import in `/health`, import `DATA_DIR` in the background."""
-    app.include_router(analytics)
-    app.include_router(imports)
+def _keep_import_state(app: FastAPI) -> None:
     app.state.merchant_import = ImportState()
-    app.state.health_reporters["merchant_import"] = app.state.merchant_import.report
-    app.state.lifespan_hooks.append(background_import)
+
+
+def _report_import(app: FastAPI) -> dict[str, Any]:
+    state: ImportState = app.state.merchant_import
+    return state.report()
+
+
+# The routes, the import of `DATA_DIR` in the background while the app serves, and its progress
+# in `/health`.
+context = Context(
+    "merchants",
+    routers=(analytics, imports),
+    setup=_keep_import_state,
+    lifespan=(background_import,),
+    health={"merchant_import": _report_import},
+)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Body, Depends, Query
 from sqlalchemy import select
 
-from backoffice.core.auth.api import CanCreate, CanDelete, CanRead, CanUpdate
+from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate
+from backoffice.core.contexts import Context
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
@@ -27,6 +28,7 @@ from backoffice.core.pagination import (
     paginate,
     sorting,
 )
+from backoffice.core.routing import ApiRouter
 from backoffice.org import service
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
@@ -44,8 +46,8 @@ from backoffice.org.schemas import (
     TeamUpdate,
 )
 
-employees = APIRouter(prefix="/api/v1/employees", tags=["employees"])
-org = APIRouter(prefix="/api/v1/org", tags=["org"])
+employees = ApiRouter(prefix="/api/v1/employees", tags=["employees"])
+org = ApiRouter(prefix="/api/v1/org", tags=["org"])
 
 # --- employees -------------------------------------------------------------------------------
 
@@ -415,4 +417,4 @@ async def delete_level(level_id: int, session: DbSession, _: CanDelete) -> Envel
     return ok(None, "Hierarchy level deleted")
 
 
-routers = (employees, org)
+context = Context("org", routers=(employees, org))

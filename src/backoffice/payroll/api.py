@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 from sqlalchemy import column
 
-from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
+from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
+from backoffice.core.contexts import Context
 from backoffice.core.db import DbSession, DriverConnection
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
@@ -22,6 +23,7 @@ from backoffice.core.errors import (
 )
 from backoffice.core.money import PositiveMoney
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
+from backoffice.core.routing import ApiRouter
 from backoffice.payroll import service
 from backoffice.payroll.models import Country
 from backoffice.payroll.schemas import (
@@ -38,9 +40,9 @@ from backoffice.payroll.schemas import (
 Iso = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, any case")]
 AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
 
-countries = APIRouter(prefix="/api/v1/countries", tags=["countries"])
-breakdowns = APIRouter(prefix="/api/v1/employees", tags=["employees"])
-analytics = APIRouter(prefix="/api/v1/analytics/salary", tags=["analytics"])
+countries = ApiRouter(prefix="/api/v1/countries", tags=["countries"])
+breakdowns = ApiRouter(prefix="/api/v1/employees", tags=["employees"])
+analytics = ApiRouter(prefix="/api/v1/analytics/salary", tags=["analytics"])
 
 # --- countries and tax policies --------------------------------------------------------------
 
@@ -217,12 +219,6 @@ async def preview_breakdown(
 # --- salary breakdown of an employee ---------------------------------------------------------
 
 
-def install(app: FastAPI) -> None:
-    """Serve payroll's routes in `app`."""
-    for router in (breakdowns, countries, analytics):
-        app.include_router(router)
-
-
 @breakdowns.get(
     "/salary-breakdown/{employee_id}",
     response_model=Envelope[BreakdownRead],
@@ -297,3 +293,6 @@ async def salary_by_job_title(
         session, page, [*order, column("job_title")], country_iso=country_iso
     )
     return ok(rows, pagination=info)
+
+
+context = Context("payroll", routers=(breakdowns, countries, analytics))

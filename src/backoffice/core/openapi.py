@@ -1,0 +1,96 @@
+"""The OpenAPI document: every status an operation can answer, in its context's error shape.
+
+Endpoints declare the domain errors they raise (`responses=error_responses(...)`); the statuses
+that core itself produces are added here for every operation, so a route added later is
+documented with no extra work: 400 (a body that cannot be read), 401 and 403 (an operation
+that needs credentials), 422 (parameters or a body to validate) and 429 (rate limiting).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from backoffice.core.envelope import ERROR_MODELS, ErrorStyle
+from backoffice.core.ratelimit import EXEMPT_PATHS
+from backoffice.core.routing import needs_credentials, route_contexts
+
+CORE_STATUSES = {
+    "400": "The body could not be read (not UTF-8, or not the declared content type)",
+    "401": "Missing or wrong credentials (`WWW-Authenticate` says which schemes)",
+    "403": "The caller's role does not allow this",
+    "422": "A parameter or the body breaks a rule; `errors` lists each field and reason",
+    "429": "Too many requests from this client; `Retry-After` says when to retry",
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the document built by `build_openapi` (once, then cached)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with security schemes and every status core can answer."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = {
+        "basic": {"type": "http", "scheme": "basic"},
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    }
+    schemas = components.setdefault("schemas", {})
+    for model in ERROR_MODELS.values():
+        _add_component(schemas, model)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schema["security"] = [{"basic": []}, {"bearer": []}]
+    styles: dict[int, ErrorStyle] = getattr(app.state, "error_styles", {})
+    for served in route_contexts(app):
+        route = served.original_route
+        if isinstance(route, APIRoute) and served.include_in_schema and served.path_format:
+            style = styles.get(id(route), ErrorStyle.ENVELOPE)
+            for method in served.methods or ():
+                operation = schema["paths"][served.path_format][method.lower()]
+                _document_core_statuses(operation, served.path_format, route, style)
+    return schema
+
+
+def _add_component(schemas: dict[str, Any], model: type[BaseModel]) -> None:
+    document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(document.pop("$defs", {}))
+    schemas[model.__name__] = document
+
+
+def _document_core_statuses(
+    operation: dict[str, Any], path: str, route: APIRoute, style: ErrorStyle
+) -> None:
+    authenticated = needs_credentials(route)
+    validated = bool(operation.get("parameters")) or "requestBody" in operation
+    statuses = {
+        "400": "requestBody" in operation,
+        "401": authenticated,
+        "403": authenticated,
+        "422": validated,
+        "429": path not in EXEMPT_PATHS,
+    }
+    if not authenticated:
+        operation["security"] = []
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status, applies in statuses.items():
+        if applies:
+            responses.setdefault(status, {"description": CORE_STATUSES[status]})
+    error_schema = {"$ref": f"#/components/schemas/{ERROR_MODELS[style].__name__}"}
+    for status, response in responses.items():
+        if status[0] in "45":
+            response["content"] = {"application/json": {"schema": error_schema}}
