@@ -7,7 +7,7 @@ domain errors (`NotFound` 404, `Conflict` 409, `ValidationFailed` 422).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -19,13 +19,15 @@ from sqlalchemy import (
     Select,
     func,
     select,
+    tuple_,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
-from backoffice.org.models import Company, Employee, HierarchyLevel, Team
+from backoffice.org.countries import country_exists
+from backoffice.org.models import Company, Country, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
     REQUIRED_ON_UPDATE,
     CompanyCreate,
@@ -37,7 +39,6 @@ from backoffice.org.schemas import (
     TeamCreate,
     TeamUpdate,
 )
-from backoffice.payroll.service import country_exists
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -269,20 +270,34 @@ async def get_employee(session: AsyncSession, employee_id: int) -> Employee:
     return employee
 
 
-def employee_pay(employee_id: int | ColumnElement[int]) -> Select[int, Decimal, str]:
-    """(id, annual salary, country) of one employee, as a statement other contexts compose.
+def employee_pay(employee_id: int | ColumnElement[int]) -> Select[int, Decimal, str, str]:
+    """(id, annual salary, country, currency) of one employee, as a statement to compose.
 
     Payroll joins it with its policy tables so a breakdown is one round trip to the database;
     `employee_id` may be a bind parameter, so the composed statement is built once.
     """
-    return select(Employee.id, Employee.salary, Employee.country_iso).where(
-        Employee.id == employee_id
+    return (
+        select(Employee.id, Employee.salary, Employee.country_iso, Country.currency)
+        .join(Country, Country.iso_code == Employee.country_iso)
+        .where(Employee.id == employee_id)
     )
 
 
 async def get_employee_by_account(session: AsyncSession, account_id: int) -> Employee | None:
     """The employee the login `account_id` acts for, or None when no employee is linked."""
     return await session.scalar(select(Employee).where(Employee.account_id == account_id))
+
+
+async def existing_names(
+    session: AsyncSession, pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the (full name, country) `pairs` some employee already has."""
+    rows = await session.execute(
+        select(Employee.full_name, Employee.country_iso).where(
+            tuple_(Employee.full_name, Employee.country_iso).in_(pairs)
+        )
+    )
+    return {(name, iso) for name, iso in rows}
 
 
 async def _require_team_of(session: AsyncSession, team_id: int, company_id: int | None) -> Team:

@@ -22,8 +22,8 @@ from backoffice.core.errors import (
 )
 from backoffice.core.money import PositiveMoney
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
+from backoffice.org import countries as org_countries
 from backoffice.payroll import service
-from backoffice.payroll.models import Country
 from backoffice.payroll.schemas import (
     BreakdownRead,
     CountryDetail,
@@ -44,10 +44,7 @@ analytics = APIRouter(prefix="/api/v1/analytics/salary", tags=["analytics"])
 
 # --- countries and tax policies --------------------------------------------------------------
 
-sort_countries = sorting(
-    {"iso_code": Country.iso_code, "name": Country.name, "currency": Country.currency},
-    default="iso_code",
-)
+sort_countries = sorting(org_countries.COUNTRY_SORT, default="iso_code")
 
 
 @countries.post(
@@ -63,7 +60,7 @@ async def upsert_country(
     data: CountryUpsert, session: DbSession, principal: CanCreate, response: Response
 ) -> Envelope[CountryDetail]:
     """200 when the country existed (updating needs the update permission), 201 when new."""
-    if not principal.can(Permission.UPDATE) and await service.country_exists(
+    if not principal.can(Permission.UPDATE) and await org_countries.country_exists(
         session, data.iso_code
     ):
         raise Forbidden(f"Role {principal.role.value!r} may not update")
@@ -133,7 +130,7 @@ async def list_policy_versions(
     iso: Iso, session: DbSession, _: CanRead
 ) -> Envelope[list[PolicyVersionRead]]:
     """History is never overwritten: each change is a new version."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     history = await service.policy_history(session, country.iso_code)
     return ok([service.version_read(v) for v in history])
 
@@ -173,7 +170,7 @@ async def get_policy_version(
     iso: Iso, version: int, session: DbSession, _: CanRead
 ) -> Envelope[PolicyVersionRead]:
     """404 for an unknown country or version."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     return ok(
         service.version_read(await service.get_policy_version(session, country.iso_code, version))
     )
@@ -189,7 +186,7 @@ async def get_policy_in_force(
     iso: Iso, session: DbSession, _: CanRead, as_of: AsOf = None
 ) -> Envelope[PolicyVersionRead]:
     """404 when no version is in force on that date."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     day = as_of or date.today()
     version = await service.policy_in_force(session, country.iso_code, day)
     if version is None:
