@@ -26,7 +26,7 @@ from backoffice.core.money import to_cents
 from backoffice.core.pagination import PageParams, paginate_rows
 from backoffice.org import countries
 from backoffice.org.models import Country
-from backoffice.org.service import employee_pay, salary_range, salary_range_columns
+from backoffice.org.salaries import employee_pay, salary_range, salary_range_columns
 from backoffice.payroll import tax
 from backoffice.payroll.models import (
     SalaryByCountry,
