@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
-from sqlalchemy import column
 
 from backoffice.core.auth.api import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
@@ -235,13 +234,8 @@ async def salary_breakdown(
 
 # --- salary analytics ------------------------------------------------------------------------
 
-_stats_sort = {
-    "count": column("employee_count"),
-    "total": column("salary_total"),
-    "avg": column("salary_total") / column("employee_count"),
-}
-sort_by_country = sorting({"country_iso": column("country_iso"), **_stats_sort}, "country_iso")
-sort_by_job_title = sorting({"job_title": column("job_title"), **_stats_sort}, "job_title")
+sort_by_country = sorting(service.BY_COUNTRY_SORT, "country_iso")
+sort_by_job_title = sorting(service.BY_JOB_TITLE_SORT, "job_title")
 
 
 @analytics.get(
@@ -270,9 +264,7 @@ async def salary_by_every_country(
     order: Annotated[Order, Depends(sort_by_country)],
 ) -> Envelope[list[CountrySalaryStats]]:
     """Countries with at least one employee; sort by `country_iso`, `count`, `avg`, `total`."""
-    rows, info = await service.salary_by_every_country(
-        session, page, [*order, column("country_iso")]
-    )
+    rows, info = await service.salary_by_every_country(session, page, order)
     return ok(rows, pagination=info)
 
 
@@ -290,7 +282,5 @@ async def salary_by_job_title(
     country_iso: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
 ) -> Envelope[list[JobTitleSalaryStats]]:
     """Job titles with at least one employee; sort by `job_title`, `count`, `avg`, `total`."""
-    rows, info = await service.salary_by_job_title(
-        session, page, [*order, column("job_title")], country_iso=country_iso
-    )
+    rows, info = await service.salary_by_job_title(session, page, order, country_iso=country_iso)
     return ok(rows, pagination=info)

@@ -14,7 +14,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, bindparam, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -457,6 +467,17 @@ async def employee_breakdown(conn: Driver, employee_id: int, as_of: date) -> Bre
 # --- salary analytics (aggregates kept by triggers; min/max from indexes) --------------------
 
 
+# The statements below select these names from whichever aggregate table they read.
+_STATS_SORT = {
+    "count": column("employee_count"),
+    "total": column("salary_total"),
+    "avg": column("salary_total") / column("employee_count"),
+}
+# What the per-country and per-job-title figures may be sorted by (`core.pagination.sorting`).
+BY_COUNTRY_SORT = {"country_iso": column("country_iso"), **_STATS_SORT}
+BY_JOB_TITLE_SORT = {"job_title": column("job_title"), **_STATS_SORT}
+
+
 def _avg(total: Decimal, count: int) -> Decimal | None:
     return to_cents(total / count) if count else None
 
@@ -489,7 +510,7 @@ async def salary_by_every_country(
         low,
         high,
     )
-    rows, info = await paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, [*order_by, column("country_iso")])
     return [
         CountrySalaryStats(
             country_iso=iso, count=n, total=total, avg=_avg(total, n), min=lo, max=hi
@@ -521,7 +542,7 @@ async def salary_by_job_title(
         statement = select(pair.job_title, pair.employee_count, pair.salary_total, low, high).where(
             pair.country_iso == country.iso_code
         )
-    rows, info = await paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, [*order_by, column("job_title")])
     iso = country_iso.upper() if country_iso else None
     return [
         JobTitleSalaryStats(
