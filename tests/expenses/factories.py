@@ -14,8 +14,9 @@ from backoffice.expenses.rules import Scope
 from backoffice.expenses.schemas import PolicyCreate, StepCreate
 from backoffice.expenses.service import insert_policy
 from backoffice.org import service as org
+from backoffice.org.countries import country_exists
 from backoffice.payroll.schemas import CountryUpsert
-from backoffice.payroll.service import country_exists, upsert_country
+from backoffice.payroll.service import upsert_country
 from tests.conftest import PASSWORD, basic
 
 LEVEL_NAMES = ("CTO", "VP", "Director", "AD", "SEM", "Manager", "SDE3")

@@ -9,17 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
-from backoffice.core.auth.service import Principal
 from backoffice.core.contexts import Context, Routes
-from backoffice.core.db import (
-    AutocommitSession,
-    DbSession,
-    DriverConnection,
-    driver_of,
-)
+from backoffice.core.db import AutocommitSession, DbSession, DriverConnection
 from backoffice.core.envelope import Envelope, ErrorStyle, ok
 from backoffice.core.errors import (
     Conflict,
@@ -52,7 +45,6 @@ from backoffice.expenses.schemas import (
     StepRead,
     StepUpdate,
 )
-from backoffice.expenses.service import Actor
 
 router = ApiRouter(tags=["expenses"])
 admin_router = ApiRouter(prefix="/api/v1", tags=["expense policies"])
@@ -61,10 +53,6 @@ PathId = Annotated[int, Path(gt=0, le=2_147_483_647)]  # PostgreSQL integer ids
 MAX_ID = 2_147_483_647
 
 _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed)
-
-
-async def _actor(session: AsyncSession, principal: Principal) -> Actor:
-    return await service.resolve_actor(await driver_of(session), principal)
 
 
 @router.post(
@@ -125,7 +113,7 @@ async def list_expenses(
     ] = None,
 ) -> ExpensePage:
     """The caller's own expenses; an admin may name another employee with `user_id`."""
-    actor = await _actor(session, principal)
+    actor = await service.session_actor(session, principal)
     return await service.list_expenses(session, actor, page, status=status, user_id=user_id)
 
 
@@ -196,7 +184,7 @@ async def list_policies(
     is_active: bool | None = None,
 ) -> Envelope[list[PolicyRead]]:
     """The expense policies of the caller's company (every company for a platform login)."""
-    actor = await _actor(session, principal)
+    actor = await service.session_actor(session, principal)
     rows, info = await service.list_policies(
         session, actor, page, company_id=company_id, category=category, is_active=is_active
     )
@@ -213,7 +201,9 @@ async def create_policy(
     data: PolicyCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[PolicyRead]:
     """Create a policy, optionally with its approval steps."""
-    policy, steps = await service.create_policy(session, await _actor(session, principal), data)
+    policy, steps = await service.create_policy(
+        session, await service.session_actor(session, principal), data
+    )
     return ok(_policy_read(policy, steps), "Policy created", status_code=201)
 
 
@@ -226,7 +216,7 @@ async def get_policy(
     policy_id: PathId, session: DbSession, principal: CanRead
 ) -> Envelope[PolicyRead]:
     """A policy with its steps in order."""
-    actor = await _actor(session, principal)
+    actor = await service.session_actor(session, principal)
     return ok(_policy_read(*await service.policy_with_steps(session, actor, policy_id)))
 
 
@@ -239,7 +229,7 @@ async def update_policy(
     policy_id: PathId, data: PolicyUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[PolicyRead]:
     """Change a policy (deactivate it with `is_active: false`)."""
-    actor = await _actor(session, principal)
+    actor = await service.session_actor(session, principal)
     policy, steps = await service.update_policy(session, actor, policy_id, data)
     return ok(_policy_read(policy, steps), "Policy updated")
 
@@ -253,7 +243,7 @@ async def delete_policy(
     policy_id: PathId, session: DbSession, principal: CanDelete
 ) -> Envelope[None]:
     """Delete a policy that has no expenses."""
-    await service.delete_policy(session, await _actor(session, principal), policy_id)
+    await service.delete_policy(session, await service.session_actor(session, principal), policy_id)
     return ok(None, "Policy deleted")
 
 
@@ -266,7 +256,7 @@ async def list_steps(
     policy_id: PathId, session: DbSession, principal: CanRead
 ) -> Envelope[list[StepRead]]:
     """The policy's approval steps in order."""
-    actor = await _actor(session, principal)
+    actor = await service.session_actor(session, principal)
     _, steps = await service.policy_with_steps(session, actor, policy_id)
     return ok([StepRead.model_validate(s) for s in steps])
 
@@ -281,7 +271,9 @@ async def add_step(
     policy_id: PathId, data: StepCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[StepRead]:
     """Add a step to the policy's chain (for expenses submitted from now on)."""
-    step = await service.add_step(session, await _actor(session, principal), policy_id, data)
+    step = await service.add_step(
+        session, await service.session_actor(session, principal), policy_id, data
+    )
     return ok(StepRead.model_validate(step), "Step created", status_code=201)
 
 
@@ -292,7 +284,7 @@ async def add_step(
 )
 async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
     """One approval step."""
-    step = await service.get_step(session, await _actor(session, principal), step_id)
+    step = await service.get_step(session, await service.session_actor(session, principal), step_id)
     return ok(StepRead.model_validate(step))
 
 
@@ -305,7 +297,9 @@ async def update_step(
     step_id: PathId, data: StepUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[StepRead]:
     """Change a step; chains already fixed never change."""
-    step = await service.update_step(session, await _actor(session, principal), step_id, data)
+    step = await service.update_step(
+        session, await service.session_actor(session, principal), step_id, data
+    )
     return ok(StepRead.model_validate(step), "Step updated")
 
 
@@ -316,7 +310,7 @@ async def update_step(
 )
 async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete) -> Envelope[None]:
     """Remove a step from its policy's chain."""
-    await service.delete_step(session, await _actor(session, principal), step_id)
+    await service.delete_step(session, await service.session_actor(session, principal), step_id)
     return ok(None, "Step deleted")
 
 

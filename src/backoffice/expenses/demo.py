@@ -18,7 +18,7 @@ from backoffice.expenses.schemas import PolicyCreate, StepCreate
 from backoffice.expenses.service import insert_policy
 from backoffice.org import hierarchy
 from backoffice.org import service as org
-from backoffice.payroll.service import country_exists
+from backoffice.org.countries import country_exists
 
 COMPANY = "TechCorp Solutions"
 TEAM = "Technology"

@@ -114,6 +114,11 @@ async def resolve_actor(conn: Driver, principal: Principal) -> Actor:
     return Actor(principal, await hierarchy.placement_by_account(conn, principal.account_id))
 
 
+async def session_actor(session: AsyncSession, principal: Principal) -> Actor:
+    """`resolve_actor` inside the session's transaction."""
+    return await resolve_actor(await driver_of(session), principal)
+
+
 async def act_as(conn: Driver, actor: Actor, employee_id: int, field: str) -> Placement:
     """The employee the caller acts as: themselves, or anyone visible for an admin.
 

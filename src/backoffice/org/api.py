@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Body, Depends, Query
-from sqlalchemy import select
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate
 from backoffice.core.contexts import Context
@@ -19,18 +18,9 @@ from backoffice.core.errors import (
     ValidationFailed,
     error_responses,
 )
-from backoffice.core.pagination import (
-    NameContains,
-    Order,
-    Pagination,
-    contains,
-    in_range,
-    paginate,
-    sorting,
-)
+from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
 from backoffice.org import service
-from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
     CompanyCreate,
     CompanyRead,
@@ -51,17 +41,7 @@ org = ApiRouter(prefix="/api/v1/org", tags=["org"])
 
 # --- employees -------------------------------------------------------------------------------
 
-sort_employees = sorting(
-    {
-        "id": Employee.id,
-        "full_name": Employee.full_name,
-        "job_title": Employee.job_title,
-        "country_iso": Employee.country_iso,
-        "salary": Employee.salary,
-        "created_at": Employee.created_at,
-    },
-    default="id",
-)
+sort_employees = sorting(service.EMPLOYEE_SORT, default="id")
 
 
 @employees.post(
@@ -100,23 +80,19 @@ async def list_employees(
     is_active: bool | None = None,
 ) -> Envelope[list[EmployeeRead]]:
     """Filters combine with AND; `sort` takes e.g. `-salary,full_name`."""
-    if min_salary is not None and max_salary is not None and min_salary > max_salary:
-        raise ValidationFailed.field("min_salary", "min_salary must not exceed max_salary")
-    statement = select(Employee).where(*in_range(Employee.salary, min_salary, max_salary))
-    if country_iso:
-        statement = statement.where(Employee.country_iso == country_iso.upper())
-    if job_title:
-        statement = statement.where(Employee.job_title == job_title.strip())
-    if name:
-        statement = statement.where(contains(Employee.full_name, name))
-    for column, value in (
-        (Employee.company_id, company_id),
-        (Employee.team_id, team_id),
-        (Employee.is_active, is_active),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    rows, info = await paginate(session, statement, page, [*order, Employee.id.asc()])
+    rows, info = await service.list_employees(
+        session,
+        page,
+        order,
+        country_iso=country_iso,
+        job_title=job_title,
+        name=name,
+        min_salary=min_salary,
+        max_salary=max_salary,
+        company_id=company_id,
+        team_id=team_id,
+        is_active=is_active,
+    )
     return ok([EmployeeRead.model_validate(e) for e in rows], pagination=info)
 
 
@@ -176,7 +152,7 @@ async def link_account(
 
 # --- companies -------------------------------------------------------------------------------
 
-sort_companies = sorting({"id": Company.id, "name": Company.name}, default="id")
+sort_companies = sorting(service.COMPANY_SORT, default="id")
 
 
 @org.post(
@@ -208,10 +184,7 @@ async def list_companies(
     name: NameContains = None,
 ) -> Envelope[list[CompanyRead]]:
     """Paginated; `name` filters by substring."""
-    statement = select(Company)
-    if name:
-        statement = statement.where(contains(Company.name, name))
-    rows, info = await paginate(session, statement, page, [*order, Company.id.asc()])
+    rows, info = await service.list_companies(session, page, order, name=name)
     return ok([CompanyRead.model_validate(c) for c in rows], pagination=info)
 
 
@@ -254,7 +227,7 @@ async def delete_company(company_id: int, session: DbSession, _: CanDelete) -> E
 
 # --- teams -----------------------------------------------------------------------------------
 
-sort_teams = sorting({"id": Team.id, "name": Team.name, "company_id": Team.company_id}, "id")
+sort_teams = sorting(service.TEAM_SORT, "id")
 
 
 @org.post(
@@ -285,12 +258,7 @@ async def list_teams(
     name: NameContains = None,
 ) -> Envelope[list[TeamRead]]:
     """Paginated; filter by company and name."""
-    statement = select(Team)
-    if company_id is not None:
-        statement = statement.where(Team.company_id == company_id)
-    if name:
-        statement = statement.where(contains(Team.name, name))
-    rows, info = await paginate(session, statement, page, [*order, Team.id.asc()])
+    rows, info = await service.list_teams(session, page, order, company_id=company_id, name=name)
     return ok([TeamRead.model_validate(t) for t in rows], pagination=info)
 
 
@@ -333,14 +301,7 @@ async def delete_team(team_id: int, session: DbSession, _: CanDelete) -> Envelop
 
 # --- hierarchy levels ------------------------------------------------------------------------
 
-sort_levels = sorting(
-    {
-        "id": HierarchyLevel.id,
-        "level_number": HierarchyLevel.level_number,
-        "company_id": HierarchyLevel.company_id,
-    },
-    default="company_id,level_number",
-)
+sort_levels = sorting(service.LEVEL_SORT, default="company_id,level_number")
 
 
 @org.post(
@@ -371,12 +332,9 @@ async def list_levels(
     team_id: int | None = None,
 ) -> Envelope[list[LevelRead]]:
     """Paginated; filter by company and team."""
-    statement = select(HierarchyLevel)
-    if company_id is not None:
-        statement = statement.where(HierarchyLevel.company_id == company_id)
-    if team_id is not None:
-        statement = statement.where(HierarchyLevel.team_id == team_id)
-    rows, info = await paginate(session, statement, page, [*order, HierarchyLevel.id.asc()])
+    rows, info = await service.list_levels(
+        session, page, order, company_id=company_id, team_id=team_id
+    )
     return ok([LevelRead.model_validate(lv) for lv in rows], pagination=info)
 
 

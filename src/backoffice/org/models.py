@@ -1,4 +1,7 @@
-"""One employee directory for payroll and expenses: companies, teams, levels, employees."""
+"""One employee directory for payroll and expenses.
+
+Companies, teams, hierarchy levels, employees and the countries they are paid in.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +57,24 @@ class HierarchyLevel(TimestampMixin, Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     level_number: Mapped[int] = mapped_column(SmallInteger)
     level_name: Mapped[str] = mapped_column(String(100))
+
+
+class Country(TimestampMixin, Base):
+    """A country employees can be paid in (ISO 3166-1 alpha-2, ISO 4217 currency).
+
+    Part of the directory (`employees.country_iso` refers to it); payroll keeps each country's
+    tax policies in its own tables.
+    """
+
+    __tablename__ = "countries"
+    __table_args__ = (
+        CheckConstraint("iso_code ~ '^[A-Z]{2}$'", name="iso_code"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+    )
+
+    iso_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
 
 
 class Employee(TimestampMixin, Base):

@@ -7,24 +7,20 @@ domain errors (`NotFound` 404, `Conflict` 409, `ValidationFailed` 422).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import (
-    ColumnElement,
-    ColumnExpressionArgument,
-    ScalarSelect,
-    Select,
-    func,
-    select,
-)
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account
+from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
+from backoffice.core.pagination import PageParams, contains, in_range, paginate
+from backoffice.org.countries import country_exists
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
     REQUIRED_ON_UPDATE,
@@ -37,7 +33,6 @@ from backoffice.org.schemas import (
     TeamCreate,
     TeamUpdate,
 )
-from backoffice.payroll.service import country_exists
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -74,6 +69,23 @@ async def get_company(session: AsyncSession, company_id: int) -> Company:
     if company is None:
         raise NotFound(f"Company {company_id} not found")
     return company
+
+
+COMPANY_SORT = {"id": Company.id, "name": Company.name}
+
+
+async def list_companies(
+    session: AsyncSession,
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    name: str | None = None,
+) -> tuple[list[Company], PageInfo]:
+    """One page of companies, filtered by part of the name."""
+    statement = select(Company)
+    if name:
+        statement = statement.where(contains(Company.name, name))
+    return await paginate(session, statement, page, [*order_by, Company.id.asc()])
 
 
 async def _ensure_company_name_free(
@@ -125,6 +137,26 @@ async def get_team(session: AsyncSession, team_id: int) -> Team:
     if team is None:
         raise NotFound(f"Team {team_id} not found")
     return team
+
+
+TEAM_SORT = {"id": Team.id, "name": Team.name, "company_id": Team.company_id}
+
+
+async def list_teams(
+    session: AsyncSession,
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    company_id: int | None = None,
+    name: str | None = None,
+) -> tuple[list[Team], PageInfo]:
+    """One page of teams, filtered by company and part of the name."""
+    statement = select(Team)
+    if company_id is not None:
+        statement = statement.where(Team.company_id == company_id)
+    if name:
+        statement = statement.where(contains(Team.name, name))
+    return await paginate(session, statement, page, [*order_by, Team.id.asc()])
 
 
 async def _ensure_team_name_free(
@@ -188,6 +220,30 @@ async def get_level(session: AsyncSession, level_id: int) -> HierarchyLevel:
     if level is None:
         raise NotFound(f"Hierarchy level {level_id} not found")
     return level
+
+
+LEVEL_SORT = {
+    "id": HierarchyLevel.id,
+    "level_number": HierarchyLevel.level_number,
+    "company_id": HierarchyLevel.company_id,
+}
+
+
+async def list_levels(
+    session: AsyncSession,
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    company_id: int | None = None,
+    team_id: int | None = None,
+) -> tuple[list[HierarchyLevel], PageInfo]:
+    """One page of hierarchy levels, filtered by company and team."""
+    statement = select(HierarchyLevel)
+    if company_id is not None:
+        statement = statement.where(HierarchyLevel.company_id == company_id)
+    if team_id is not None:
+        statement = statement.where(HierarchyLevel.team_id == team_id)
+    return await paginate(session, statement, page, [*order_by, HierarchyLevel.id.asc()])
 
 
 async def _ensure_level_number_free(
@@ -269,20 +325,65 @@ async def get_employee(session: AsyncSession, employee_id: int) -> Employee:
     return employee
 
 
-def employee_pay(employee_id: int | ColumnElement[int]) -> Select[int, Decimal, str]:
-    """(id, annual salary, country) of one employee, as a statement other contexts compose.
+EMPLOYEE_SORT = {
+    "id": Employee.id,
+    "full_name": Employee.full_name,
+    "job_title": Employee.job_title,
+    "country_iso": Employee.country_iso,
+    "salary": Employee.salary,
+    "created_at": Employee.created_at,
+}
 
-    Payroll joins it with its policy tables so a breakdown is one round trip to the database;
-    `employee_id` may be a bind parameter, so the composed statement is built once.
-    """
-    return select(Employee.id, Employee.salary, Employee.country_iso).where(
-        Employee.id == employee_id
-    )
+
+async def list_employees(
+    session: AsyncSession,
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    country_iso: str | None = None,
+    job_title: str | None = None,
+    name: str | None = None,
+    min_salary: Decimal | None = None,
+    max_salary: Decimal | None = None,
+    company_id: int | None = None,
+    team_id: int | None = None,
+    is_active: bool | None = None,
+) -> tuple[list[Employee], PageInfo]:
+    """One page of employees; the filters combine with AND."""
+    if min_salary is not None and max_salary is not None and min_salary > max_salary:
+        raise ValidationFailed.field("min_salary", "min_salary must not exceed max_salary")
+    statement = select(Employee).where(*in_range(Employee.salary, min_salary, max_salary))
+    if country_iso:
+        statement = statement.where(Employee.country_iso == country_iso.upper())
+    if job_title:
+        statement = statement.where(Employee.job_title == job_title.strip())
+    if name:
+        statement = statement.where(contains(Employee.full_name, name))
+    for column, value in (
+        (Employee.company_id, company_id),
+        (Employee.team_id, team_id),
+        (Employee.is_active, is_active),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    return await paginate(session, statement, page, [*order_by, Employee.id.asc()])
 
 
 async def get_employee_by_account(session: AsyncSession, account_id: int) -> Employee | None:
     """The employee the login `account_id` acts for, or None when no employee is linked."""
     return await session.scalar(select(Employee).where(Employee.account_id == account_id))
+
+
+async def existing_names(
+    session: AsyncSession, pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the (full name, country) `pairs` some employee already has."""
+    rows = await session.execute(
+        select(Employee.full_name, Employee.country_iso).where(
+            tuple_(Employee.full_name, Employee.country_iso).in_(pairs)
+        )
+    )
+    return {(name, iso) for name, iso in rows}
 
 
 async def _require_team_of(session: AsyncSession, team_id: int, company_id: int | None) -> Team:
@@ -417,47 +518,3 @@ async def link_account(session: AsyncSession, employee_id: int, account_id: int 
     employee.account_id = account_id
     await _save(session, employee)
     return employee
-
-
-# --- salary figures payroll analytics read (served by the (group, salary) indexes) -----------
-
-
-def _group_filter(
-    country_iso: ColumnExpressionArgument[str] | str | None,
-    job_title: ColumnExpressionArgument[str] | str | None,
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if country_iso is not None:
-        conditions.append(Employee.country_iso == country_iso)
-    if job_title is not None:
-        conditions.append(Employee.job_title == job_title)
-    return conditions
-
-
-async def salary_range(
-    session: AsyncSession, *, country_iso: str | None = None, job_title: str | None = None
-) -> tuple[Decimal | None, Decimal | None]:
-    """Lowest and highest salary in a group: two index probes, no scan."""
-    row = (
-        await session.execute(
-            select(func.min(Employee.salary), func.max(Employee.salary)).where(
-                *_group_filter(country_iso, job_title)
-            )
-        )
-    ).one()
-    return row[0], row[1]
-
-
-def salary_range_columns(
-    *,
-    country_iso: ColumnExpressionArgument[str] | None = None,
-    job_title: ColumnExpressionArgument[str] | None = None,
-) -> tuple[ScalarSelect[Decimal], ScalarSelect[Decimal]]:
-    """Min and max salary of the group named by the enclosing query's columns.
-
-    Correlated scalar subqueries, each one probe of a (group, salary) index per row.
-    """
-    conditions = _group_filter(country_iso, job_title)
-    low = select(func.min(Employee.salary)).where(*conditions).scalar_subquery()
-    high = select(func.max(Employee.salary)).where(*conditions).scalar_subquery()
-    return low.label("min_salary"), high.label("max_salary")  # type: ignore[return-value]

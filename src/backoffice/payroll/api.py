@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response
-from sqlalchemy import column
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
@@ -24,8 +23,8 @@ from backoffice.core.errors import (
 from backoffice.core.money import PositiveMoney
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
+from backoffice.org import countries as org_countries
 from backoffice.payroll import service
-from backoffice.payroll.models import Country
 from backoffice.payroll.schemas import (
     BreakdownRead,
     CountryDetail,
@@ -46,10 +45,7 @@ analytics = ApiRouter(prefix="/api/v1/analytics/salary", tags=["analytics"])
 
 # --- countries and tax policies --------------------------------------------------------------
 
-sort_countries = sorting(
-    {"iso_code": Country.iso_code, "name": Country.name, "currency": Country.currency},
-    default="iso_code",
-)
+sort_countries = sorting(org_countries.COUNTRY_SORT, default="iso_code")
 
 
 @countries.post(
@@ -65,7 +61,7 @@ async def upsert_country(
     data: CountryUpsert, session: DbSession, principal: CanCreate, response: Response
 ) -> Envelope[CountryDetail]:
     """200 when the country existed (updating needs the update permission), 201 when new."""
-    if not principal.can(Permission.UPDATE) and await service.country_exists(
+    if not principal.can(Permission.UPDATE) and await org_countries.country_exists(
         session, data.iso_code
     ):
         raise Forbidden(f"Role {principal.role.value!r} may not update")
@@ -135,7 +131,7 @@ async def list_policy_versions(
     iso: Iso, session: DbSession, _: CanRead
 ) -> Envelope[list[PolicyVersionRead]]:
     """History is never overwritten: each change is a new version."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     history = await service.policy_history(session, country.iso_code)
     return ok([service.version_read(v) for v in history])
 
@@ -175,7 +171,7 @@ async def get_policy_version(
     iso: Iso, version: int, session: DbSession, _: CanRead
 ) -> Envelope[PolicyVersionRead]:
     """404 for an unknown country or version."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     return ok(
         service.version_read(await service.get_policy_version(session, country.iso_code, version))
     )
@@ -191,7 +187,7 @@ async def get_policy_in_force(
     iso: Iso, session: DbSession, _: CanRead, as_of: AsOf = None
 ) -> Envelope[PolicyVersionRead]:
     """404 when no version is in force on that date."""
-    country = await service.get_country(session, iso)
+    country = await org_countries.get_country(session, iso)
     day = as_of or date.today()
     version = await service.policy_in_force(session, country.iso_code, day)
     if version is None:
@@ -234,13 +230,8 @@ async def salary_breakdown(
 
 # --- salary analytics ------------------------------------------------------------------------
 
-_stats_sort = {
-    "count": column("employee_count"),
-    "total": column("salary_total"),
-    "avg": column("salary_total") / column("employee_count"),
-}
-sort_by_country = sorting({"country_iso": column("country_iso"), **_stats_sort}, "country_iso")
-sort_by_job_title = sorting({"job_title": column("job_title"), **_stats_sort}, "job_title")
+sort_by_country = sorting(service.BY_COUNTRY_SORT, "country_iso")
+sort_by_job_title = sorting(service.BY_JOB_TITLE_SORT, "job_title")
 
 
 @analytics.get(
@@ -269,9 +260,7 @@ async def salary_by_every_country(
     order: Annotated[Order, Depends(sort_by_country)],
 ) -> Envelope[list[CountrySalaryStats]]:
     """Countries with at least one employee; sort by `country_iso`, `count`, `avg`, `total`."""
-    rows, info = await service.salary_by_every_country(
-        session, page, [*order, column("country_iso")]
-    )
+    rows, info = await service.salary_by_every_country(session, page, order)
     return ok(rows, pagination=info)
 
 
@@ -289,9 +278,7 @@ async def salary_by_job_title(
     country_iso: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
 ) -> Envelope[list[JobTitleSalaryStats]]:
     """Job titles with at least one employee; sort by `job_title`, `count`, `avg`, `total`."""
-    rows, info = await service.salary_by_job_title(
-        session, page, [*order, column("job_title")], country_iso=country_iso
-    )
+    rows, info = await service.salary_by_job_title(session, page, order, country_iso=country_iso)
     return ok(rows, pagination=info)
 
 

@@ -11,11 +11,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.org.models import Employee
-from backoffice.org.service import create_employee
+from backoffice.org.service import create_employee, existing_names
 from backoffice.payroll.schemas import CountryUpsert
 from backoffice.payroll.service import upsert_country
 
@@ -110,16 +108,7 @@ async def load_countries(session: AsyncSession) -> int:
 
 async def load_employees(session: AsyncSession) -> int:
     """Create the payroll demo employees that do not exist yet; return how many were created."""
-    existing = {
-        (name, iso)
-        for name, iso in await session.execute(
-            select(Employee.full_name, Employee.country_iso).where(
-                tuple_(Employee.full_name, Employee.country_iso).in_(
-                    [(name, iso) for name, _, iso, _ in DEMO_EMPLOYEES]
-                )
-            )
-        )
-    }
+    existing = await existing_names(session, [(name, iso) for name, _, iso, _ in DEMO_EMPLOYEES])
     created = 0
     for name, title, iso, salary in DEMO_EMPLOYEES:
         if (name, iso) in existing:

@@ -1,4 +1,7 @@
-"""Countries, their versioned tax policies and the salary aggregates kept by triggers."""
+"""Countries' versioned tax policies and the salary aggregates kept by triggers.
+
+The countries themselves and the employees belong to the org directory.
+"""
 
 from __future__ import annotations
 
@@ -21,21 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backoffice.core.db import Base, TimestampMixin
-
-
-class Country(TimestampMixin, Base):
-    """A country employees can be paid in (ISO 3166-1 alpha-2, ISO 4217 currency)."""
-
-    __tablename__ = "countries"
-    __table_args__ = (
-        CheckConstraint("iso_code ~ '^[A-Z]{2}$'", name="iso_code"),
-        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
-    )
-
-    iso_code: Mapped[str] = mapped_column(String(2), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    currency: Mapped[str] = mapped_column(String(3))
+from backoffice.core.db import Base
+from backoffice.org.models import Country
 
 
 class TaxPolicyVersion(Base):
@@ -57,7 +47,7 @@ class TaxPolicyVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     country_iso: Mapped[str] = mapped_column(
-        String(2), ForeignKey("countries.iso_code", onupdate="CASCADE", ondelete="CASCADE")
+        String(2), ForeignKey(Country.iso_code, onupdate="CASCADE", ondelete="CASCADE")
     )
     version: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[date] = mapped_column(Date)

@@ -14,9 +14,18 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, bindparam, func, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -24,10 +33,12 @@ from backoffice.core.db import Driver, Sql
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
 from backoffice.core.money import to_cents
-from backoffice.core.pagination import PageParams, paginate, paginate_rows
+from backoffice.core.pagination import PageParams, paginate_rows
+from backoffice.org import countries
+from backoffice.org.models import Country
+from backoffice.org.salaries import employee_pay, salary_range, salary_range_columns
 from backoffice.payroll import tax
 from backoffice.payroll.models import (
-    Country,
     SalaryByCountry,
     SalaryByCountryJobTitle,
     SalaryByJobTitle,
@@ -49,21 +60,6 @@ from backoffice.payroll.schemas import (
     SlabOut,
     SplitRead,
 )
-
-
-async def country_exists(session: AsyncSession, iso_code: str) -> bool:
-    """Whether employees can be paid in the country `iso_code` (upper-case alpha-2)."""
-    found = await session.scalar(select(Country.iso_code).where(Country.iso_code == iso_code))
-    return found is not None
-
-
-async def get_country(session: AsyncSession, iso_code: str) -> Country:
-    """The country `iso_code` (any case), or `NotFound`."""
-    country = await session.get(Country, iso_code.upper())
-    if country is None:
-        raise NotFound(f"Country {iso_code.upper()!r} not found")
-    return country
-
 
 # --- policy versions -------------------------------------------------------------------------
 
@@ -198,22 +194,6 @@ async def _add_version(
     return version
 
 
-async def _lock_country(session: AsyncSession, iso_code: str) -> Country:
-    """The country row, locked so concurrent writers number versions one after another."""
-    country = await session.scalar(
-        select(Country).where(Country.iso_code == iso_code).with_for_update()
-    )
-    if country is None:
-        raise NotFound(f"Country {iso_code!r} not found")
-    return country
-
-
-async def _ensure_name_free(session: AsyncSession, name: str, iso_code: str) -> None:
-    holder = await session.scalar(select(Country.iso_code).where(Country.name == name))
-    if holder is not None and holder != iso_code:
-        raise Conflict(f"Country name {name!r} is already used by {holder}")
-
-
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
     """What `upsert_country` did."""
@@ -226,19 +206,9 @@ class UpsertResult:
 async def upsert_country(session: AsyncSession, data: CountryUpsert) -> UpsertResult:
     """Create or update a country by ISO code; a changed tax policy adds a version."""
     effective_from = data.effective_from or date.today()
-    await _ensure_name_free(session, data.name, data.iso_code)
-    try:
-        async with session.begin_nested():
-            inserted = await session.scalar(
-                insert(Country)
-                .values(iso_code=data.iso_code, name=data.name, currency=data.currency)
-                .on_conflict_do_nothing(index_elements=["iso_code"])
-                .returning(Country.iso_code)
-            )
-    except IntegrityError as exc:  # a concurrent writer took the name
-        raise Conflict(f"Country name {data.name!r} is already used") from exc
-    country = await _lock_country(session, data.iso_code)
-    created = inserted is not None
+    created = await countries.add_country(session, data.iso_code, data.name, data.currency)
+    # Locked so concurrent writers number versions one after another.
+    country = await countries.lock_country(session, data.iso_code)
     current = None if created else await policy_in_force(session, data.iso_code, effective_from)
     fields = data.model_fields_set
     slabs = (
@@ -255,9 +225,7 @@ async def upsert_country(session: AsyncSession, data: CountryUpsert) -> UpsertRe
         tax.TaxPolicy(effective_from, slabs, data.current_deduction, standard or None)
     )
     if not created:
-        country.name, country.currency = data.name, data.currency
-        await session.flush()
-        await session.refresh(country, ["updated_at"])
+        await countries.rename_country(session, country, data.name, data.currency)
     version = await _add_version(session, data.iso_code, policy)
     return UpsertResult(country, created, version)
 
@@ -266,7 +234,7 @@ async def add_policy_version(
     session: AsyncSession, iso_code: str, data: PolicyCreate
 ) -> TaxPolicyVersion | None:
     """Add a version to an existing country's policy (None if it equals the one in force)."""
-    await _lock_country(session, iso_code)
+    await countries.lock_country(session, iso_code)
     policy = _validated(
         tax.TaxPolicy(
             data.effective_from or date.today(),
@@ -280,19 +248,14 @@ async def add_policy_version(
 
 async def delete_country(session: AsyncSession, iso_code: str) -> None:
     """Delete a country and its policy history; refused (409) while employees are paid in it."""
-    country = await get_country(session, iso_code)
+    country = await countries.get_country(session, iso_code)
     if await session.scalar(
         select(SalaryByCountry.employee_count).where(
             SalaryByCountry.country_iso == country.iso_code
         )
     ):
         raise Conflict(f"Employees are paid in {country.iso_code}; move them first")
-    await session.delete(country)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"Country {country.iso_code} is still referenced") from exc
+    await countries.delete_country(session, country)
 
 
 # --- reading countries -----------------------------------------------------------------------
@@ -330,7 +293,7 @@ def country_read(country: Country, current: TaxPolicyVersion | None) -> CountryR
 
 async def country_detail(session: AsyncSession, iso_code: str) -> CountryDetail:
     """A country, the version in force today and every version."""
-    country = await get_country(session, iso_code)
+    country = await countries.get_country(session, iso_code)
     history = await policy_history(session, country.iso_code)
     current = await policy_in_force(session, country.iso_code, date.today())
     return CountryDetail(
@@ -347,16 +310,11 @@ async def list_countries(
     currency: str | None = None,
 ) -> tuple[list[CountryRead], PageInfo]:
     """One page of countries, each with the policy in force today."""
-    from backoffice.core.pagination import contains
-
-    statement = select(Country)
-    if name:
-        statement = statement.where(contains(Country.name, name))
-    if currency:
-        statement = statement.where(Country.currency == currency.upper())
-    countries, info = await paginate(session, statement, page, order_by)
-    current = await policies_in_force(session, [c.iso_code for c in countries], date.today())
-    return [country_read(c, current.get(c.iso_code)) for c in countries], info
+    rows, info = await countries.list_countries(
+        session, page, order_by, name=name, currency=currency
+    )
+    current = await policies_in_force(session, [c.iso_code for c in rows], date.today())
+    return [country_read(c, current.get(c.iso_code)) for c in rows], info
 
 
 # --- salary breakdown ------------------------------------------------------------------------
@@ -415,7 +373,7 @@ async def salary_breakdown(
     employee_id: int | None = None,
 ) -> BreakdownRead:
     """Split an annual gross `salary` under the country's policy in force on `as_of`."""
-    country = await get_country(session, country_iso)
+    country = await countries.get_country(session, country_iso)
     version = await policy_in_force(session, country.iso_code, as_of)
     if version is None:
         raise _no_policy(country.iso_code, as_of)
@@ -437,8 +395,6 @@ def _employee_breakdown_inputs() -> Select[*tuple[Any, ...]]:
     Built once with bind parameters `employee_id` and `as_of`: building a statement this size
     costs milliseconds of Python, executing a cached one a fraction of that.
     """
-    from backoffice.org.service import employee_pay
-
     as_of = bindparam("as_of", type_=Date)
     pay = employee_pay(bindparam("employee_id", type_=Integer)).subquery("pay")
     v = TaxPolicyVersion
@@ -466,7 +422,7 @@ def _employee_breakdown_inputs() -> Select[*tuple[Any, ...]]:
     return select(
         pay.c.salary,
         pay.c.country_iso,
-        Country.currency,
+        pay.c.currency,
         version.c.version,
         version.c.effective_from,
         version.c.flat_rate,
@@ -474,11 +430,7 @@ def _employee_breakdown_inputs() -> Select[*tuple[Any, ...]]:
         slabs.c.lowers,
         slabs.c.uppers,
         slabs.c.rates,
-    ).select_from(
-        pay.join(Country, Country.iso_code == pay.c.country_iso)
-        .outerjoin(version, true())
-        .outerjoin(slabs, true())
-    )
+    ).select_from(pay.outerjoin(version, true()).outerjoin(slabs, true()))
 
 
 @cache
@@ -515,15 +467,24 @@ async def employee_breakdown(conn: Driver, employee_id: int, as_of: date) -> Bre
 # --- salary analytics (aggregates kept by triggers; min/max from indexes) --------------------
 
 
+# The statements below select these names from whichever aggregate table they read.
+_STATS_SORT = {
+    "count": column("employee_count"),
+    "total": column("salary_total"),
+    "avg": column("salary_total") / column("employee_count"),
+}
+# What the per-country and per-job-title figures may be sorted by (`core.pagination.sorting`).
+BY_COUNTRY_SORT = {"country_iso": column("country_iso"), **_STATS_SORT}
+BY_JOB_TITLE_SORT = {"job_title": column("job_title"), **_STATS_SORT}
+
+
 def _avg(total: Decimal, count: int) -> Decimal | None:
     return to_cents(total / count) if count else None
 
 
 async def salary_by_country(session: AsyncSession, iso_code: str) -> CountrySalaryStats:
     """Count, sum, avg, min and max salary of one country's employees."""
-    from backoffice.org.service import salary_range
-
-    country = await get_country(session, iso_code)
+    country = await countries.get_country(session, iso_code)
     row = await session.get(SalaryByCountry, country.iso_code)
     count, total = (row.employee_count, row.salary_total) if row else (0, Decimal(0))
     low, high = await salary_range(session, country_iso=country.iso_code) if count else (None, None)
@@ -541,8 +502,6 @@ async def salary_by_every_country(
     session: AsyncSession, page: PageParams, order_by: Sequence[ColumnElement[Any]]
 ) -> tuple[list[CountrySalaryStats], PageInfo]:
     """The same figures for every country that has employees."""
-    from backoffice.org.service import salary_range_columns
-
     low, high = salary_range_columns(country_iso=SalaryByCountry.country_iso)
     statement = select(
         SalaryByCountry.country_iso,
@@ -551,7 +510,7 @@ async def salary_by_every_country(
         low,
         high,
     )
-    rows, info = await paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, [*order_by, column("country_iso")])
     return [
         CountrySalaryStats(
             country_iso=iso, count=n, total=total, avg=_avg(total, n), min=lo, max=hi
@@ -567,8 +526,6 @@ async def salary_by_job_title(
     country_iso: str | None = None,
 ) -> tuple[list[JobTitleSalaryStats], PageInfo]:
     """Count, avg, min and max salary per job title, optionally within one country."""
-    from backoffice.org.service import salary_range_columns
-
     if country_iso is None:
         low, high = salary_range_columns(job_title=SalaryByJobTitle.job_title)
         statement = select(
@@ -579,13 +536,13 @@ async def salary_by_job_title(
             high,
         )
     else:
-        country = await get_country(session, country_iso)
+        country = await countries.get_country(session, country_iso)
         pair = SalaryByCountryJobTitle
         low, high = salary_range_columns(country_iso=pair.country_iso, job_title=pair.job_title)
         statement = select(pair.job_title, pair.employee_count, pair.salary_total, low, high).where(
             pair.country_iso == country.iso_code
         )
-    rows, info = await paginate_rows(session, statement, page, order_by)
+    rows, info = await paginate_rows(session, statement, page, [*order_by, column("job_title")])
     iso = country_iso.upper() if country_iso else None
     return [
         JobTitleSalaryStats(
