@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from backoffice.core.envelope import ERROR_MODELS, ErrorStyle
+from backoffice.core.pagination import SORT_FIELDS
 from backoffice.core.ratelimit import EXEMPT_PATHS
 from backoffice.core.routing import needs_credentials, route_contexts
 
@@ -66,6 +67,22 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _sort_as_enum(parameter: dict[str, Any]) -> None:
+    """`sort=a,-b`: an array of whitelisted fields, comma-separated (form, not exploded)."""
+    schema = parameter["schema"]
+    fields = schema.pop(SORT_FIELDS, None)
+    if fields is None:
+        return
+    default = schema.get("default")
+    parameter["schema"] = {
+        "type": "array",
+        "items": {"type": "string", "enum": [v for f in fields for v in (f, f"-{f}")]},
+        **({"default": default.split(",")} if default else {}),
+    }
+    parameter["style"] = "form"
+    parameter["explode"] = False
+
+
 def _add_component(schemas: dict[str, Any], model: type[BaseModel]) -> None:
     document = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(document.pop("$defs", {}))
@@ -75,6 +92,8 @@ def _add_component(schemas: dict[str, Any], model: type[BaseModel]) -> None:
 def _document_core_statuses(
     operation: dict[str, Any], path: str, route: APIRoute, style: ErrorStyle
 ) -> None:
+    for parameter in operation.get("parameters", []):
+        _sort_as_enum(parameter)
     authenticated = needs_credentials(route)
     validated = bool(operation.get("parameters")) or "requestBody" in operation
     statuses = {

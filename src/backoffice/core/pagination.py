@@ -18,15 +18,21 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed
+from backoffice.core.types import MAX_BIGINT
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+# Marks a `sort` parameter's schema with its whitelist, for the OpenAPI document.
+SORT_FIELDS = "x-sort-fields"
 
 # What a `sorting(...)` dependency yields: ORDER BY clauses.
 Order = list[ColumnElement[Any]]
 
 # The usual "part of the name, any case" filter of a list endpoint.
-NameContains = Annotated[str | None, Query(description="Part of the name, any case")]
+NameContains = Annotated[
+    str | None, Query(max_length=200, description="Part of the name, any case")
+]
 
 # A model attribute (`Employee.salary`) or any SQL expression.
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
@@ -42,7 +48,7 @@ class PageParams:
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="Rows to skip")] = 0,
 ) -> PageParams:
     """Read `limit` and `offset`; a limit above the maximum is a 422."""
     return PageParams(limit=limit, offset=offset)
@@ -56,13 +62,19 @@ def sorting(
 ) -> Callable[..., Awaitable[list[ColumnElement[Any]]]]:
     """A dependency reading `sort=field,-other` against a whitelist of fields.
 
-    A leading `-` sorts descending. An unknown field is a 422 naming the allowed ones.
+    A leading `-` sorts descending. An unknown field is a 422 naming the allowed ones. The
+    OpenAPI document lists the whitelist as an enum of a comma-separated array (see
+    `core.openapi`), so clients and fuzzers know every accepted value.
     """
     fields = ", ".join(sorted(allowed))
 
     async def parse(
         sort: Annotated[
-            str, Query(description=f"Comma-separated; prefix - for descending. One of: {fields}")
+            str,
+            Query(
+                description=f"Comma-separated; prefix - for descending. One of: {fields}",
+                json_schema_extra={SORT_FIELDS: sorted(allowed)},
+            ),
         ] = default,
     ) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from pydantic import BeforeValidator, Strict
+from pydantic import BeforeValidator, Field, Strict
 
 # PostgreSQL `integer` (serial keys and the foreign keys to them) and `bigint` (OFFSET).
 MAX_INT = 2**31 - 1
@@ -36,3 +36,12 @@ def _true_or_false(value: Any) -> Any:
 
 # A boolean query parameter: `true` or `false` (any case), not `1`, `0`, `yes` or `on`.
 FlagParam = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+def omissible() -> Any:
+    """The default of an update field that may be left out but not set to null.
+
+    The field's type stays non-nullable, so the OpenAPI document and the validator both refuse
+    null; an update applies `model_dump(exclude_unset=True)`, which leaves this default out.
+    """
+    return Field(default=None, validate_default=False)

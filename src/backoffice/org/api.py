@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Body, Depends, Query
@@ -18,8 +17,10 @@ from backoffice.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.money import Money
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import FlagParam, Id, IdParam
 from backoffice.org import service
 from backoffice.org.schemas import (
     CompanyCreate,
@@ -71,13 +72,13 @@ async def list_employees(
     page: Pagination,
     order: Annotated[Order, Depends(sort_employees)],
     country_iso: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
-    job_title: Annotated[str | None, Query(description="Exact job title")] = None,
-    name: Annotated[str | None, Query(description="Part of the full name, any case")] = None,
-    min_salary: Annotated[Decimal | None, Query(ge=0)] = None,
-    max_salary: Annotated[Decimal | None, Query(ge=0)] = None,
-    company_id: int | None = None,
-    team_id: int | None = None,
-    is_active: bool | None = None,
+    job_title: Annotated[str | None, Query(max_length=200, description="Exact job title")] = None,
+    name: NameContains = None,
+    min_salary: Annotated[Money | None, Query(description="Annual gross at least")] = None,
+    max_salary: Annotated[Money | None, Query(description="Annual gross at most")] = None,
+    company_id: IdParam | None = None,
+    team_id: IdParam | None = None,
+    is_active: FlagParam | None = None,
 ) -> Envelope[list[EmployeeRead]]:
     """Filters combine with AND; `sort` takes e.g. `-salary,full_name`."""
     rows, info = await service.list_employees(
@@ -102,7 +103,9 @@ async def list_employees(
     responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One employee",
 )
-async def get_employee(employee_id: int, session: DbSession, _: CanRead) -> Envelope[EmployeeRead]:
+async def get_employee(
+    employee_id: IdParam, session: DbSession, _: CanRead
+) -> Envelope[EmployeeRead]:
     """404 for an unknown id."""
     return ok(EmployeeRead.model_validate(await service.get_employee(session, employee_id)))
 
@@ -114,7 +117,7 @@ async def get_employee(employee_id: int, session: DbSession, _: CanRead) -> Enve
     summary="Change some fields of an employee",
 )
 async def update_employee(
-    employee_id: int, data: EmployeeUpdate, session: DbSession, _: CanUpdate
+    employee_id: IdParam, data: EmployeeUpdate, session: DbSession, _: CanUpdate
 ) -> Envelope[EmployeeRead]:
     """Only the fields sent change; null clears an optional field."""
     employee = await service.update_employee(session, employee_id, data)
@@ -127,7 +130,7 @@ async def update_employee(
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete an employee",
 )
-async def delete_employee(employee_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+async def delete_employee(employee_id: IdParam, session: DbSession, _: CanDelete) -> Envelope[None]:
     """409 while other records (e.g. expenses) refer to the employee."""
     await service.delete_employee(session, employee_id)
     return ok(None, "Employee deleted")
@@ -140,10 +143,10 @@ async def delete_employee(employee_id: int, session: DbSession, _: CanDelete) ->
     summary="Link (or with null, unlink) the login an employee acts through",
 )
 async def link_account(
-    employee_id: int,
+    employee_id: IdParam,
     session: DbSession,
     _: CanUpdate,
-    account_id: Annotated[int | None, Body(embed=True)],
+    account_id: Annotated[Id | None, Body(embed=True, description="The login; null unlinks")],
 ) -> Envelope[EmployeeRead]:
     """One employee per account."""
     employee = await service.link_account(session, employee_id, account_id)
@@ -194,7 +197,7 @@ async def list_companies(
     responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One company",
 )
-async def get_company(company_id: int, session: DbSession, _: CanRead) -> Envelope[CompanyRead]:
+async def get_company(company_id: IdParam, session: DbSession, _: CanRead) -> Envelope[CompanyRead]:
     """404 for an unknown id."""
     return ok(CompanyRead.model_validate(await service.get_company(session, company_id)))
 
@@ -206,7 +209,7 @@ async def get_company(company_id: int, session: DbSession, _: CanRead) -> Envelo
     summary="Rename a company",
 )
 async def update_company(
-    company_id: int, data: CompanyUpdate, session: DbSession, _: CanUpdate
+    company_id: IdParam, data: CompanyUpdate, session: DbSession, _: CanUpdate
 ) -> Envelope[CompanyRead]:
     """Names are unique (409)."""
     company = await service.update_company(session, company_id, data)
@@ -219,7 +222,7 @@ async def update_company(
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a company with its teams and levels",
 )
-async def delete_company(company_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+async def delete_company(company_id: IdParam, session: DbSession, _: CanDelete) -> Envelope[None]:
     """409 while it has employees."""
     await service.delete_company(session, company_id)
     return ok(None, "Company deleted")
@@ -254,7 +257,7 @@ async def list_teams(
     _: CanRead,
     page: Pagination,
     order: Annotated[Order, Depends(sort_teams)],
-    company_id: int | None = None,
+    company_id: IdParam | None = None,
     name: NameContains = None,
 ) -> Envelope[list[TeamRead]]:
     """Paginated; filter by company and name."""
@@ -268,7 +271,7 @@ async def list_teams(
     responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One team",
 )
-async def get_team(team_id: int, session: DbSession, _: CanRead) -> Envelope[TeamRead]:
+async def get_team(team_id: IdParam, session: DbSession, _: CanRead) -> Envelope[TeamRead]:
     """404 for an unknown id."""
     return ok(TeamRead.model_validate(await service.get_team(session, team_id)))
 
@@ -280,7 +283,7 @@ async def get_team(team_id: int, session: DbSession, _: CanRead) -> Envelope[Tea
     summary="Rename a team or change whether it spans the company",
 )
 async def update_team(
-    team_id: int, data: TeamUpdate, session: DbSession, _: CanUpdate
+    team_id: IdParam, data: TeamUpdate, session: DbSession, _: CanUpdate
 ) -> Envelope[TeamRead]:
     """A team never moves to another company."""
     team = await service.update_team(session, team_id, data)
@@ -293,7 +296,7 @@ async def update_team(
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a team and its levels",
 )
-async def delete_team(team_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+async def delete_team(team_id: IdParam, session: DbSession, _: CanDelete) -> Envelope[None]:
     """409 while employees are on it."""
     await service.delete_team(session, team_id)
     return ok(None, "Team deleted")
@@ -328,8 +331,8 @@ async def list_levels(
     _: CanRead,
     page: Pagination,
     order: Annotated[Order, Depends(sort_levels)],
-    company_id: int | None = None,
-    team_id: int | None = None,
+    company_id: IdParam | None = None,
+    team_id: IdParam | None = None,
 ) -> Envelope[list[LevelRead]]:
     """Paginated; filter by company and team."""
     rows, info = await service.list_levels(
@@ -344,7 +347,7 @@ async def list_levels(
     responses=error_responses(*AUTH_ERRORS, NotFound),
     summary="One hierarchy level",
 )
-async def get_level(level_id: int, session: DbSession, _: CanRead) -> Envelope[LevelRead]:
+async def get_level(level_id: IdParam, session: DbSession, _: CanRead) -> Envelope[LevelRead]:
     """404 for an unknown id."""
     return ok(LevelRead.model_validate(await service.get_level(session, level_id)))
 
@@ -356,7 +359,7 @@ async def get_level(level_id: int, session: DbSession, _: CanRead) -> Envelope[L
     summary="Rename or renumber a hierarchy level",
 )
 async def update_level(
-    level_id: int, data: LevelUpdate, session: DbSession, _: CanUpdate
+    level_id: IdParam, data: LevelUpdate, session: DbSession, _: CanUpdate
 ) -> Envelope[LevelRead]:
     """A number is unique per company (or team) (409)."""
     level = await service.update_level(session, level_id, data)
@@ -369,7 +372,7 @@ async def update_level(
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
     summary="Delete a hierarchy level",
 )
-async def delete_level(level_id: int, session: DbSession, _: CanDelete) -> Envelope[None]:
+async def delete_level(level_id: IdParam, session: DbSession, _: CanDelete) -> Envelope[None]:
     """409 while employees hold it."""
     await service.delete_level(session, level_id)
     return ok(None, "Hierarchy level deleted")

@@ -6,17 +6,24 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from backoffice.core.money import MoneyOut, PositiveMoney
+from backoffice.core.types import Flag, Id, omissible
 
 # Deliberately loose (one @, a dot in the domain, no spaces): delivery is the real test.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _check_email(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _check_email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError("must be an email address like name@example.com")
     return value.lower()
@@ -28,10 +35,13 @@ def _upper(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
-    str | None,
+    str,
     StringConstraints(strip_whitespace=True, max_length=254),
     AfterValidator(_check_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
+LevelNumber = Annotated[int, Strict(), Field(ge=1, le=10, description="1 is the most senior")]
+LevelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 CountryIso = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"),
@@ -52,7 +62,7 @@ class CompanyCreate(_Strict):
 class CompanyUpdate(_Strict):
     """Fields of a company to change."""
 
-    name: Name | None = None
+    name: Name = omissible()
 
 
 class CompanyRead(BaseModel):
@@ -69,16 +79,16 @@ class CompanyRead(BaseModel):
 class TeamCreate(_Strict):
     """A new team of a company."""
 
-    company_id: int
+    company_id: Id
     name: Name
-    is_company_wide: bool = False
+    is_company_wide: Flag = False
 
 
 class TeamUpdate(_Strict):
     """Fields of a team to change (a team never moves to another company)."""
 
-    name: Name | None = None
-    is_company_wide: bool | None = None
+    name: Name = omissible()
+    is_company_wide: Flag = omissible()
 
 
 class TeamRead(BaseModel):
@@ -97,22 +107,17 @@ class TeamRead(BaseModel):
 class LevelCreate(_Strict):
     """A new rung of a company's (or one team's) ladder; 1 is the most senior."""
 
-    company_id: int
-    team_id: int | None = None
-    level_number: int = Field(ge=1, le=10)
-    level_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]
+    company_id: Id
+    team_id: Id | None = None
+    level_number: LevelNumber
+    level_name: LevelName
 
 
 class LevelUpdate(_Strict):
     """Fields of a level to change."""
 
-    level_number: int | None = Field(None, ge=1, le=10)
-    level_name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-        | None
-    ) = None
+    level_number: LevelNumber = omissible()
+    level_name: LevelName = omissible()
 
 
 class LevelRead(BaseModel):
@@ -136,26 +141,26 @@ class EmployeeCreate(_Strict):
     job_title: Name
     country_iso: CountryIso
     salary: PositiveMoney = Field(description="Annual gross salary, > 0, at most 2 decimals")
-    company_id: int | None = None
-    team_id: int | None = None
-    level_id: int | None = None
-    email: Email = None
-    is_active: bool = True
-    account_id: int | None = None
+    company_id: Id | None = None
+    team_id: Id | None = None
+    level_id: Id | None = None
+    email: Email | None = None
+    is_active: Flag = True
+    account_id: Id | None = None
 
 
 class EmployeeUpdate(_Strict):
     """Fields of an employee to change; an explicit null clears an optional field."""
 
-    full_name: Name | None = None
-    job_title: Name | None = None
-    country_iso: CountryIso | None = None
-    salary: PositiveMoney | None = None
-    company_id: int | None = None
-    team_id: int | None = None
-    level_id: int | None = None
-    email: Email = None
-    is_active: bool | None = None
+    full_name: Name = omissible()
+    job_title: Name = omissible()
+    country_iso: CountryIso = omissible()
+    salary: PositiveMoney = omissible()
+    company_id: Id | None = None
+    team_id: Id | None = None
+    level_id: Id | None = None
+    email: Email | None = None
+    is_active: Flag = omissible()
 
 
 class EmployeeRead(BaseModel):
@@ -176,7 +181,3 @@ class EmployeeRead(BaseModel):
     account_id: int | None
     created_at: datetime
     updated_at: datetime
-
-
-# Fields an update may not set to null (the database requires them).
-REQUIRED_ON_UPDATE = frozenset({"full_name", "job_title", "country_iso", "salary", "is_active"})

@@ -23,7 +23,6 @@ from backoffice.core.pagination import PageParams, contains, in_range, paginate
 from backoffice.org.countries import country_exists
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
 from backoffice.org.schemas import (
-    REQUIRED_ON_UPDATE,
     CompanyCreate,
     CompanyUpdate,
     EmployeeCreate,
@@ -479,9 +478,6 @@ async def update_employee(
 ) -> Employee:
     """Change some fields of an employee; the result is validated as a whole."""
     changes = _changes(_coerce(EmployeeUpdate, data))
-    for name in REQUIRED_ON_UPDATE & changes.keys():
-        if changes[name] is None:
-            raise ValidationFailed.field(name, f"{name} cannot be null")
     employee = await get_employee(session, employee_id)
     merged = {
         "company_id": employee.company_id,

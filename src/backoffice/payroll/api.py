@@ -23,6 +23,7 @@ from backoffice.core.errors import (
 from backoffice.core.money import PositiveMoney
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import IdParam
 from backoffice.org import countries as org_countries
 from backoffice.payroll import service
 from backoffice.payroll.schemas import (
@@ -168,7 +169,7 @@ async def add_policy_version(
     summary="One version of a country's tax policy",
 )
 async def get_policy_version(
-    iso: Iso, version: int, session: DbSession, _: CanRead
+    iso: Iso, version: IdParam, session: DbSession, _: CanRead
 ) -> Envelope[PolicyVersionRead]:
     """404 for an unknown country or version."""
     country = await org_countries.get_country(session, iso)
@@ -222,7 +223,7 @@ async def preview_breakdown(
     summary="An employee's annual and monthly gross, deductions and net",
 )
 async def salary_breakdown(
-    employee_id: int, _: CanRead, conn: DriverConnection, as_of: AsOf = None
+    employee_id: IdParam, _: CanRead, conn: DriverConnection, as_of: AsOf = None
 ) -> Envelope[BreakdownRead]:
     """Uses the country's policy version in force on `as_of` and says which one."""
     return ok(await service.employee_breakdown(conn, employee_id, as_of or date.today()))

@@ -1,0 +1,77 @@
+"""A real uvicorn server in a thread, on a committed scratch database loaded with the demo.
+
+For tests that need what the rolled-back test transaction cannot give: several connections
+seeing each other's commits, a real pool, HTTP from another client (a fuzzer, a browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from backoffice.core import migrations
+from backoffice.core.auth.service import Authenticator
+from backoffice.core.config import Settings
+from backoffice.core.db import Database
+from backoffice.core.embedded import drop_database, ensure_database, free_port, with_database
+from backoffice.demo import load_demo
+
+
+def live_settings(url: str) -> Settings:
+    """Test settings for a live server: cheap hashing, no rate limit, quiet logs."""
+    return Settings(
+        BACKOFFICE_ENV="test",
+        DATABASE_URL=url,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        rate_limit_per_minute=0,
+        log_level="WARNING",
+    )
+
+
+@contextmanager
+def demo_database(server_url: str, name: str) -> Iterator[str]:
+    """A committed database `name` migrated to head with the demo loaded; dropped after."""
+    ensure_database(server_url, name, recreate=True)
+    url = with_database(server_url, name)
+    try:
+        migrations.upgrade(url)
+        asyncio.run(_load_demo(url, live_settings(url)))
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+async def _load_demo(url: str, settings: Settings) -> None:
+    database = Database(url)
+    try:
+        async with database.unit_of_work() as session:
+            await load_demo(session, Authenticator(settings))
+    finally:
+        await database.dispose()
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
