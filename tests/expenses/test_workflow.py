@@ -326,7 +326,7 @@ async def test_out_of_range_ids_are_422_not_a_database_error(client, acme: Org):
 
 
 class _RaceAfterRead:
-    """`_DECISION_INPUT` that lets `interfere` change the expense right after each of the first
+    """`DECISION_INPUT` that lets `interfere` change the expense right after each of the first
     `times` reads: the decision's write then finds the version moved (a lost race)."""
 
     def __init__(self, real: Any, interfere: Any, times: int = 1) -> None:
@@ -347,13 +347,13 @@ async def _bump_version(conn: Any, expense_id: int) -> None:
 async def test_a_decision_that_lost_a_race_is_taken_again_on_the_new_state(
     client, session: AsyncSession, acme: Org, monkeypatch
 ):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
-    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, _bump_version)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
     decided = await approve(client, frank.headers, expense_id, frank.id)
     assert decided.status_code == 200, decided.text
@@ -373,20 +373,20 @@ async def test_a_decision_that_lost_a_race_is_taken_again_on_the_new_state(
 async def test_a_step_decided_by_the_race_winner_is_a_409_for_the_loser(
     client, session: AsyncSession, acme: Org, monkeypatch
 ):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
 
     async def frank_approves_first(conn: Any, expense_id: int) -> None:
-        monkeypatch.setattr(service, "_DECISION_INPUT", race.real)  # the winner reads normally
+        monkeypatch.setattr(statements, "DECISION_INPUT", race.real)  # the winner reads normally
         winner = await approve(client, frank.headers, expense_id, frank.id, "first")
         assert winner.status_code == 200, winner.text
-        monkeypatch.setattr(service, "_DECISION_INPUT", race)
+        monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
-    race = _RaceAfterRead(service._DECISION_INPUT, frank_approves_first)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, frank_approves_first)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
     loser = await approve(client, frank.headers, expense_id, frank.id, "second")
     assert loser.status_code == 409, loser.text
     assert loser.json()["code"] == "step_already_decided"
@@ -397,13 +397,13 @@ async def test_a_step_decided_by_the_race_winner_is_a_409_for_the_loser(
 
 
 async def test_a_decision_that_keeps_losing_gives_up_with_a_409(client, acme: Org, monkeypatch):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
-    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version, times=10)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, _bump_version, times=10)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
     decided = await approve(client, frank.headers, expense_id, frank.id)
     assert decided.status_code == 409, decided.text

@@ -29,7 +29,8 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.pagination import Pagination
-from backoffice.expenses import service
+from backoffice.expenses import identity, listing, policies, views, workflow
+from backoffice.expenses.identity import Actor
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.expenses.rules import ExpenseStatus
 from backoffice.expenses.schemas import (
@@ -50,7 +51,6 @@ from backoffice.expenses.schemas import (
     StepRead,
     StepUpdate,
 )
-from backoffice.expenses.service import Actor
 
 router = APIRouter(tags=["expenses"])
 admin_router = APIRouter(prefix="/api/v1", tags=["expense policies"])
@@ -62,7 +62,7 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
 
 
 async def _actor(session: AsyncSession, principal: Principal) -> Actor:
-    return await service.resolve_actor(await driver_of(session), principal)
+    return await identity.resolve_actor(await driver_of(session), principal)
 
 
 @router.post(
@@ -77,8 +77,8 @@ async def submit_expense(
 ) -> ExpenseCreated:
     """`user_id` must be the caller's employee (an admin may submit for anyone)."""
     # Autocommit: the checks only read, and the expense, its chain and its audit entries are
-    # written by one statement (see service.submit_expense), atomic on its own.
-    return await service.submit_expense(conn, principal, data)
+    # written by one statement (see workflow.submit_expense), atomic on its own.
+    return await workflow.submit_expense(conn, principal, data)
 
 
 @router.post(
@@ -91,7 +91,7 @@ async def approve_expense(
     data: DecisionCreate, conn: DriverConnection, principal: CurrentUser
 ) -> ApprovalSubmitted:
     """Steps are decided in order; only the step's designated approver may decide it."""
-    return await service.approve(conn, principal, data)
+    return await workflow.approve(conn, principal, data)
 
 
 @router.post(
@@ -104,7 +104,7 @@ async def reject_expense(
     data: RejectionCreate, conn: DriverConnection, principal: CurrentUser
 ) -> RejectionSubmitted:
     """The expense is rejected and every step left is cancelled."""
-    return await service.reject(conn, principal, data)
+    return await workflow.reject(conn, principal, data)
 
 
 @router.get(
@@ -124,7 +124,7 @@ async def list_expenses(
 ) -> ExpensePage:
     """The caller's own expenses; an admin may name another employee with `user_id`."""
     actor = await _actor(session, principal)
-    return await service.list_expenses(session, actor, page, status=status, user_id=user_id)
+    return await listing.list_expenses(session, actor, page, status=status, user_id=user_id)
 
 
 @router.get(
@@ -137,7 +137,7 @@ async def expense_status(
     expense_id: PathId, conn: DriverConnection, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
-    return await service.expense_status(conn, principal, expense_id)
+    return await views.expense_status(conn, principal, expense_id)
 
 
 @router.get(
@@ -150,7 +150,7 @@ async def expense_audit(
     expense_id: PathId, session: AutocommitSession, principal: CurrentUser
 ) -> AuditTrailRead:
     """Every state change: actor, on-behalf-of, action, from and to status, time, comment."""
-    return await service.audit_trail(session, principal, expense_id)
+    return await views.audit_trail(session, principal, expense_id)
 
 
 @router.get(
@@ -168,7 +168,7 @@ async def pending_approvals(
     ] = None,
 ) -> InboxPage:
     """Only steps with no earlier required step pending, oldest expense first."""
-    return await service.inbox(conn, principal, page, approver_id=approver_id)
+    return await views.inbox(conn, principal, page, approver_id=approver_id)
 
 
 # --- administration: policies and approval steps ---------------------------------------------
@@ -195,7 +195,7 @@ async def list_policies(
 ) -> Envelope[list[PolicyRead]]:
     """The expense policies of the caller's company (every company for a platform login)."""
     actor = await _actor(session, principal)
-    rows, info = await service.list_policies(
+    rows, info = await policies.list_policies(
         session, actor, page, company_id=company_id, category=category, is_active=is_active
     )
     return ok([_policy_read(p, s) for p, s in rows], pagination=info)
@@ -211,7 +211,7 @@ async def create_policy(
     data: PolicyCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[PolicyRead]:
     """Create a policy, optionally with its approval steps."""
-    policy, steps = await service.create_policy(session, await _actor(session, principal), data)
+    policy, steps = await policies.create_policy(session, await _actor(session, principal), data)
     return ok(_policy_read(policy, steps), "Policy created", status_code=201)
 
 
@@ -225,7 +225,7 @@ async def get_policy(
 ) -> Envelope[PolicyRead]:
     """A policy with its steps in order."""
     actor = await _actor(session, principal)
-    return ok(_policy_read(*await service.policy_with_steps(session, actor, policy_id)))
+    return ok(_policy_read(*await policies.policy_with_steps(session, actor, policy_id)))
 
 
 @admin_router.patch(
@@ -238,7 +238,7 @@ async def update_policy(
 ) -> Envelope[PolicyRead]:
     """Change a policy (deactivate it with `is_active: false`)."""
     actor = await _actor(session, principal)
-    policy, steps = await service.update_policy(session, actor, policy_id, data)
+    policy, steps = await policies.update_policy(session, actor, policy_id, data)
     return ok(_policy_read(policy, steps), "Policy updated")
 
 
@@ -251,7 +251,7 @@ async def delete_policy(
     policy_id: PathId, session: DbSession, principal: CanDelete
 ) -> Envelope[None]:
     """Delete a policy that has no expenses."""
-    await service.delete_policy(session, await _actor(session, principal), policy_id)
+    await policies.delete_policy(session, await _actor(session, principal), policy_id)
     return ok(None, "Policy deleted")
 
 
@@ -265,7 +265,7 @@ async def list_steps(
 ) -> Envelope[list[StepRead]]:
     """The policy's approval steps in order."""
     actor = await _actor(session, principal)
-    _, steps = await service.policy_with_steps(session, actor, policy_id)
+    _, steps = await policies.policy_with_steps(session, actor, policy_id)
     return ok([StepRead.model_validate(s) for s in steps])
 
 
@@ -279,7 +279,7 @@ async def add_step(
     policy_id: PathId, data: StepCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[StepRead]:
     """Add a step to the policy's chain (for expenses submitted from now on)."""
-    step = await service.add_step(session, await _actor(session, principal), policy_id, data)
+    step = await policies.add_step(session, await _actor(session, principal), policy_id, data)
     return ok(StepRead.model_validate(step), "Step created", status_code=201)
 
 
@@ -290,7 +290,7 @@ async def add_step(
 )
 async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
     """One approval step."""
-    step = await service.get_step(session, await _actor(session, principal), step_id)
+    step = await policies.get_step(session, await _actor(session, principal), step_id)
     return ok(StepRead.model_validate(step))
 
 
@@ -303,7 +303,7 @@ async def update_step(
     step_id: PathId, data: StepUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[StepRead]:
     """Change a step; chains already fixed never change."""
-    step = await service.update_step(session, await _actor(session, principal), step_id, data)
+    step = await policies.update_step(session, await _actor(session, principal), step_id, data)
     return ok(StepRead.model_validate(step), "Step updated")
 
 
@@ -314,7 +314,7 @@ async def update_step(
 )
 async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete) -> Envelope[None]:
     """Remove a step from its policy's chain."""
-    await service.delete_step(session, await _actor(session, principal), step_id)
+    await policies.delete_step(session, await _actor(session, principal), step_id)
     return ok(None, "Step deleted")
 
 
