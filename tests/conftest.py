@@ -26,8 +26,8 @@ from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import (
     get_autocommit_session,
-    get_driver,
     get_session,
+    get_statement_pool,
 )
 from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
 
@@ -115,7 +115,7 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
             get_session: request_session,
             get_autocommit_session: request_session,
             get_auth_sessions: lambda: auth_session,
-            get_driver: driver,
+            get_statement_pool: driver,
         }
         app.dependency_overrides.update(overrides)
         try:

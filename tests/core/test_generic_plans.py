@@ -1,4 +1,4 @@
-"""The driver pool plans each statement once (`plan_cache_mode = force_generic_plan`).
+"""The statement pool plans each statement once (`plan_cache_mode = force_generic_plan`).
 
 So every `Sql` statement it runs must read only the rows it needs under its generic plan, the
 plan that cannot see the parameters (a LIMIT parameter, for one, is guessed at a tenth of the
@@ -71,7 +71,7 @@ _ACTOR = {
     "on_behalf_of_id": None,
 }
 _INBOX = json.dumps([{"approver_id": 1, "delta": -1}])
-# Parameters for every statement the driver pool runs, on the data above.
+# Parameters for every statement the statement pool runs, on the data above.
 PARAMETERS: dict[str, dict[str, Any]] = {
     "CLAIM": {"account_id": 1, "policy_id": 1},
     "APPROVER_POOL": {"company_id": 1, "team_id": 1, "policy_id": 1},
@@ -180,7 +180,7 @@ async def test_generic_plan_reads_a_handful_of_rows(conn: Any, name: str) -> Non
     transaction = conn.transaction()  # the writes are undone
     await transaction.start()
     try:
-        # EXECUTE of a prepared statement: the plan the driver pool's connections would use.
+        # EXECUTE of a prepared statement: the plan the statement pool's connections would use.
         await conn.execute(f"PREPARE checked AS {statement.text}")
         explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE checked({values})")
     finally:

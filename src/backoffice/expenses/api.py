@@ -16,7 +16,7 @@ from backoffice.core.auth.service import Principal
 from backoffice.core.db import (
     AutocommitSession,
     DbSession,
-    DriverConnection,
+    StatementPool,
     driver_of,
 )
 from backoffice.core.envelope import Envelope, ok
@@ -73,7 +73,7 @@ async def _actor(session: AsyncSession, principal: Principal) -> Actor:
     summary="Submit an expense; its approval chain is fixed now",
 )
 async def submit_expense(
-    data: ExpenseCreate, conn: DriverConnection, principal: CurrentUser
+    data: ExpenseCreate, conn: StatementPool, principal: CurrentUser
 ) -> ExpenseCreated:
     """`user_id` must be the caller's employee (an admin may submit for anyone)."""
     # Autocommit: the checks only read, and the expense, its chain and its audit entries are
@@ -88,7 +88,7 @@ async def submit_expense(
     summary="Approve your pending step of an expense",
 )
 async def approve_expense(
-    data: DecisionCreate, conn: DriverConnection, principal: CurrentUser
+    data: DecisionCreate, conn: StatementPool, principal: CurrentUser
 ) -> ApprovalSubmitted:
     """Steps are decided in order; only the step's designated approver may decide it."""
     return await workflow.approve(conn, principal, data)
@@ -101,7 +101,7 @@ async def approve_expense(
     summary="Reject an expense at your pending step (a comment is required)",
 )
 async def reject_expense(
-    data: RejectionCreate, conn: DriverConnection, principal: CurrentUser
+    data: RejectionCreate, conn: StatementPool, principal: CurrentUser
 ) -> RejectionSubmitted:
     """The expense is rejected and every step left is cancelled."""
     return await workflow.reject(conn, principal, data)
@@ -134,7 +134,7 @@ async def list_expenses(
     summary="An expense and its approval chain",
 )
 async def expense_status(
-    expense_id: PathId, conn: DriverConnection, principal: CurrentUser
+    expense_id: PathId, conn: StatementPool, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
     return await views.expense_status(conn, principal, expense_id)
@@ -160,7 +160,7 @@ async def expense_audit(
     summary="Your inbox: steps waiting for your decision now",
 )
 async def pending_approvals(
-    conn: DriverConnection,
+    conn: StatementPool,
     principal: CurrentUser,
     page: Pagination,
     approver_id: Annotated[
