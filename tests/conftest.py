@@ -94,6 +94,10 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
     """A session whose outer transaction is rolled back after the test."""
     async with app.state.db.engine.connect() as conn:
         transaction = await conn.begin()
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs. Send it now:
+        # until then, statements on the raw connection (the statement pool's override below)
+        # would commit on their own, into the database every test shares.
+        await conn.exec_driver_sql("SELECT 1")
         db = AsyncSession(
             bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
