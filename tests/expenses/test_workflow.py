@@ -9,7 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.expenses.models import Expense, ExpenseApproval, ExpenseAuditEvent
+from tests.conftest import on_both_pools
 from tests.expenses.factories import Org
+
+# The submission, decision, status and inbox endpoints run on the statement pool: run these
+# tests on the real one too, where each statement commits on its own.
+pytestmark = on_both_pools
 
 
 async def submit(
