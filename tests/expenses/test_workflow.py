@@ -93,7 +93,9 @@ async def test_small_equipment_walkthrough(client, acme: Org):
         "expense_id": body["expense_id"],
         "status": "pending",
         "amount": 800.0,
-        "approvals_required": [{"step": 1, "approver": frank.name, "level": 6}],
+        "approvals_required": [
+            {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6}
+        ],
     }
     expense_id = body["expense_id"]
 
@@ -128,13 +130,15 @@ async def test_small_equipment_walkthrough(client, acme: Org):
         "step_number",
         "approver_name",
         "approver_level",
+        "approver_level_number",
         "status",
         "approved_at",
         "comments",
         "required",
     }
     assert step["approver_name"] == frank.name
-    assert step["approver_level"] == 6
+    assert step["approver_level"] == "Manager"  # the level's name, as the seed shows it
+    assert step["approver_level_number"] == 6
     assert step["status"] == "approved"
     assert step["approved_at"] is not None
     assert step["comments"] == "Looks good"
@@ -149,9 +153,9 @@ async def test_large_equipment_walkthrough_in_order(client, acme: Org):
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["approvals_required"] == [
-        {"step": 1, "approver": frank.name, "level": 6},
-        {"step": 2, "approver": eve.name, "level": 5},
-        {"step": 3, "approver": david.name, "level": 4},
+        {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6},
+        {"step": 2, "approver": eve.name, "level": "SEM", "level_number": 5},
+        {"step": 3, "approver": david.name, "level": "AD", "level_number": 4},
     ]
     expense_id = body["expense_id"]
     for person, step, left, status in (
@@ -169,6 +173,11 @@ async def test_large_equipment_walkthrough_in_order(client, acme: Org):
     final = await status_of(client, grace.headers, expense_id)
     assert final["status"] == "approved"
     assert [a["status"] for a in final["approvals"]] == ["approved"] * 3
+    assert [(a["approver_level"], a["approver_level_number"]) for a in final["approvals"]] == [
+        ("Manager", 6),
+        ("SEM", 5),
+        ("AD", 4),
+    ]
 
 
 async def test_out_of_order_is_409_and_stranger_is_403(client, acme: Org):
@@ -415,3 +424,12 @@ async def test_a_decision_that_keeps_losing_gives_up_with_a_409(client, acme: Or
     assert decided.json()["code"] == "concurrent_decision"
     status = await status_of(client, grace.headers, expense_id)
     assert [a["status"] for a in status["approvals"]] == ["pending", "pending"]
+
+
+async def test_the_openapi_models_give_the_level_name_and_its_number_beside_it(client):
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    required = schemas["RequiredApproval"]["properties"]
+    assert (required["level"]["type"], required["level_number"]["type"]) == ("string", "integer")
+    step = schemas["ApprovalStatusRead"]["properties"]
+    assert step["approver_level"]["type"] == "string"
+    assert step["approver_level_number"]["type"] == "integer"

@@ -233,6 +233,9 @@ EXPENSE_WITH_CHAIN = Sql(
             ExpenseApproval.comments,
             ExpenseApproval.is_required,
             hierarchy.full_name_of(ExpenseApproval.approver_id).label("approver_name"),
+            hierarchy.level_name_of(
+                ExpenseApproval.approver_id, ExpenseApproval.approver_level
+            ).label("approver_level_name"),
         )
         .join(ExpensePolicy, ExpensePolicy.id == Expense.policy_id)
         .outerjoin(ExpenseApproval, ExpenseApproval.expense_id == Expense.id)

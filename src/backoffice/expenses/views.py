@@ -45,6 +45,7 @@ class _Link:
     comments: str | None
     is_required: bool
     approver_name: str | None
+    approver_level_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ async def _viewable_expense(conn: Driver, principal: Principal, expense_id: int)
             r["comments"],
             r["is_required"],
             r["approver_name"],
+            r["approver_level_name"],
         )
         for r in found
         if r["step_number"] is not None
@@ -106,7 +108,8 @@ async def expense_status(conn: Driver, principal: Principal, expense_id: int) ->
             ApprovalStatusRead(
                 step_number=a.step_number,
                 approver_name=a.approver_name or "",
-                approver_level=a.approver_level,
+                approver_level=a.approver_level_name or "",
+                approver_level_number=a.approver_level,
                 status=StepStatus(a.status),
                 approved_at=a.decided_at,
                 comments=a.comments,

@@ -212,14 +212,17 @@ async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate
         },
     )
     assert expense_id is not None
-    names = {p.employee_id: p.full_name for p in people}
+    approvers = {p.employee_id: p for p in people}
     return ExpenseCreated(
         expense_id=expense_id,
         status=status,
         amount=data.amount,
         approvals_required=[
             RequiredApproval(
-                step=link.step_number, approver=names[link.approver_id], level=link.approver_level
+                step=link.step_number,
+                approver=approvers[link.approver_id].full_name,
+                level=approvers[link.approver_id].level_name or "",
+                level_number=link.approver_level,
             )
             for link in chain
         ],
