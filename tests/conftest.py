@@ -2,6 +2,17 @@
 
 Each test runs inside a transaction that is rolled back; each request inside it gets a
 savepoint, so a failed request leaves nothing behind, exactly as in production.
+
+That mode (`ROLLED_BACK`, the default) also runs every statement of the statement pool and of
+the autocommit session on the test transaction's one connection, so statements that should each
+commit on their own all sit in one transaction: a missing atomicity, or a lock that would not
+outlive its statement in production, cannot show. So a test can also run in `REAL_POOL` mode:
+its requests go to an app on a committed scratch database with nothing overridden (the real
+statement pool, real sessions, every statement committed as in production), and its `session`
+is a plain session on that database, committed before each request so the app sees the test's
+data. Run a test in both modes with `@on_both_pools` (or `pytestmark = on_both_pools` for a
+module). A `REAL_POOL` test leaves its rows behind (the database is dropped at the end of the
+run), so it must not assume an empty database; the factories' unique names keep tests apart.
 """
 
 from __future__ import annotations
@@ -24,9 +35,10 @@ from backoffice.core import migrations
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import (
+    Driver,
     get_autocommit_session,
-    get_driver,
     get_session,
+    get_statement_pool,
 )
 from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
 
@@ -88,11 +100,58 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
     await application.state.db.dispose()
 
 
+ROLLED_BACK = "rolled_back"
+REAL_POOL = "real_pool"
+# Runs a test twice: inside the rolled-back test transaction, and on the real pools of a
+# committed database (see the module's docstring).
+on_both_pools = pytest.mark.parametrize("pool_mode", [ROLLED_BACK, REAL_POOL], indirect=True)
+
+
 @pytest.fixture
-async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A session whose outer transaction is rolled back after the test."""
+def pool_mode(request: pytest.FixtureRequest) -> str:
+    """Where the test's requests run: `ROLLED_BACK` unless parametrized (`on_both_pools`)."""
+    mode: str = getattr(request, "param", ROLLED_BACK)
+    return mode
+
+
+@pytest.fixture(scope="session")
+async def committed_app(server_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app on a committed scratch database, nothing overridden (`REAL_POOL` mode)."""
+    for url in _scratch_database(server_url, "backoffice_pool"):
+        migrations.upgrade(url)
+        application = create_app(settings, database_url=url)
+        try:
+            yield application
+        finally:
+            await application.state.db.dispose()
+
+
+@pytest.fixture
+def served_app(request: pytest.FixtureRequest, pool_mode: str, app: FastAPI) -> FastAPI:
+    """The app the test's requests go to in its mode (the committed one is built on first use)."""
+    if pool_mode == REAL_POOL:
+        committed: FastAPI = request.getfixturevalue("committed_app")
+        return committed
+    return app
+
+
+@pytest.fixture
+async def session(app: FastAPI, served_app: FastAPI, pool_mode: str) -> AsyncIterator[AsyncSession]:
+    """A session whose outer transaction is rolled back after the test.
+
+    In `REAL_POOL` mode: a plain session on the committed database (`client` commits it before
+    each request).
+    """
+    if pool_mode == REAL_POOL:
+        async with served_app.state.db.sessionmaker() as committed:
+            yield committed
+        return
     async with app.state.db.engine.connect() as conn:
         transaction = await conn.begin()
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs. Send it now:
+        # until then, statements on the raw connection (the statement pool's override below)
+        # would commit on their own, into the database every test shares.
+        await conn.exec_driver_sql("SELECT 1")
         db = AsyncSession(
             bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
@@ -113,7 +172,7 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
         overrides: dict[Any, Any] = {
             get_session: request_session,
             get_autocommit_session: request_session,
-            get_driver: driver,
+            get_statement_pool: driver,
         }
         app.dependency_overrides.update(overrides)
         app.state.auth_sessions = auth_session  # logins are looked up in the test's transaction
@@ -128,17 +187,46 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process (inside the test's transaction)."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+async def client(
+    served_app: FastAPI, session: AsyncSession, pool_mode: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process (inside the test's transaction).
+
+    In `REAL_POOL` mode the test's session is committed before each request, as a client only
+    ever sees committed data.
+    """
+
+    async def commit_first(_: httpx.Request) -> None:
+        await session.commit()
+
+    hooks = {"request": [commit_first]} if pool_mode == REAL_POOL else {}
+    transport = httpx.ASGITransport(app=served_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", event_hooks=hooks
+    ) as http:
         yield http
 
 
 @pytest.fixture
-def auth(app: FastAPI) -> Authenticator:
+async def statement_pool(
+    app: FastAPI, served_app: FastAPI, session: AsyncSession, pool_mode: str
+) -> Driver:
+    """What the endpoints' `StatementPool` is in the test's mode.
+
+    `ROLLED_BACK`: the test transaction's connection (`session` installs that override).
+    `REAL_POOL`: the committed app's pool itself.
+    """
+    if pool_mode == REAL_POOL:
+        pool: Driver = await served_app.state.db.statement_pool()
+        return pool
+    connection: Driver = await app.dependency_overrides[get_statement_pool]()
+    return connection
+
+
+@pytest.fixture
+def auth(served_app: FastAPI) -> Authenticator:
     """The app's authenticator."""
-    return app.state.auth  # type: ignore[no-any-return]
+    return served_app.state.auth  # type: ignore[no-any-return]
 
 
 def basic(username: str, password: str = PASSWORD) -> dict[str, str]:

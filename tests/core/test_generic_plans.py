@@ -1,4 +1,4 @@
-"""The driver pool plans each statement once (`plan_cache_mode = force_generic_plan`).
+"""The statement pool plans each statement once (`plan_cache_mode = force_generic_plan`).
 
 So every `Sql` statement it runs must read only the rows it needs under its generic plan, the
 plan that cannot see the parameters (a LIMIT parameter, for one, is guessed at a tenth of the
@@ -21,7 +21,7 @@ import pytest
 from backoffice.core import migrations
 from backoffice.core.db import Sql
 from backoffice.core.embedded import driver_url
-from backoffice.expenses import service as expenses
+from backoffice.expenses import statements as expenses
 from backoffice.org import hierarchy
 from backoffice.payroll import service as payroll
 from tests.conftest import _scratch_database
@@ -59,6 +59,8 @@ INSERT INTO expense_approvals (expense_id, step_id, step_number, approver_id, ap
         is_required, is_actionable, status, decided_at)
     SELECT id, 1, 1, 1, 1, true, status = 'pending', status, completed_at FROM expenses;
 INSERT INTO expense_inbox_counts (approver_id, waiting) VALUES (1, 10000);
+INSERT INTO expense_audit_events (expense_id, action, to_status, actor_account_id, actor_username)
+    SELECT id, 'submitted', 'pending', 1, 'busy' FROM expenses;
 ANALYZE;
 """
 
@@ -69,16 +71,17 @@ _ACTOR = {
     "on_behalf_of_id": None,
 }
 _INBOX = json.dumps([{"approver_id": 1, "delta": -1}])
-# Parameters for every statement the driver pool runs, on the data above.
+# Parameters for every statement the statement pool runs, on the data above.
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "_CLAIM": {"account_id": 1, "policy_id": 1},
-    "_APPROVER_POOL": {"company_id": 1, "team_id": 1, "policy_id": 1},
-    "_DECISION_INPUT": {"account_id": 1, "expense_id": 29500},
-    "_EXPENSE_WITH_CHAIN": {"account_id": 1, "expense_id": 29500},
-    "_MY_INBOX": {"account_id": 1, "limit": 20, "offset": 0},
-    "_INBOX_ITEMS": {"approver_id": 1, "limit": 20, "offset": 0},
-    "_INBOX_TOTAL": {"approver_id": 1},
-    "_RECORD_SUBMISSION": {
+    "CLAIM": {"account_id": 1, "policy_id": 1},
+    "APPROVER_POOL": {"company_id": 1, "team_id": 1, "policy_id": 1},
+    "DECISION_INPUT": {"account_id": 1, "expense_id": 29500},
+    "EXPENSE_WITH_CHAIN": {"account_id": 1, "expense_id": 29500},
+    "MY_INBOX": {"account_id": 1, "limit": 20, "offset": 0},
+    "INBOX_ITEMS": {"approver_id": 1, "limit": 20, "offset": 0},
+    "INBOX_TOTAL": {"approver_id": 1},
+    "AUDIT_EVENTS": {"expense_id": 29500},
+    "RECORD_SUBMISSION": {
         "company_id": 1,
         "submitter_id": 3,
         "policy_id": 1,
@@ -103,7 +106,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "inbox": json.dumps([{"approver_id": 1, "delta": 1}]),
         **_ACTOR,
     },
-    "_RECORD_DECISION": {
+    "RECORD_DECISION": {
         "expense_id": 29500,
         "version": 0,
         "steps": json.dumps(
@@ -177,7 +180,7 @@ async def test_generic_plan_reads_a_handful_of_rows(conn: Any, name: str) -> Non
     transaction = conn.transaction()  # the writes are undone
     await transaction.start()
     try:
-        # EXECUTE of a prepared statement: the plan the driver pool's connections would use.
+        # EXECUTE of a prepared statement: the plan the statement pool's connections would use.
         await conn.execute(f"PREPARE checked AS {statement.text}")
         explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE checked({values})")
     finally:

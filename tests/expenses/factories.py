@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.expenses.models import ExpensePolicy
+from backoffice.expenses.policies import insert_policy
 from backoffice.expenses.rules import Scope
 from backoffice.expenses.schemas import PolicyCreate, StepCreate
-from backoffice.expenses.service import insert_policy
 from backoffice.org import service as org
 from backoffice.org.countries import country_exists
 from backoffice.payroll.schemas import CountryUpsert

@@ -11,7 +11,9 @@ from tests.expenses.test_workflow import approve, counts, status_of, submit
 async def test_the_submitter_is_never_their_own_approver(client, acme: Org):
     frank, eve = acme["Frank"], acme["Eve"]
     response = await submit(client, frank.headers, frank.id, acme.policies["Small Equipment"], 50)
-    assert response.json()["approvals_required"] == [{"step": 1, "approver": eve.name, "level": 5}]
+    assert response.json()["approvals_required"] == [
+        {"step": 1, "approver": eve.name, "level": "SEM", "level_number": 5}
+    ]
 
 
 async def test_closest_level_at_or_above_wins(client, session, auth):
@@ -25,7 +27,7 @@ async def test_closest_level_at_or_above_wins(client, session, auth):
     response = await submit(client, submitter.headers, submitter.id, policy.id, 10)
     assert response.status_code == 201, response.text
     assert response.json()["approvals_required"] == [
-        {"step": 1, "approver": closest.name, "level": 4}
+        {"step": 1, "approver": closest.name, "level": "AD", "level_number": 4}
     ]
 
 
@@ -139,3 +141,19 @@ async def test_the_chain_is_fixed_at_submission(client, session, auth, acme: Org
     assert changed.status_code == 200, changed.text
     decided = await approve(client, frank.headers, expense_id, frank.id)
     assert decided.json()["expense_status"] == "approved"
+
+
+async def test_a_step_keeps_naming_its_level_after_its_approver_moves_up(
+    client, session, acme: Org
+):
+    grace, frank = acme["Grace"], acme["Frank"]
+    created = await submit(client, grace.headers, grace.id, acme.policies["Small Equipment"], 50)
+    assert created.json()["approvals_required"] == [
+        {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6}
+    ]
+    await org.update_employee(session, frank.id, {"level_id": acme.levels[5]})  # now SEM
+    await org.update_level(session, acme.levels[6], {"level_name": "Engineering Manager"})
+
+    [step] = (await status_of(client, grace.headers, created.json()["expense_id"]))["approvals"]
+    # The chain was fixed at level 6: its name now, not the approver's new level.
+    assert (step["approver_level"], step["approver_level_number"]) == ("Engineering Manager", 6)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from backoffice.core.auth.service import Role
-from tests.conftest import make_account
+from tests.conftest import make_account, on_both_pools
 from tests.expenses.factories import Org
 from tests.expenses.test_workflow import approve, reject, submit
+
+# The submission, decision, status and inbox endpoints run on the statement pool: run these
+# tests on the real one too, where each statement commits on its own.
+pytestmark = on_both_pools
 
 
 async def test_an_employee_acts_only_as_themselves(client, acme: Org):

@@ -8,8 +8,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import on_both_pools
 from tests.expenses.factories import Org, add_policy, step
 from tests.expenses.test_workflow import approve, reject, submit
+
+# The submission, decision, status and inbox endpoints run on the statement pool: run these
+# tests on the real one too, where each statement commits on its own.
+pytestmark = on_both_pools
 
 RECOUNT = text(
     "SELECT approver_id, count(*) FROM expense_approvals"

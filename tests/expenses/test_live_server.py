@@ -96,7 +96,7 @@ async def test_the_readme_walkthroughs_on_a_fresh_demo_database(live_url):
         )
         assert small.status_code == 201, small.text
         assert small.json()["approvals_required"] == [
-            {"step": 1, "approver": "Frank Miller", "level": 6}
+            {"step": 1, "approver": "Frank Miller", "level": "Manager", "level_number": 6}
         ]
         expense_id = small.json()["expense_id"]
         approved = await http.post(
@@ -138,6 +138,7 @@ async def test_the_readme_walkthroughs_on_a_fresh_demo_database(live_url):
             "Eve Davis",
             "David Wilson",
         ]
+        assert [a["approver_level"] for a in status["approvals"]] == ["Manager", "SEM", "AD"]
         travel = await http.get("/api/v1/expense-policies/3", auth=("admin", "adminpass"))
         assert travel.json()["data"]["name"] == "Business Travel"
 

@@ -9,7 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.expenses.models import Expense, ExpenseApproval, ExpenseAuditEvent
+from tests.conftest import on_both_pools
 from tests.expenses.factories import Org
+
+# The submission, decision, status and inbox endpoints run on the statement pool: run these
+# tests on the real one too, where each statement commits on its own.
+pytestmark = on_both_pools
 
 
 async def submit(
@@ -88,7 +93,9 @@ async def test_small_equipment_walkthrough(client, acme: Org):
         "expense_id": body["expense_id"],
         "status": "pending",
         "amount": 800.0,
-        "approvals_required": [{"step": 1, "approver": frank.name, "level": 6}],
+        "approvals_required": [
+            {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6}
+        ],
     }
     expense_id = body["expense_id"]
 
@@ -123,13 +130,15 @@ async def test_small_equipment_walkthrough(client, acme: Org):
         "step_number",
         "approver_name",
         "approver_level",
+        "approver_level_number",
         "status",
         "approved_at",
         "comments",
         "required",
     }
     assert step["approver_name"] == frank.name
-    assert step["approver_level"] == 6
+    assert step["approver_level"] == "Manager"  # the level's name, as the seed shows it
+    assert step["approver_level_number"] == 6
     assert step["status"] == "approved"
     assert step["approved_at"] is not None
     assert step["comments"] == "Looks good"
@@ -144,9 +153,9 @@ async def test_large_equipment_walkthrough_in_order(client, acme: Org):
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["approvals_required"] == [
-        {"step": 1, "approver": frank.name, "level": 6},
-        {"step": 2, "approver": eve.name, "level": 5},
-        {"step": 3, "approver": david.name, "level": 4},
+        {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6},
+        {"step": 2, "approver": eve.name, "level": "SEM", "level_number": 5},
+        {"step": 3, "approver": david.name, "level": "AD", "level_number": 4},
     ]
     expense_id = body["expense_id"]
     for person, step, left, status in (
@@ -164,6 +173,11 @@ async def test_large_equipment_walkthrough_in_order(client, acme: Org):
     final = await status_of(client, grace.headers, expense_id)
     assert final["status"] == "approved"
     assert [a["status"] for a in final["approvals"]] == ["approved"] * 3
+    assert [(a["approver_level"], a["approver_level_number"]) for a in final["approvals"]] == [
+        ("Manager", 6),
+        ("SEM", 5),
+        ("AD", 4),
+    ]
 
 
 async def test_out_of_order_is_409_and_stranger_is_403(client, acme: Org):
@@ -326,7 +340,7 @@ async def test_out_of_range_ids_are_422_not_a_database_error(client, acme: Org):
 
 
 class _RaceAfterRead:
-    """`_DECISION_INPUT` that lets `interfere` change the expense right after each of the first
+    """`DECISION_INPUT` that lets `interfere` change the expense right after each of the first
     `times` reads: the decision's write then finds the version moved (a lost race)."""
 
     def __init__(self, real: Any, interfere: Any, times: int = 1) -> None:
@@ -347,13 +361,13 @@ async def _bump_version(conn: Any, expense_id: int) -> None:
 async def test_a_decision_that_lost_a_race_is_taken_again_on_the_new_state(
     client, session: AsyncSession, acme: Org, monkeypatch
 ):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
-    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, _bump_version)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
     decided = await approve(client, frank.headers, expense_id, frank.id)
     assert decided.status_code == 200, decided.text
@@ -373,20 +387,20 @@ async def test_a_decision_that_lost_a_race_is_taken_again_on_the_new_state(
 async def test_a_step_decided_by_the_race_winner_is_a_409_for_the_loser(
     client, session: AsyncSession, acme: Org, monkeypatch
 ):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
 
     async def frank_approves_first(conn: Any, expense_id: int) -> None:
-        monkeypatch.setattr(service, "_DECISION_INPUT", race.real)  # the winner reads normally
+        monkeypatch.setattr(statements, "DECISION_INPUT", race.real)  # the winner reads normally
         winner = await approve(client, frank.headers, expense_id, frank.id, "first")
         assert winner.status_code == 200, winner.text
-        monkeypatch.setattr(service, "_DECISION_INPUT", race)
+        monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
-    race = _RaceAfterRead(service._DECISION_INPUT, frank_approves_first)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, frank_approves_first)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
     loser = await approve(client, frank.headers, expense_id, frank.id, "second")
     assert loser.status_code == 409, loser.text
     assert loser.json()["code"] == "step_already_decided"
@@ -397,16 +411,25 @@ async def test_a_step_decided_by_the_race_winner_is_a_409_for_the_loser(
 
 
 async def test_a_decision_that_keeps_losing_gives_up_with_a_409(client, acme: Org, monkeypatch):
-    from backoffice.expenses import service
+    from backoffice.expenses import statements
 
     grace, frank = acme["Grace"], acme["Frank"]
     created = await submit(client, grace.headers, grace.id, acme.policies["Business Travel"], 300)
     expense_id = created.json()["expense_id"]
-    race = _RaceAfterRead(service._DECISION_INPUT, _bump_version, times=10)
-    monkeypatch.setattr(service, "_DECISION_INPUT", race)
+    race = _RaceAfterRead(statements.DECISION_INPUT, _bump_version, times=10)
+    monkeypatch.setattr(statements, "DECISION_INPUT", race)
 
     decided = await approve(client, frank.headers, expense_id, frank.id)
     assert decided.status_code == 409, decided.text
     assert decided.json()["code"] == "concurrent_decision"
     status = await status_of(client, grace.headers, expense_id)
     assert [a["status"] for a in status["approvals"]] == ["pending", "pending"]
+
+
+async def test_the_openapi_models_give_the_level_name_and_its_number_beside_it(client):
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    required = schemas["RequiredApproval"]["properties"]
+    assert (required["level"]["type"], required["level_number"]["type"]) == ("string", "integer")
+    step = schemas["ApprovalStatusRead"]["properties"]
+    assert step["approver_level"]["type"] == "string"
+    assert step["approver_level_number"]["type"] == "integer"

@@ -63,9 +63,9 @@ class Database:
             pool_pre_ping=False,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._driver_pool_size = max(2, pool_size // 2)
-        self._driver_pool: asyncpg.Pool | None = None
-        self._driver_pool_lock = asyncio.Lock()
+        self._statement_pool_size = max(2, pool_size // 2)
+        self._statement_pool: asyncpg.Pool | None = None
+        self._statement_pool_lock = asyncio.Lock()
         # Same pool; its statements run in autocommit: no BEGIN and COMMIT round trips.
         self.autocommit_sessionmaker = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -77,12 +77,15 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
-    async def driver_pool(self) -> asyncpg.Pool:
-        """Plain asyncpg connections for the hottest paths, where the ORM's Python cost dominates.
+    async def statement_pool(self) -> asyncpg.Pool:
+        """The statement pool: every statement borrows a connection and commits on its own.
 
-        They run `Sql` statements (see below). Created on first use (the app may be served
-        without lifespan events), beside the ORM pool and half its size, so the sum stays
-        within the server's connection limit.
+        A plain asyncpg pool for the hottest paths, where the ORM's Python cost dominates. It
+        runs `Sql` statements (see below) in autocommit, one connection per statement: two
+        statements are two transactions, possibly on two connections, so nothing is atomic
+        across them and no lock outlives its statement (docs/decisions.md says what may run
+        here). Created on first use (the app may be served without lifespan events), beside
+        the ORM pool and half its size, so the sum stays within the server's connection limit.
 
         Each connection plans a statement once and reuses that generic plan. PostgreSQL's own
         choice re-plans, on every execution, any statement whose generic estimate looks worse
@@ -91,24 +94,24 @@ class Database:
         lookups whose plans do not depend on the values (the inbox is written so that even
         its generic plan reads by index); tests/core/test_generic_plans.py checks them.
         """
-        if self._driver_pool is None:
-            async with self._driver_pool_lock:
-                if self._driver_pool is None:
-                    self._driver_pool = await asyncpg.create_pool(
+        if self._statement_pool is None:
+            async with self._statement_pool_lock:
+                if self._statement_pool is None:
+                    self._statement_pool = await asyncpg.create_pool(
                         driver_url(self.url, None),
                         min_size=1,
-                        max_size=self._driver_pool_size,
+                        max_size=self._statement_pool_size,
                         reset=_rollback_if_needed,
                         init=_decode_json,
                         server_settings={"plan_cache_mode": "force_generic_plan"},
                     )
-        return self._driver_pool
+        return self._statement_pool
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
-        if self._driver_pool is not None:
-            await self._driver_pool.close()
-            self._driver_pool = None
+        if self._statement_pool is not None:
+            await self._statement_pool.close()
+            self._statement_pool = None
         await self.engine.dispose()
 
 
@@ -156,7 +159,7 @@ async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession
 AutocommitSession = Annotated[AsyncSession, Depends(get_autocommit_session, scope="function")]
 
 
-# --- the driver path: statements compiled once, run on a bare asyncpg connection ---------------
+# --- the statement pool: statements compiled once, each run on its own (autocommit) ----------
 
 _ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
@@ -218,13 +221,14 @@ async def driver_of(session: AsyncSession) -> Driver:
     return cast(Driver, raw.driver_connection)
 
 
-async def get_driver(request: Request) -> Driver:
-    """The driver pool: each statement borrows a connection and runs on its own (autocommit)."""
+async def get_statement_pool(request: Request) -> Driver:
+    """The statement pool: each statement borrows a connection and commits on its own."""
     database: Database = request.app.state.db
-    pool: Driver = await database.driver_pool()
+    pool: Driver = await database.statement_pool()
     return pool
 
 
-# For endpoints whose statements each stand alone: reads, and writes of one statement each
-# (see `get_autocommit_session` for why that is safe).
-DriverConnection = Annotated[Driver, Depends(get_driver)]
+# For endpoints whose statements each stand alone: reads, and a write that is one statement
+# after them (see `get_autocommit_session` for why that is safe). Never several writes that must
+# be atomic together, never a lock held from one statement to the next (docs/decisions.md).
+StatementPool = Annotated[Driver, Depends(get_statement_pool)]

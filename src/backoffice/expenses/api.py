@@ -12,7 +12,7 @@ from fastapi import Path, Query
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
 from backoffice.core.contexts import Context, Routes
-from backoffice.core.db import AutocommitSession, DbSession, DriverConnection
+from backoffice.core.db import AutocommitSession, DbSession, StatementPool
 from backoffice.core.envelope import Envelope, ErrorStyle, ok
 from backoffice.core.errors import (
     Conflict,
@@ -24,7 +24,7 @@ from backoffice.core.errors import (
 )
 from backoffice.core.pagination import Pagination
 from backoffice.core.routing import ApiRouter
-from backoffice.expenses import service
+from backoffice.expenses import identity, listing, policies, views, workflow
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.expenses.rules import ExpenseStatus
 from backoffice.expenses.schemas import (
@@ -63,12 +63,12 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
     summary="Submit an expense; its approval chain is fixed now",
 )
 async def submit_expense(
-    data: ExpenseCreate, conn: DriverConnection, principal: CurrentUser
+    data: ExpenseCreate, conn: StatementPool, principal: CurrentUser
 ) -> ExpenseCreated:
     """`user_id` must be the caller's employee (an admin may submit for anyone)."""
     # Autocommit: the checks only read, and the expense, its chain and its audit entries are
-    # written by one statement (see service.submit_expense), atomic on its own.
-    return await service.submit_expense(conn, principal, data)
+    # written by one statement (see workflow.submit_expense), atomic on its own.
+    return await workflow.submit_expense(conn, principal, data)
 
 
 @router.post(
@@ -78,10 +78,10 @@ async def submit_expense(
     summary="Approve your pending step of an expense",
 )
 async def approve_expense(
-    data: DecisionCreate, conn: DriverConnection, principal: CurrentUser
+    data: DecisionCreate, conn: StatementPool, principal: CurrentUser
 ) -> ApprovalSubmitted:
     """Steps are decided in order; only the step's designated approver may decide it."""
-    return await service.approve(conn, principal, data)
+    return await workflow.approve(conn, principal, data)
 
 
 @router.post(
@@ -91,10 +91,10 @@ async def approve_expense(
     summary="Reject an expense at your pending step (a comment is required)",
 )
 async def reject_expense(
-    data: RejectionCreate, conn: DriverConnection, principal: CurrentUser
+    data: RejectionCreate, conn: StatementPool, principal: CurrentUser
 ) -> RejectionSubmitted:
     """The expense is rejected and every step left is cancelled."""
-    return await service.reject(conn, principal, data)
+    return await workflow.reject(conn, principal, data)
 
 
 @router.get(
@@ -113,8 +113,8 @@ async def list_expenses(
     ] = None,
 ) -> ExpensePage:
     """The caller's own expenses; an admin may name another employee with `user_id`."""
-    actor = await service.session_actor(session, principal)
-    return await service.list_expenses(session, actor, page, status=status, user_id=user_id)
+    actor = await identity.session_actor(session, principal)
+    return await listing.list_expenses(session, actor, page, status=status, user_id=user_id)
 
 
 @router.get(
@@ -124,10 +124,10 @@ async def list_expenses(
     summary="An expense and its approval chain",
 )
 async def expense_status(
-    expense_id: PathId, conn: DriverConnection, principal: CurrentUser
+    expense_id: PathId, conn: StatementPool, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
-    return await service.expense_status(conn, principal, expense_id)
+    return await views.expense_status(conn, principal, expense_id)
 
 
 @router.get(
@@ -140,7 +140,7 @@ async def expense_audit(
     expense_id: PathId, session: AutocommitSession, principal: CurrentUser
 ) -> AuditTrailRead:
     """Every state change: actor, on-behalf-of, action, from and to status, time, comment."""
-    return await service.audit_trail(session, principal, expense_id)
+    return await views.audit_trail(session, principal, expense_id)
 
 
 @router.get(
@@ -150,7 +150,7 @@ async def expense_audit(
     summary="Your inbox: steps waiting for your decision now",
 )
 async def pending_approvals(
-    conn: DriverConnection,
+    conn: StatementPool,
     principal: CurrentUser,
     page: Pagination,
     approver_id: Annotated[
@@ -158,7 +158,7 @@ async def pending_approvals(
     ] = None,
 ) -> InboxPage:
     """Only steps with no earlier required step pending, oldest expense first."""
-    return await service.inbox(conn, principal, page, approver_id=approver_id)
+    return await views.inbox(conn, principal, page, approver_id=approver_id)
 
 
 # --- administration: policies and approval steps ---------------------------------------------
@@ -184,8 +184,8 @@ async def list_policies(
     is_active: bool | None = None,
 ) -> Envelope[list[PolicyRead]]:
     """The expense policies of the caller's company (every company for a platform login)."""
-    actor = await service.session_actor(session, principal)
-    rows, info = await service.list_policies(
+    actor = await identity.session_actor(session, principal)
+    rows, info = await policies.list_policies(
         session, actor, page, company_id=company_id, category=category, is_active=is_active
     )
     return ok([_policy_read(p, s) for p, s in rows], pagination=info)
@@ -201,8 +201,8 @@ async def create_policy(
     data: PolicyCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[PolicyRead]:
     """Create a policy, optionally with its approval steps."""
-    policy, steps = await service.create_policy(
-        session, await service.session_actor(session, principal), data
+    policy, steps = await policies.create_policy(
+        session, await identity.session_actor(session, principal), data
     )
     return ok(_policy_read(policy, steps), "Policy created", status_code=201)
 
@@ -216,8 +216,8 @@ async def get_policy(
     policy_id: PathId, session: DbSession, principal: CanRead
 ) -> Envelope[PolicyRead]:
     """A policy with its steps in order."""
-    actor = await service.session_actor(session, principal)
-    return ok(_policy_read(*await service.policy_with_steps(session, actor, policy_id)))
+    actor = await identity.session_actor(session, principal)
+    return ok(_policy_read(*await policies.policy_with_steps(session, actor, policy_id)))
 
 
 @admin_router.patch(
@@ -229,8 +229,8 @@ async def update_policy(
     policy_id: PathId, data: PolicyUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[PolicyRead]:
     """Change a policy (deactivate it with `is_active: false`)."""
-    actor = await service.session_actor(session, principal)
-    policy, steps = await service.update_policy(session, actor, policy_id, data)
+    actor = await identity.session_actor(session, principal)
+    policy, steps = await policies.update_policy(session, actor, policy_id, data)
     return ok(_policy_read(policy, steps), "Policy updated")
 
 
@@ -243,7 +243,9 @@ async def delete_policy(
     policy_id: PathId, session: DbSession, principal: CanDelete
 ) -> Envelope[None]:
     """Delete a policy that has no expenses."""
-    await service.delete_policy(session, await service.session_actor(session, principal), policy_id)
+    await policies.delete_policy(
+        session, await identity.session_actor(session, principal), policy_id
+    )
     return ok(None, "Policy deleted")
 
 
@@ -256,8 +258,8 @@ async def list_steps(
     policy_id: PathId, session: DbSession, principal: CanRead
 ) -> Envelope[list[StepRead]]:
     """The policy's approval steps in order."""
-    actor = await service.session_actor(session, principal)
-    _, steps = await service.policy_with_steps(session, actor, policy_id)
+    actor = await identity.session_actor(session, principal)
+    _, steps = await policies.policy_with_steps(session, actor, policy_id)
     return ok([StepRead.model_validate(s) for s in steps])
 
 
@@ -271,8 +273,8 @@ async def add_step(
     policy_id: PathId, data: StepCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[StepRead]:
     """Add a step to the policy's chain (for expenses submitted from now on)."""
-    step = await service.add_step(
-        session, await service.session_actor(session, principal), policy_id, data
+    step = await policies.add_step(
+        session, await identity.session_actor(session, principal), policy_id, data
     )
     return ok(StepRead.model_validate(step), "Step created", status_code=201)
 
@@ -284,7 +286,9 @@ async def add_step(
 )
 async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
     """One approval step."""
-    step = await service.get_step(session, await service.session_actor(session, principal), step_id)
+    step = await policies.get_step(
+        session, await identity.session_actor(session, principal), step_id
+    )
     return ok(StepRead.model_validate(step))
 
 
@@ -297,8 +301,8 @@ async def update_step(
     step_id: PathId, data: StepUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[StepRead]:
     """Change a step; chains already fixed never change."""
-    step = await service.update_step(
-        session, await service.session_actor(session, principal), step_id, data
+    step = await policies.update_step(
+        session, await identity.session_actor(session, principal), step_id, data
     )
     return ok(StepRead.model_validate(step), "Step updated")
 
@@ -310,7 +314,7 @@ async def update_step(
 )
 async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete) -> Envelope[None]:
     """Remove a step from its policy's chain."""
-    await service.delete_step(session, await service.session_actor(session, principal), step_id)
+    await policies.delete_step(session, await identity.session_actor(session, principal), step_id)
     return ok(None, "Step deleted")
 
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.expenses.policies import insert_policy
 from backoffice.expenses.rules import Scope
 from backoffice.expenses.schemas import PolicyCreate, StepCreate
-from backoffice.expenses.service import insert_policy
 from backoffice.org import hierarchy
 from backoffice.org import service as org
 from backoffice.org.countries import country_exists

@@ -45,7 +45,8 @@ class RequiredApproval(BaseModel):
 
     step: int
     approver: str = Field(description="The designated approver's full name")
-    level: int = Field(description="The approver's level number (1 is the most senior)")
+    level: str = Field(description="The name of the approver's level, e.g. 'Manager'")
+    level_number: int = Field(description="That level's number (1 is the most senior)")
 
 
 class ExpenseCreated(BaseModel):
@@ -97,7 +98,8 @@ class ApprovalStatusRead(BaseModel):
 
     step_number: int
     approver_name: str
-    approver_level: int
+    approver_level: str = Field(description="The name of the level the step was fixed at")
+    approver_level_number: int = Field(description="That level's number (1 is the most senior)")
     status: StepStatus
     approved_at: datetime | None = Field(description="When the step was decided")
     comments: str | None

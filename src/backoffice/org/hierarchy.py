@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     Select,
+    and_,
     bindparam,
     func,
     literal_column,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from backoffice.core.db import Driver, Sql
 from backoffice.org.models import Company, Employee, HierarchyLevel, Team
@@ -195,6 +196,35 @@ async def company_exists(session: AsyncSession, company_id: int) -> bool:
 async def company_by_name(session: AsyncSession, name: str) -> int | None:
     """The id of the company called `name`, or None."""
     return await session.scalar(select(Company.id).where(Company.name == name))
+
+
+def level_name_of(
+    employee_id: ColumnElement[int] | InstrumentedAttribute[int],
+    level_number: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ScalarSelect[str]:
+    """SQL for the name of level `level_number` on the ladder of the employee `employee_id`.
+
+    Their ladder is the one their level belongs to (their company's or their team's), so a level
+    number recorded earlier keeps its name after they move to another level. NULL if they have
+    no level or their ladder no such number. Lets another context show level names in the same
+    query as its own rows.
+    """
+    theirs = aliased(HierarchyLevel)
+    return (
+        select(HierarchyLevel.level_name)
+        .select_from(Employee)
+        .join(theirs, theirs.id == Employee.level_id)
+        .join(
+            HierarchyLevel,
+            and_(
+                HierarchyLevel.company_id == theirs.company_id,
+                HierarchyLevel.team_id.is_not_distinct_from(theirs.team_id),
+                HierarchyLevel.level_number == level_number,
+            ),
+        )
+        .where(Employee.id == employee_id)
+        .scalar_subquery()
+    )
 
 
 def full_name_of(employee_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:

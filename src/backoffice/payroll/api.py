@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Query, Response
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead
 from backoffice.core.auth.service import Permission
 from backoffice.core.contexts import Context
-from backoffice.core.db import DbSession, DriverConnection
+from backoffice.core.db import DbSession, StatementPool
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
@@ -223,7 +223,7 @@ async def preview_breakdown(
     summary="An employee's annual and monthly gross, deductions and net",
 )
 async def salary_breakdown(
-    employee_id: IdParam, _: CanRead, conn: DriverConnection, as_of: AsOf = None
+    employee_id: IdParam, _: CanRead, conn: StatementPool, as_of: AsOf = None
 ) -> Envelope[BreakdownRead]:
     """Uses the country's policy version in force on `as_of` and says which one."""
     return ok(await service.employee_breakdown(conn, employee_id, as_of or date.today()))

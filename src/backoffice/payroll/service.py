@@ -439,7 +439,7 @@ def _employee_breakdown_sql() -> Sql:
 
 
 async def employee_breakdown(conn: Driver, employee_id: int, as_of: date) -> BreakdownRead:
-    """An employee's breakdown on `as_of`, read in one statement on a driver connection.
+    """An employee's breakdown on `as_of`, read in one statement on the statement pool.
 
     The hottest endpoint reads through a plain asyncpg connection outside any transaction:
     one statement sees one snapshot, and skipping the ORM session, BEGIN and COMMIT leaves a
