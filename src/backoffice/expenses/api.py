@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Query
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
 from backoffice.core.contexts import Context, Routes
@@ -24,6 +24,7 @@ from backoffice.core.errors import (
 )
 from backoffice.core.pagination import Pagination
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import FlagParam, IdParam
 from backoffice.expenses import identity, listing, policies, views, workflow
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.expenses.rules import ExpenseStatus
@@ -49,8 +50,6 @@ from backoffice.expenses.schemas import (
 router = ApiRouter(tags=["expenses"])
 admin_router = ApiRouter(prefix="/api/v1", tags=["expense policies"])
 
-PathId = Annotated[int, Path(gt=0, le=2_147_483_647)]  # PostgreSQL integer ids
-MAX_ID = 2_147_483_647
 
 _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed)
 
@@ -108,9 +107,7 @@ async def list_expenses(
     principal: CurrentUser,
     page: Pagination,
     status: Annotated[ExpenseStatus | None, Query(description="Only this status")] = None,
-    user_id: Annotated[
-        int | None, Query(gt=0, le=MAX_ID, description="Admins: another employee's")
-    ] = None,
+    user_id: Annotated[IdParam | None, Query(description="Admins: another employee's")] = None,
 ) -> ExpensePage:
     """The caller's own expenses; an admin may name another employee with `user_id`."""
     actor = await identity.session_actor(session, principal)
@@ -124,7 +121,7 @@ async def list_expenses(
     summary="An expense and its approval chain",
 )
 async def expense_status(
-    expense_id: PathId, conn: StatementPool, principal: CurrentUser
+    expense_id: IdParam, conn: StatementPool, principal: CurrentUser
 ) -> ExpenseStatusRead:
     """Visible to its submitter, its approvers, and admins and managers of its company."""
     return await views.expense_status(conn, principal, expense_id)
@@ -137,7 +134,7 @@ async def expense_status(
     summary="The audit trail of an expense",
 )
 async def expense_audit(
-    expense_id: PathId, session: AutocommitSession, principal: CurrentUser
+    expense_id: IdParam, session: AutocommitSession, principal: CurrentUser
 ) -> AuditTrailRead:
     """Every state change: actor, on-behalf-of, action, from and to status, time, comment."""
     return await views.audit_trail(session, principal, expense_id)
@@ -153,9 +150,7 @@ async def pending_approvals(
     conn: StatementPool,
     principal: CurrentUser,
     page: Pagination,
-    approver_id: Annotated[
-        int | None, Query(gt=0, le=MAX_ID, description="Admins: another approver's")
-    ] = None,
+    approver_id: Annotated[IdParam | None, Query(description="Admins: another approver's")] = None,
 ) -> InboxPage:
     """Only steps with no earlier required step pending, oldest expense first."""
     return await views.inbox(conn, principal, page, approver_id=approver_id)
@@ -179,9 +174,9 @@ async def list_policies(
     session: DbSession,
     principal: CanRead,
     page: Pagination,
-    company_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
-    category: str | None = None,
-    is_active: bool | None = None,
+    company_id: IdParam | None = None,
+    category: Annotated[str | None, Query(max_length=50, description="Exact category")] = None,
+    is_active: FlagParam | None = None,
 ) -> Envelope[list[PolicyRead]]:
     """The expense policies of the caller's company (every company for a platform login)."""
     actor = await identity.session_actor(session, principal)
@@ -213,7 +208,7 @@ async def create_policy(
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
 async def get_policy(
-    policy_id: PathId, session: DbSession, principal: CanRead
+    policy_id: IdParam, session: DbSession, principal: CanRead
 ) -> Envelope[PolicyRead]:
     """A policy with its steps in order."""
     actor = await identity.session_actor(session, principal)
@@ -226,7 +221,7 @@ async def get_policy(
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
 )
 async def update_policy(
-    policy_id: PathId, data: PolicyUpdate, session: DbSession, principal: CanUpdate
+    policy_id: IdParam, data: PolicyUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[PolicyRead]:
     """Change a policy (deactivate it with `is_active: false`)."""
     actor = await identity.session_actor(session, principal)
@@ -240,7 +235,7 @@ async def update_policy(
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def delete_policy(
-    policy_id: PathId, session: DbSession, principal: CanDelete
+    policy_id: IdParam, session: DbSession, principal: CanDelete
 ) -> Envelope[None]:
     """Delete a policy that has no expenses."""
     await policies.delete_policy(
@@ -255,7 +250,7 @@ async def delete_policy(
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
 async def list_steps(
-    policy_id: PathId, session: DbSession, principal: CanRead
+    policy_id: IdParam, session: DbSession, principal: CanRead
 ) -> Envelope[list[StepRead]]:
     """The policy's approval steps in order."""
     actor = await identity.session_actor(session, principal)
@@ -270,7 +265,7 @@ async def list_steps(
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
 )
 async def add_step(
-    policy_id: PathId, data: StepCreate, session: DbSession, principal: CanCreate
+    policy_id: IdParam, data: StepCreate, session: DbSession, principal: CanCreate
 ) -> Envelope[StepRead]:
     """Add a step to the policy's chain (for expenses submitted from now on)."""
     step = await policies.add_step(
@@ -284,7 +279,7 @@ async def add_step(
     response_model=Envelope[StepRead],
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
-async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
+async def get_step(step_id: IdParam, session: DbSession, principal: CanRead) -> Envelope[StepRead]:
     """One approval step."""
     step = await policies.get_step(
         session, await identity.session_actor(session, principal), step_id
@@ -298,7 +293,7 @@ async def get_step(step_id: PathId, session: DbSession, principal: CanRead) -> E
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
 )
 async def update_step(
-    step_id: PathId, data: StepUpdate, session: DbSession, principal: CanUpdate
+    step_id: IdParam, data: StepUpdate, session: DbSession, principal: CanUpdate
 ) -> Envelope[StepRead]:
     """Change a step; chains already fixed never change."""
     step = await policies.update_step(
@@ -312,7 +307,7 @@ async def update_step(
     response_model=Envelope[None],
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
-async def delete_step(step_id: PathId, session: DbSession, principal: CanDelete) -> Envelope[None]:
+async def delete_step(step_id: IdParam, session: DbSession, principal: CanDelete) -> Envelope[None]:
     """Remove a step from its policy's chain."""
     await policies.delete_step(session, await identity.session_actor(session, principal), step_id)
     return ok(None, "Step deleted")

@@ -160,9 +160,6 @@ async def update_policy(
     """Change a policy; expenses already submitted keep their chains."""
     policy = await get_policy(session, actor, policy_id)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("category", "name", "min_amount", "is_active"):
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.field(name, f"{name} cannot be null")
     merged: dict[str, Any] = {
         "category": policy.category,
         "min_amount": policy.min_amount,
@@ -233,9 +230,6 @@ async def update_step(
     """Change a step; chains of expenses already submitted never change."""
     step, company_id = await _get_step(session, actor, step_id)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("step_order", "required_level", "team_scope", "is_required"):
-        if name in changes and changes[name] is None:
-            raise ValidationFailed.field(name, f"{name} cannot be null")
     scope = Scope(changes.get("team_scope", step.team_scope))
     team_id = changes.get("scope_team_id", step.scope_team_id)
     if "team_scope" in changes and scope is not Scope.TEAM and "scope_team_id" not in changes:

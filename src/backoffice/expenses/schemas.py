@@ -10,10 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 from backoffice.core.envelope import PageInfo
-from backoffice.core.money import MoneyOut, PositiveMoney
+from backoffice.core.money import Money, MoneyOut, PositiveMoney
+from backoffice.core.types import Flag, Id, omissible
 from backoffice.expenses.rules import ExpenseStatus, Scope, StepStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -22,11 +23,8 @@ RequiredText = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Level = Annotated[int, Field(ge=1, le=10, description="1 is the most senior level")]
-StepOrder = Annotated[int, Field(gt=0, le=1000)]
-# A row id: a PostgreSQL integer, so an out-of-range id is a 422, never a database error.
-Id = Annotated[int, Field(gt=0, le=2_147_483_647)]
+Level = Annotated[int, Strict(), Field(ge=1, le=10, description="1 is the most senior level")]
+StepOrder = Annotated[int, Strict(), Field(gt=0, le=1000)]
 
 # --- the seed contract -----------------------------------------------------------------------
 
@@ -212,7 +210,7 @@ class StepCreate(_Strict):
     required_level: Level
     team_scope: Scope = Scope.SUBMITTER
     scope_team_id: Id | None = Field(None, description="The named team when team_scope is 'team'")
-    is_required: bool = True
+    is_required: Flag = True
     description: Text | None = None
 
     @model_validator(mode="after")
@@ -224,11 +222,11 @@ class StepCreate(_Strict):
 class StepUpdate(_Strict):
     """Fields of a step to change (chains of expenses already submitted never change)."""
 
-    step_order: StepOrder | None = None
-    required_level: Level | None = None
-    team_scope: Scope | None = None
+    step_order: StepOrder = omissible()
+    required_level: Level = omissible()
+    team_scope: Scope = omissible()
     scope_team_id: Id | None = None
-    is_required: bool | None = None
+    is_required: Flag = omissible()
     description: Text | None = None
 
 
@@ -256,9 +254,9 @@ class PolicyCreate(_Strict):
     category: Category
     name: Name
     description: Text | None = None
-    min_amount: Amount = Decimal("0.01")
-    max_amount: Amount | None = Field(None, description="None: no upper bound")
-    is_active: bool = True
+    min_amount: Money = Decimal("0.01")
+    max_amount: Money | None = Field(None, description="None: no upper bound")
+    is_active: Flag = True
     steps: list[StepCreate] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -274,12 +272,12 @@ class PolicyCreate(_Strict):
 class PolicyUpdate(_Strict):
     """Fields of a policy to change."""
 
-    category: Category | None = None
-    name: Name | None = None
+    category: Category = omissible()
+    name: Name = omissible()
     description: Text | None = None
-    min_amount: Amount | None = None
-    max_amount: Amount | None = None
-    is_active: bool | None = None
+    min_amount: Money = omissible()
+    max_amount: Money | None = None
+    is_active: Flag = omissible()
 
 
 class PolicyRead(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from backoffice.core.money import MoneyOut, Percent
+from backoffice.core.money import Money, MoneyOut, Percent, decimal_schema
 from backoffice.payroll.iso import is_country_code, is_currency_code
 
 
@@ -43,10 +43,13 @@ IsoCurrency = Annotated[
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
     AfterValidator(_currency_code),
 ]
-# Slab bounds and standard deductions: non-negative amounts with at most two decimals.
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-# A slab rate; its 0-100 range is checked with the other slab rules (tax.validate_slabs).
-Rate = Annotated[Decimal, Field(max_digits=7, decimal_places=4)]
+# A slab rate; its 0-100 range is checked with the other slab rules (tax.validate_slabs), so
+# the document admits any NUMERIC(7, 4) and the rules name the slab at fault.
+Rate = Annotated[
+    Decimal,
+    Field(max_digits=7, decimal_places=4),
+    decimal_schema(digits=3, places=4, low=Decimal("-999.9999"), high=Decimal("999.9999")),
+]
 # Output rate: a JSON number (at most 4 decimals, so the float prints the exact value).
 RateOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -56,8 +59,8 @@ class SlabIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: Amount = Field(alias="from")
-    to: Amount | None = None
+    from_: Money = Field(alias="from")
+    to: Money | None = None
     rate: Rate
 
 
@@ -80,7 +83,7 @@ class PolicyCreate(BaseModel):
         None, description="Flat TDS percent (0-100); null for none"
     )
     tax_slabs: list[SlabIn] = Field(default_factory=list, max_length=50)
-    standard_deduction: Amount | None = None
+    standard_deduction: Money | None = None
     effective_from: date | None = Field(None, description="Default: today")
 
 
@@ -98,7 +101,7 @@ class CountryUpsert(BaseModel):
     currency: IsoCurrency
     current_deduction: Percent = Field(description="Flat TDS percent, 0-100")
     tax_slabs: list[SlabIn] | None = Field(None, max_length=50)
-    standard_deduction: Amount | None = None
+    standard_deduction: Money | None = None
     effective_from: date | None = Field(None, description="When the policy applies; default today")
 
 
