@@ -15,12 +15,14 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from backoffice.app import create_app
 from backoffice.core import migrations
 from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings
 from backoffice.core.db import Database
-from backoffice.core.embedded import drop_database, ensure_database, free_port, with_database
+from backoffice.core.embedded import free_port
 from backoffice.demo import load_demo
+from tests.conftest import _scratch_database
 
 
 def live_settings(url: str) -> Settings:
@@ -35,17 +37,19 @@ def live_settings(url: str) -> Settings:
     )
 
 
-@contextmanager
-def demo_database(server_url: str, name: str) -> Iterator[str]:
-    """A committed database `name` migrated to head with the demo loaded; dropped after."""
-    ensure_database(server_url, name, recreate=True)
-    url = with_database(server_url, name)
-    try:
+def demo_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A committed scratch database migrated to head with the demo loaded; dropped after."""
+    for url in _scratch_database(server_url, prefix):
         migrations.upgrade(url)
         asyncio.run(_load_demo(url, live_settings(url)))
         yield url
-    finally:
-        drop_database(server_url, name)
+
+
+def live_demo(server_url: str, prefix: str) -> Iterator[str]:
+    """The real app served on a fresh demo database: yields its base URL (for fixtures)."""
+    for url in demo_database(server_url, prefix):
+        with serve(create_app(live_settings(url), database_url=url)) as base:
+            yield base
 
 
 async def _load_demo(url: str, settings: Settings) -> None:

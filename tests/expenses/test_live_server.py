@@ -7,23 +7,13 @@ decisions on one step give one success and one 409, with nothing decided twice.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from backoffice.app import create_app
-from backoffice.core import migrations
-from backoffice.core.auth.service import Authenticator
-from backoffice.core.config import Settings
-from backoffice.core.db import Database
-from backoffice.core.embedded import free_port
-from backoffice.demo import load_demo
 from backoffice.expenses.demo import credentials
-from tests.conftest import _scratch_database
+from tests.live import live_demo
 
 ALICE, BOB, CAROL, DAVID, EVE, FRANK, GRACE = range(1, 8)
 NAMES = [
@@ -41,50 +31,9 @@ def login(employee_id: int) -> httpx.BasicAuth:
     return httpx.BasicAuth(*credentials(NAMES[employee_id - 1]))
 
 
-async def _load_demo(url: str, settings: Settings) -> None:
-    database = Database(url)
-    try:
-        async with database.unit_of_work() as session:
-            await load_demo(session, Authenticator(settings))
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def live_url(server_url: str) -> Iterator[str]:
-    for url in _scratch_database(server_url, "expenses_live"):
-        migrations.upgrade(url)
-        settings = Settings(
-            BACKOFFICE_ENV="test",
-            DATABASE_URL=url,
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-            rate_limit_per_minute=0,
-            log_level="WARNING",
-        )
-
-        asyncio.run(_load_demo(url, settings))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, database_url=url),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    yield from live_demo(server_url, "expenses_live")
 
 
 async def test_the_readme_walkthroughs_on_a_fresh_demo_database(live_url):
