@@ -40,7 +40,8 @@ from backoffice.core.db import (
     get_session,
     get_statement_pool,
 )
-from backoffice.core.embedded import drop_database, ensure_database, start_postgres, with_database
+from backoffice.core.embedded import start_postgres
+from tests.live import scratch_database, settings_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -56,19 +57,10 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield start_postgres(home, keep_running=False)
 
 
-def _scratch_database(server_url: str, prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    ensure_database(server_url, name)
-    try:
-        yield with_database(server_url, name)
-    finally:
-        drop_database(server_url, name)
-
-
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A scratch database migrated to head, dropped at the end of the session."""
-    for url in _scratch_database(server_url, "backoffice_test"):
+    for url in scratch_database(server_url, "backoffice_test"):
         migrations.upgrade(url)
         yield url
 
@@ -76,20 +68,13 @@ def database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture
 def empty_database_url(server_url: str) -> Iterator[str]:
     """A scratch database with no schema at all."""
-    yield from _scratch_database(server_url, "backoffice_empty")
+    yield from scratch_database(server_url, "backoffice_empty")
 
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Settings for tests: cheap hashing, no rate limit, quiet logs."""
-    return Settings(
-        BACKOFFICE_ENV="test",
-        DATABASE_URL=database_url,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        rate_limit_per_minute=0,
-        log_level="WARNING",
-    )
+    return settings_for(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +102,7 @@ def pool_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 async def committed_app(server_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
     """The real app on a committed scratch database, nothing overridden (`REAL_POOL` mode)."""
-    for url in _scratch_database(server_url, "backoffice_pool"):
+    for url in scratch_database(server_url, "backoffice_pool"):
         migrations.upgrade(url)
         application = create_app(settings, database_url=url)
         try:

@@ -1,6 +1,6 @@
-"""A real uvicorn server in a thread, on a committed scratch database loaded with the demo.
+"""Scratch databases, test settings, and a real uvicorn server in a thread on a demo database.
 
-For tests that need what the rolled-back test transaction cannot give: several connections
+The server is for tests that need what the rolled-back test transaction cannot give: several connections
 seeing each other's commits, a real pool, HTTP from another client (a fuzzer, a browser).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,13 +21,12 @@ from backoffice.core import migrations
 from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings
 from backoffice.core.db import Database
-from backoffice.core.embedded import free_port
+from backoffice.core.embedded import drop_database, ensure_database, free_port, with_database
 from backoffice.demo import load_demo
-from tests.conftest import _scratch_database
 
 
-def live_settings(url: str) -> Settings:
-    """Test settings for a live server: cheap hashing, no rate limit, quiet logs."""
+def settings_for(url: str) -> Settings:
+    """Settings for tests: cheap hashing, no rate limit, quiet logs."""
     return Settings(
         BACKOFFICE_ENV="test",
         DATABASE_URL=url,
@@ -37,18 +37,28 @@ def live_settings(url: str) -> Settings:
     )
 
 
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new empty database on the server, dropped when the generator is closed."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    ensure_database(server_url, name)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
 def demo_database(server_url: str, prefix: str) -> Iterator[str]:
     """A committed scratch database migrated to head with the demo loaded; dropped after."""
-    for url in _scratch_database(server_url, prefix):
+    for url in scratch_database(server_url, prefix):
         migrations.upgrade(url)
-        asyncio.run(_load_demo(url, live_settings(url)))
+        asyncio.run(_load_demo(url, settings_for(url)))
         yield url
 
 
 def live_demo(server_url: str, prefix: str) -> Iterator[str]:
     """The real app served on a fresh demo database: yields its base URL (for fixtures)."""
     for url in demo_database(server_url, prefix):
-        with serve(create_app(live_settings(url), database_url=url)) as base:
+        with serve(create_app(settings_for(url), database_url=url)) as base:
             yield base
 
 

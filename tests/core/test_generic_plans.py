@@ -24,7 +24,7 @@ from backoffice.core.embedded import driver_url
 from backoffice.expenses import statements as expenses
 from backoffice.org import hierarchy
 from backoffice.payroll import service as payroll
-from tests.conftest import _scratch_database
+from tests.live import scratch_database
 
 GROWING = {"employees", "expenses", "expense_approvals", "expense_audit_events"}
 # What a statement may read from those tables: a page of 20 with its chains, not the table.
@@ -135,7 +135,7 @@ STATEMENTS = _driver_statements()
 
 @pytest.fixture(scope="module")
 def big_database_url(server_url: str) -> Iterator[str]:
-    for url in _scratch_database(server_url, "backoffice_plans"):
+    for url in scratch_database(server_url, "backoffice_plans"):
         migrations.upgrade(url)
         yield url
 
