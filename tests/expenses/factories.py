@@ -13,6 +13,7 @@ from backoffice.expenses.models import ExpensePolicy
 from backoffice.expenses.policies import insert_policy
 from backoffice.expenses.rules import Scope
 from backoffice.expenses.schemas import PolicyCreate, StepCreate
+from backoffice.org import employees as org_employees
 from backoffice.org import service as org
 from backoffice.org.countries import country_exists
 from backoffice.payroll.schemas import CountryUpsert
@@ -67,7 +68,7 @@ async def add_person(
     tag = uuid.uuid4().hex[:6]
     username = f"{first_name.lower()}-{tag}"
     account = await create_account(session, auth, username=username, password=PASSWORD, role=role)
-    employee = await org.create_employee(
+    employee = await org_employees.create_employee(
         session,
         {
             "full_name": f"{first_name} {tag}",

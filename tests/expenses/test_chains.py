@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backoffice.expenses.rules import Scope
+from backoffice.org import employees as org_employees
 from backoffice.org import service as org
 from tests.expenses.factories import Org, add_person, add_policy, make_company, step
 from tests.expenses.test_workflow import approve, counts, status_of, submit
@@ -151,7 +152,7 @@ async def test_a_step_keeps_naming_its_level_after_its_approver_moves_up(
     assert created.json()["approvals_required"] == [
         {"step": 1, "approver": frank.name, "level": "Manager", "level_number": 6}
     ]
-    await org.update_employee(session, frank.id, {"level_id": acme.levels[5]})  # now SEM
+    await org_employees.update_employee(session, frank.id, {"level_id": acme.levels[5]})  # now SEM
     await org.update_level(session, acme.levels[6], {"level_name": "Engineering Manager"})
 
     [step] = (await status_of(client, grace.headers, created.json()["expense_id"]))["approvals"]

@@ -6,7 +6,7 @@ import pytest
 
 from backoffice.core.auth.service import Role, create_account
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
-from backoffice.org import service
+from backoffice.org import employees, service
 from tests.payroll.factories import assert_error, make_country, make_employee, snapshot
 
 
@@ -140,7 +140,7 @@ async def test_service_functions_for_other_contexts(session, auth):
     level = await service.create_level(
         session, {"company_id": company.id, "level_number": 2, "level_name": "Manager"}
     )
-    worker = await service.create_employee(
+    worker = await employees.create_employee(
         session,
         {
             "full_name": "Mia Wong",
@@ -153,7 +153,7 @@ async def test_service_functions_for_other_contexts(session, auth):
             "email": "mia@acme.example",
         },
     )
-    assert (await service.get_employee(session, worker.id)).full_name == "Mia Wong"
+    assert (await employees.get_employee(session, worker.id)).full_name == "Mia Wong"
     assert (await service.get_team(session, team.id)).company_id == company.id
     assert (await service.get_level(session, level.id)).level_number == 2
     assert (await service.get_company(session, company.id)).name == "Acme"
@@ -161,24 +161,24 @@ async def test_service_functions_for_other_contexts(session, auth):
     account = await create_account(
         session, auth, username="mia", password="long-password", role=Role.STAFF
     )
-    assert await service.get_employee_by_account(session, account.id) is None
-    await service.link_account(session, worker.id, account.id)
-    linked = await service.get_employee_by_account(session, account.id)
+    assert await employees.get_employee_by_account(session, account.id) is None
+    await employees.link_account(session, worker.id, account.id)
+    linked = await employees.get_employee_by_account(session, account.id)
     assert linked is not None and linked.id == worker.id
 
     other = await make_employee(session)
     with pytest.raises(Conflict):
-        await service.link_account(session, other.id, account.id)
+        await employees.link_account(session, other.id, account.id)
     with pytest.raises(ValidationFailed):
-        await service.link_account(session, other.id, 999999)
-    await service.link_account(session, worker.id, None)
-    assert await service.get_employee_by_account(session, account.id) is None
+        await employees.link_account(session, other.id, 999999)
+    await employees.link_account(session, worker.id, None)
+    assert await employees.get_employee_by_account(session, account.id) is None
 
     with pytest.raises(NotFound):
-        await service.get_employee(session, 999999)
-    await service.delete_employee(session, other.id)
+        await employees.get_employee(session, 999999)
+    await employees.delete_employee(session, other.id)
     with pytest.raises(NotFound):
-        await service.get_employee(session, other.id)
+        await employees.get_employee(session, other.id)
 
 
 async def test_link_account_endpoint(client, admin, session, auth):

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.org import service as org_service
+from backoffice.org import employees as org_employees
 from backoffice.org.models import Employee
 from backoffice.payroll import service
 from backoffice.payroll.iso import country_names
@@ -51,7 +51,7 @@ async def make_employee(session: AsyncSession, **fields: Any) -> Employee:
         "country_iso": "IN",
         "salary": Decimal("1200000.00"),
     } | fields
-    return await org_service.create_employee(session, data)
+    return await org_employees.create_employee(session, data)
 
 
 TABLES = (

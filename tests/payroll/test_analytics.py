@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from backoffice.org import service as org_service
+from backoffice.org import employees as org_employees
 from tests.payroll.factories import assert_error, make_country, make_employee
 
 COUNTRIES = ["IN", "US", "GB"]
@@ -82,10 +82,10 @@ async def test_aggregates_equal_a_full_recomputation_after_random_writes(session
                     },
                 ]
             )
-            await org_service.update_employee(session, rng.choice(ids), changes)
+            await org_employees.update_employee(session, rng.choice(ids), changes)
         elif op == "delete":
             victim = ids.pop(rng.randrange(len(ids)))
-            await org_service.delete_employee(session, victim)
+            await org_employees.delete_employee(session, victim)
         else:  # one statement touching many rows at once
             statement = rng.choice(
                 [
@@ -103,7 +103,7 @@ async def test_aggregates_equal_a_full_recomputation_after_random_writes(session
 async def test_groups_vanish_when_their_last_employee_leaves(session, countries):
     worker = await make_employee(session, country_iso="FR", job_title="Chef")
     assert "FR" in (await stored(session))["country"]
-    await org_service.delete_employee(session, worker.id)
+    await org_employees.delete_employee(session, worker.id)
     after = await stored(session)
     assert "FR" not in after["country"] and "Chef" not in after["title"]
 

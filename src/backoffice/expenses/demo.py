@@ -16,6 +16,7 @@ from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.expenses.policies import insert_policy
 from backoffice.expenses.rules import Scope
 from backoffice.expenses.schemas import PolicyCreate, StepCreate
+from backoffice.org import employees as org_employees
 from backoffice.org import hierarchy
 from backoffice.org import service as org
 from backoffice.org.countries import country_exists
@@ -110,7 +111,7 @@ async def load_techcorp(session: AsyncSession, auth: Authenticator) -> int:
         account = await create_account(
             session, auth, username=username, password=password, role=Role.STAFF
         )
-        await org.create_employee(
+        await org_employees.create_employee(
             session,
             {
                 "full_name": full_name,

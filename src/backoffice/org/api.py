@@ -21,7 +21,7 @@ from backoffice.core.money import Money
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import FlagParam, Id, IdParam
-from backoffice.org import service
+from backoffice.org import employees, service
 from backoffice.org.schemas import (
     CompanyCreate,
     CompanyRead,
@@ -37,15 +37,15 @@ from backoffice.org.schemas import (
     TeamUpdate,
 )
 
-employees = ApiRouter(prefix="/api/v1/employees", tags=["employees"])
-org = ApiRouter(prefix="/api/v1/org", tags=["org"])
+employees_router = ApiRouter(prefix="/api/v1/employees", tags=["employees"])
+org_router = ApiRouter(prefix="/api/v1/org", tags=["org"])
 
 # --- employees -------------------------------------------------------------------------------
 
-sort_employees = sorting(service.EMPLOYEE_SORT, default="id")
+sort_employees = sorting(employees.EMPLOYEE_SORT, default="id")
 
 
-@employees.post(
+@employees_router.post(
     "/create",
     status_code=201,
     response_model=Envelope[EmployeeRead],
@@ -56,11 +56,11 @@ async def create_employee(
     data: EmployeeCreate, session: DbSession, _: CanCreate
 ) -> Envelope[EmployeeRead]:
     """`salary` is the annual gross (> 0, at most 2 decimals); `country_iso` must exist."""
-    employee = await service.create_employee(session, data)
+    employee = await employees.create_employee(session, data)
     return ok(EmployeeRead.model_validate(employee), "Employee created", status_code=201)
 
 
-@employees.get(
+@employees_router.get(
     "/list",
     response_model=Envelope[list[EmployeeRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
@@ -81,7 +81,7 @@ async def list_employees(
     is_active: FlagParam | None = None,
 ) -> Envelope[list[EmployeeRead]]:
     """Filters combine with AND; `sort` takes e.g. `-salary,full_name`."""
-    rows, info = await service.list_employees(
+    rows, info = await employees.list_employees(
         session,
         page,
         order,
@@ -97,7 +97,7 @@ async def list_employees(
     return ok([EmployeeRead.model_validate(e) for e in rows], pagination=info)
 
 
-@employees.get(
+@employees_router.get(
     "/{employee_id}",
     response_model=Envelope[EmployeeRead],
     responses=error_responses(*AUTH_ERRORS, NotFound),
@@ -107,10 +107,10 @@ async def get_employee(
     employee_id: IdParam, session: DbSession, _: CanRead
 ) -> Envelope[EmployeeRead]:
     """404 for an unknown id."""
-    return ok(EmployeeRead.model_validate(await service.get_employee(session, employee_id)))
+    return ok(EmployeeRead.model_validate(await employees.get_employee(session, employee_id)))
 
 
-@employees.patch(
+@employees_router.patch(
     "/{employee_id}",
     response_model=Envelope[EmployeeRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
@@ -120,11 +120,11 @@ async def update_employee(
     employee_id: IdParam, data: EmployeeUpdate, session: DbSession, _: CanUpdate
 ) -> Envelope[EmployeeRead]:
     """Only the fields sent change; null clears an optional field."""
-    employee = await service.update_employee(session, employee_id, data)
+    employee = await employees.update_employee(session, employee_id, data)
     return ok(EmployeeRead.model_validate(employee), "Employee updated")
 
 
-@employees.delete(
+@employees_router.delete(
     "/{employee_id}",
     response_model=Envelope[None],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
@@ -132,11 +132,11 @@ async def update_employee(
 )
 async def delete_employee(employee_id: IdParam, session: DbSession, _: CanDelete) -> Envelope[None]:
     """409 while other records (e.g. expenses) refer to the employee."""
-    await service.delete_employee(session, employee_id)
+    await employees.delete_employee(session, employee_id)
     return ok(None, "Employee deleted")
 
 
-@employees.put(
+@employees_router.put(
     "/{employee_id}/account",
     response_model=Envelope[EmployeeRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
@@ -149,7 +149,7 @@ async def link_account(
     account_id: Annotated[Id | None, Body(embed=True, description="The login; null unlinks")],
 ) -> Envelope[EmployeeRead]:
     """One employee per account."""
-    employee = await service.link_account(session, employee_id, account_id)
+    employee = await employees.link_account(session, employee_id, account_id)
     return ok(EmployeeRead.model_validate(employee), "Account linked" if account_id else "Unlinked")
 
 
@@ -158,7 +158,7 @@ async def link_account(
 sort_companies = sorting(service.COMPANY_SORT, default="id")
 
 
-@org.post(
+@org_router.post(
     "/companies",
     status_code=201,
     response_model=Envelope[CompanyRead],
@@ -173,7 +173,7 @@ async def create_company(
     return ok(CompanyRead.model_validate(company), "Company created", status_code=201)
 
 
-@org.get(
+@org_router.get(
     "/companies",
     response_model=Envelope[list[CompanyRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
@@ -191,7 +191,7 @@ async def list_companies(
     return ok([CompanyRead.model_validate(c) for c in rows], pagination=info)
 
 
-@org.get(
+@org_router.get(
     "/companies/{company_id}",
     response_model=Envelope[CompanyRead],
     responses=error_responses(*AUTH_ERRORS, NotFound),
@@ -202,7 +202,7 @@ async def get_company(company_id: IdParam, session: DbSession, _: CanRead) -> En
     return ok(CompanyRead.model_validate(await service.get_company(session, company_id)))
 
 
-@org.patch(
+@org_router.patch(
     "/companies/{company_id}",
     response_model=Envelope[CompanyRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
@@ -216,7 +216,7 @@ async def update_company(
     return ok(CompanyRead.model_validate(company), "Company updated")
 
 
-@org.delete(
+@org_router.delete(
     "/companies/{company_id}",
     response_model=Envelope[None],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
@@ -233,7 +233,7 @@ async def delete_company(company_id: IdParam, session: DbSession, _: CanDelete) 
 sort_teams = sorting(service.TEAM_SORT, "id")
 
 
-@org.post(
+@org_router.post(
     "/teams",
     status_code=201,
     response_model=Envelope[TeamRead],
@@ -246,7 +246,7 @@ async def create_team(data: TeamCreate, session: DbSession, _: CanCreate) -> Env
     return ok(TeamRead.model_validate(team), "Team created", status_code=201)
 
 
-@org.get(
+@org_router.get(
     "/teams",
     response_model=Envelope[list[TeamRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
@@ -265,7 +265,7 @@ async def list_teams(
     return ok([TeamRead.model_validate(t) for t in rows], pagination=info)
 
 
-@org.get(
+@org_router.get(
     "/teams/{team_id}",
     response_model=Envelope[TeamRead],
     responses=error_responses(*AUTH_ERRORS, NotFound),
@@ -276,7 +276,7 @@ async def get_team(team_id: IdParam, session: DbSession, _: CanRead) -> Envelope
     return ok(TeamRead.model_validate(await service.get_team(session, team_id)))
 
 
-@org.patch(
+@org_router.patch(
     "/teams/{team_id}",
     response_model=Envelope[TeamRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
@@ -290,7 +290,7 @@ async def update_team(
     return ok(TeamRead.model_validate(team), "Team updated")
 
 
-@org.delete(
+@org_router.delete(
     "/teams/{team_id}",
     response_model=Envelope[None],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
@@ -307,7 +307,7 @@ async def delete_team(team_id: IdParam, session: DbSession, _: CanDelete) -> Env
 sort_levels = sorting(service.LEVEL_SORT, default="company_id,level_number")
 
 
-@org.post(
+@org_router.post(
     "/levels",
     status_code=201,
     response_model=Envelope[LevelRead],
@@ -320,7 +320,7 @@ async def create_level(data: LevelCreate, session: DbSession, _: CanCreate) -> E
     return ok(LevelRead.model_validate(level), "Hierarchy level created", status_code=201)
 
 
-@org.get(
+@org_router.get(
     "/levels",
     response_model=Envelope[list[LevelRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
@@ -341,7 +341,7 @@ async def list_levels(
     return ok([LevelRead.model_validate(lv) for lv in rows], pagination=info)
 
 
-@org.get(
+@org_router.get(
     "/levels/{level_id}",
     response_model=Envelope[LevelRead],
     responses=error_responses(*AUTH_ERRORS, NotFound),
@@ -352,7 +352,7 @@ async def get_level(level_id: IdParam, session: DbSession, _: CanRead) -> Envelo
     return ok(LevelRead.model_validate(await service.get_level(session, level_id)))
 
 
-@org.patch(
+@org_router.patch(
     "/levels/{level_id}",
     response_model=Envelope[LevelRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
@@ -366,7 +366,7 @@ async def update_level(
     return ok(LevelRead.model_validate(level), "Hierarchy level updated")
 
 
-@org.delete(
+@org_router.delete(
     "/levels/{level_id}",
     response_model=Envelope[None],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict),
@@ -378,4 +378,4 @@ async def delete_level(level_id: IdParam, session: DbSession, _: CanDelete) -> E
     return ok(None, "Hierarchy level deleted")
 
 
-context = Context("org", routers=(employees, org))
+context = Context("org", routers=(employees_router, org_router))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.org.service import create_employee, existing_names
+from backoffice.org.employees import create_employee, existing_names
 from backoffice.payroll.schemas import CountryUpsert
 from backoffice.payroll.service import upsert_country
 
