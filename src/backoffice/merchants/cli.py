@@ -69,7 +69,7 @@ class ProgressObserver:
 def summary_table(results: list[FileResult]) -> Table:
     """One line per file and a total."""
     table = Table(title="merchant import")
-    for column in ("file", "status", "read", "inserted", "duplicate", "rejected", "flagged"):
+    for column in ("file", "status", "read", "inserted", "duplicates", "rejected", "flagged"):
         table.add_column(column, justify="left" if column in ("file", "status") else "right")
     table.add_column("rows/s", justify="right")
     total = Counts()

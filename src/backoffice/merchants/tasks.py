@@ -76,7 +76,7 @@ class ImportState:
                 "current_file": self.current_file,
                 "rows_read": now.rows_read,
                 "inserted": now.inserted,
-                "duplicate": now.duplicates,
+                "duplicates": now.duplicates,
                 "rejected": now.rejected,
                 "flagged": now.flagged,
                 "last_error": self.last_error,
