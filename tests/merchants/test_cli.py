@@ -39,3 +39,45 @@ def test_a_missing_path_is_a_clear_error(merchants_url, tmp_path):
     result = _run(merchants_url, "import", str(tmp_path / "nope.csv"))
     assert result.returncode == 2
     assert "no such file or directory" in result.stdout
+
+
+def test_the_progress_bar_shows_each_files_status():
+    """Rich markup must not swallow `[succeeded]`: it is text, not a style."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn
+
+    from backoffice.ingest.engine import Counts, FileResult
+    from backoffice.merchants.cli import ProgressObserver
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=120)
+    progress = Progress(TextColumn("{task.description}"), console=console, auto_refresh=False)
+    observer = ProgressObserver(progress)
+    with progress:
+        for name, status in (("a.csv", "succeeded"), ("b.csv", "failed"), ("c.csv", "skipped")):
+            observer.file_started(name, 10)
+            observer.file_finished(FileResult(name, status, Counts(3, 2, 1, 0, 0)))  # type: ignore[arg-type]
+        progress.refresh()
+    text = out.getvalue()
+    assert "a.csv [succeeded]" in text
+    assert "b.csv [failed]" in text
+    assert "c.csv [skipped]" in text
+
+
+def test_output_that_is_not_a_terminal_gets_one_plain_line_per_file(merchants_url):
+    imported = _run(merchants_url, "import", str(FIXTURES))
+    assert imported.returncode == 0, imported.stderr
+    lines = imported.stdout.splitlines()
+    assert (
+        "activities_20240101.csv: succeeded, read 26, inserted 15, duplicates 1, rejected 10, flagged 8"
+        in lines
+    )
+    assert (
+        "activities_20240102.csv: succeeded, read 6, inserted 4, duplicates 2, rejected 0, flagged 0"
+        in lines
+    )
+    bars = [line for line in lines if line.startswith("activities_") and "━" in line]
+    assert not bars, "no progress bars in a pipe"
+    assert "\x1b[" not in imported.stdout, "no terminal control sequences in a pipe"

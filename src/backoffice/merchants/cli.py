@@ -8,6 +8,7 @@ from typing import Annotated
 import psycopg
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -52,7 +53,7 @@ class ProgressObserver:
         self.tasks: dict[str, TaskID] = {}
 
     def file_started(self, name: str, size: int) -> None:
-        self.tasks[name] = self.progress.add_task(name, total=max(size, 1), rows=0)
+        self.tasks[name] = self.progress.add_task(escape(name), total=max(size, 1), rows=0)
 
     def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
         self.progress.update(self.tasks[name], completed=bytes_done, rows=counts.rows_read)
@@ -62,8 +63,53 @@ class ProgressObserver:
         self.progress.update(
             task,
             completed=self.progress.tasks[task].total,
-            description=f"{result.name} [{result.status}]",
+            description=escape(f"{result.name} [{result.status}]"),  # text, not rich markup
         )
+
+
+class LineObserver:
+    """One plain line per file once its fate is known, for output that is not a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def file_started(self, name: str, size: int) -> None:
+        return None
+
+    def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
+        return None
+
+    def file_finished(self, result: FileResult) -> None:
+        c = result.counts
+        self.console.print(
+            f"{result.name}: {result.status}, read {c.rows_read}, inserted {c.inserted},"
+            f" duplicates {c.duplicates}, rejected {c.rejected}, flagged {c.flagged}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def file_progress(console: Console) -> Progress:
+    """One bar per file: bytes read (for the ETA), rows per second, and then its status."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        refresh_per_second=4,
+    )
+
+
+def import_with_progress(url: str, paths: list[Path]) -> list[FileResult]:
+    """Import `paths`: progress bars in a terminal, one plain line per file otherwise."""
+    if not console.is_terminal:
+        return import_files(url, MERCHANT_ACTIVITIES, paths, observer=LineObserver(console))
+    with file_progress(console) as progress:
+        return import_files(url, MERCHANT_ACTIVITIES, paths, observer=ProgressObserver(progress))
 
 
 def summary_table(results: list[FileResult]) -> Table:
@@ -102,18 +148,7 @@ def import_command(
         console.print(f"[red]no such file or directory: {', '.join(missing)}[/]")
         raise typer.Exit(2)
     url = resolve_database_url(get_settings())
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        refresh_per_second=4,
-    )
-    with progress:
-        results = import_files(url, MERCHANT_ACTIVITIES, paths, observer=ProgressObserver(progress))
+    results = import_with_progress(url, paths)
     console.print(summary_table(results))
     for r in results:
         if r.error:
