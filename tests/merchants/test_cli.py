@@ -9,14 +9,14 @@ import sys
 from tests.merchants.conftest import FIXTURES
 
 
-def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "backoffice", "merchants", *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -81,3 +81,25 @@ def test_output_that_is_not_a_terminal_gets_one_plain_line_per_file(merchants_ur
     bars = [line for line in lines if line.startswith("activities_") and "━" in line]
     assert not bars, "no progress bars in a pipe"
     assert "\x1b[" not in imported.stdout, "no terminal control sequences in a pipe"
+
+
+def test_an_import_into_a_database_that_is_not_migrated_exits_at_once_with_one_line(
+    empty_database_url,
+):
+    result = _run(empty_database_url, "import", str(FIXTURES), timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "not migrated" in line
+    assert "backoffice db upgrade" in line
+
+
+def test_an_import_into_an_unreachable_database_exits_at_once_with_one_line():
+    from backoffice.core.embedded import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/backoffice"
+    result = _run(url, "import", str(FIXTURES), timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "cannot connect to the database" in line

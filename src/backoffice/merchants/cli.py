@@ -25,11 +25,25 @@ from rich.text import Text
 
 from backoffice.core.config import get_settings
 from backoffice.core.embedded import resolve_database_url
-from backoffice.ingest.engine import Counts, FileResult, import_files, libpq_url
+from backoffice.ingest.engine import (
+    Counts,
+    FileResult,
+    ImportAborted,
+    database_problem,
+    import_files,
+    libpq_url,
+)
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 app = typer.Typer(help="Merchant activity files and analytics.", no_args_is_help=True)
 console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` as one line on stderr; the caller raises the returned exit (status 1)."""
+    errors.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
 
 
 class RowsPerSecond(ProgressColumn):
@@ -148,7 +162,10 @@ def import_command(
         console.print(f"[red]no such file or directory: {', '.join(missing)}[/]")
         raise typer.Exit(2)
     url = resolve_database_url(get_settings())
-    results = import_with_progress(url, paths)
+    try:
+        results = import_with_progress(url, paths)
+    except ImportAborted as exc:
+        raise fail(f"merchant import stopped: {exc}") from None
     console.print(summary_table(results))
     for r in results:
         if r.error:
@@ -169,8 +186,14 @@ def rejects_command(
         " WHERE dataset = %s AND (%s::text IS NULL OR file_name = %s)"
         " ORDER BY file_name, line_number LIMIT %s"
     )
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(query, (MERCHANT_ACTIVITIES.name, file, file, limit)).fetchall()
+    try:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(query, (MERCHANT_ACTIVITIES.name, file, file, limit)).fetchall()
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise fail(f"cannot reach the database: {first_line}") from None
+    except psycopg.Error as exc:
+        raise fail(database_problem(exc)) from None
     table = Table("file", "line", "reason", "raw line", title="quarantined lines")
     for name, line, reason, raw in rows:
         table.add_row(name, str(line), reason, raw)
