@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from backoffice import __version__
 from backoffice.core.auth import api as auth_api
-from backoffice.core.auth.service import Authenticator, find_demo_credentials
+from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.db import Database
 from backoffice.core.embedded import resolve_database_url
@@ -21,7 +21,8 @@ from backoffice.core.logging import configure_logging
 from backoffice.core.middleware import RequestContextMiddleware
 from backoffice.core.migrations import head_revisions
 from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
-from backoffice.demo import DEMO_ACCOUNTS
+from backoffice.core.startup import refuse_published_logins
+from backoffice.demo import published_logins
 from backoffice.expenses import api as expenses_api
 from backoffice.merchants import api as merchants_api
 from backoffice.org import api as org_api
@@ -40,10 +41,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_production:
-            async with app.state.db.sessionmaker() as session:
-                exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
-            if exposed:
-                raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
+            await refuse_published_logins(app.state.db, app.state.auth, published_logins())
         async with AsyncExitStack() as stack:
             for hook in app.state.lifespan_hooks:
                 await stack.enter_async_context(hook(app))

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backoffice.core.config import get_settings
+from backoffice.core.config import StartupRefused, get_settings
 from backoffice.core.embedded import resolve_database_url
 from backoffice.merchants.cli import app as merchants_app
 
@@ -36,8 +36,12 @@ def serve(
 
     import uvicorn
 
+    from backoffice.core.startup import check_before_serving
+    from backoffice.demo import published_logins
+
     settings = get_settings()
     url = resolve_database_url(settings)
+    check_before_serving(settings, url, published_logins())  # one line, not uvicorn's traceback
     os.environ["DATABASE_URL"] = url  # workers and the app factory find the same database
     console.print(f"[green]serving[/] http://{host}:{port}  (docs at http://{host}:{port}/docs)")
     uvicorn.run(
@@ -111,5 +115,16 @@ def demo_load() -> None:
 
 
 def main() -> None:
-    """Entry point of the `backoffice` console script."""
-    app()
+    """Entry point of the `backoffice` console script.
+
+    A refusal to start (bad settings, demo logins in production) is one line on stderr saying
+    what to do, and exit status 2: it is the operator's to fix, a traceback would only hide it.
+    """
+    try:
+        app()
+    except StartupRefused as exc:
+        errors = Console(stderr=True)
+        errors.print(
+            f"backoffice: {exc}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
+        raise SystemExit(2) from None
