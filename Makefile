@@ -1,9 +1,12 @@
-# The two commands a fresh machine needs: `make run` and `make test`. Only Python 3.11+ is assumed.
+# The two commands a fresh machine needs: `make run` and `make test`. Only Python 3.11+ is assumed;
+# `make dev` (so `make test`) also installs Debian's chromium when it is missing, for the headless
+# test of /docs and /redoc (apt-get as root, or through sudo).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint typecheck pytest install dev serve migrate demo clean bench
 
@@ -24,9 +27,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# Debian's chromium, which the headless test of /docs and /redoc drives through Playwright
+# (Playwright's own browser download is never used). Installed only when missing.
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "$(CHROMIUM) is missing and this system has no apt-get: install Chromium so that $(CHROMIUM) runs it, then make again" >&2; exit 1; }
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "$(CHROMIUM) is missing: run 'apt-get update && apt-get install -y chromium' as root, then make again" >&2; exit 1; fi; \
+	set -x; $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 install: $(VENV)/.installed
 
-dev: $(VENV)/.installed-dev
+dev: $(VENV)/.installed-dev $(CHROMIUM)
 
 migrate: install
 	$(BIN)/backoffice db upgrade

@@ -14,6 +14,7 @@ from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.db import Database
+from backoffice.core.docs import install_docs
 from backoffice.core.embedded import resolve_database_url
 from backoffice.core.envelope import install_error_handlers
 from backoffice.core.health import router as health_router
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         version=__version__,
         description="Payroll, expense approvals, merchant analytics, transactions ETL and savings.",
         lifespan=lifespan,
+        docs_url=None,  # core.docs serves them, with no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = Database(
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(health_router)
+    install_docs(app)
     app.include_router(auth_api.router)
     auth_api.document_security(app)
     app.include_router(expenses_api.router)
