@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PASSWORDS = frozenset({"adminpass", "managerpass", "staffpass"})
 DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
+
+
+def _json_logs_by_default(env: str) -> bool:
+    stderr = sys.stderr
+    at_a_terminal = stderr is not None and hasattr(stderr, "isatty") and stderr.isatty()
+    return not (env == "development" and at_a_terminal)
 
 
 class Settings(BaseSettings):
@@ -37,10 +44,16 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(6000, ge=0, description="0 disables rate limiting")
     cors_origins: list[str] = Field(default_factory=list)
 
+    host: str = Field("127.0.0.1", description="interface `backoffice serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `backoffice serve` listens on")
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # Readable lines for a developer at a terminal, JSON lines for everything else (log
+    # collectors, CI, production); LOG_JSON, when set, wins.
+    log_json: bool = Field(
+        default_factory=lambda data: _json_logs_by_default(data.get("env", "development"))
+    )
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
