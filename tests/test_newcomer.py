@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -122,3 +123,42 @@ def test_the_license_file_matches_pyproject():
     assert project["license"] == "MIT"
     assert license_text.startswith("MIT License")
     assert "Permission is hereby granted, free of charge" in license_text
+
+
+def _readme_shell_lines() -> list[str]:
+    """The commands of the README's `sh` blocks (continuation lines joined, comments cut)."""
+    readme = (ROOT / "README.md").read_text()
+    lines: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                lines.append(line.split("  #", 1)[0].strip())
+    return lines
+
+
+def test_readme_commands_run_from_a_fresh_clone():
+    """Nothing is on PATH in a fresh clone but make, curl and python3: the rest is in .venv/bin."""
+    import typer.main
+
+    group = typer.main.get_command(cli)
+    readme = (ROOT / "README.md").read_text()
+    for span in re.findall(r"`((?:pip|python|backoffice) [^`]*)`", readme):
+        assert not re.match(r"(pip|python) ", span), f"run it from .venv/bin: `{span}`"
+    commands = [line for line in _readme_shell_lines() if not line.startswith(("'", '"', "{"))]
+    for line in commands:
+        program = line.split()[0]
+        assert program in {"make", "curl", ".venv/bin/backoffice", "for", "done"} or re.match(
+            r"^[A-Z]+=\$\(curl ", line
+        ), f"a fresh clone cannot run: {line}"
+        if program == ".venv/bin/backoffice":
+            args = line.split()[1:]
+            command: Any = group
+            for arg in args:  # down the command groups: `merchants`, then `import`
+                sub = getattr(command, "commands", {}).get(arg)
+                if sub is None:
+                    break
+                command = sub
+            assert not hasattr(command, "commands"), f"no such command: {line}"
+            for arg in args:
+                if "/" in arg:
+                    assert (ROOT / arg).exists(), f"{arg} is not in a fresh clone: {line}"

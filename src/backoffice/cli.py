@@ -50,7 +50,9 @@ def serve(
     check_before_serving(settings, url, published_logins())  # one line, not uvicorn's traceback
     os.environ["DATABASE_URL"] = url  # workers and the app factory find the same database
     base = f"http://{host}:{port}"
-    console.print(f"[green]serving[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)")
+    console.print(
+        f"[green]serving[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)", soft_wrap=True
+    )
     uvicorn.run(
         "backoffice.app:create_app",
         factory=True,
@@ -125,7 +127,9 @@ def demo_load() -> None:
     console.print(table)
     # The logins that work now (a changed password is not printed), in the loader's order.
     pairs = [f"{name}/{logins[name]}" for name in logins if name in working]
-    console.print("demo logins (username/password):", ", ".join(pairs), highlight=False)
+    console.print(
+        "demo logins (username/password):", ", ".join(pairs), highlight=False, soft_wrap=True
+    )
 
 
 def main() -> None:
