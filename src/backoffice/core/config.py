@@ -10,7 +10,6 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEMO_PASSWORDS = frozenset({"adminpass", "managerpass", "staffpass"})
 DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
 
 
