@@ -9,17 +9,19 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from backoffice.core.auth import api as auth_api
-from backoffice.core.auth.service import Authenticator, find_demo_credentials
+from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.contexts import Context, build_app
 from backoffice.core.db import Database
+from backoffice.core.docs import install_docs
 from backoffice.core.embedded import resolve_database_url
 from backoffice.core.health import router as health_router
 from backoffice.core.logging import configure_logging
 from backoffice.core.middleware import RequestContextMiddleware
 from backoffice.core.migrations import head_revisions
 from backoffice.core.ratelimit import Limiter, MemoryLimiter, RateLimitMiddleware, RedisLimiter
-from backoffice.demo import DEMO_ACCOUNTS
+from backoffice.core.startup import refuse_published_logins
+from backoffice.demo import published_logins
 from backoffice.expenses.api import context as expenses
 from backoffice.merchants.api import context as merchants
 from backoffice.org.api import context as org
@@ -34,11 +36,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     configure_logging(settings.log_level, json=settings.log_json)
     url = database_url or resolve_database_url(settings)
     contexts = [core_context(settings, url), expenses, merchants, payroll, org]
-    return build_app(contexts, title="backoffice", description=DESCRIPTION)
+    return build_app(
+        contexts,
+        title="backoffice",
+        description=DESCRIPTION,
+        docs_url=None,  # core.docs serves them, with no CDN
+        redoc_url=None,
+    )
 
 
 def core_context(settings: Settings, url: str) -> Context:
-    """Settings, the database, authentication, middleware, `/health`, `/ready`, `/api/v1/auth`."""
+    """Settings, the database, authentication, middleware, the docs, `/health`, `/ready`, `/api/v1/auth`."""
 
     def setup(app: FastAPI) -> None:
         app.state.settings = settings
@@ -49,6 +57,7 @@ def core_context(settings: Settings, url: str) -> Context:
         app.state.auth_sessions = app.state.db.sessionmaker  # where a login is looked up
         app.state.migration_heads = head_revisions()
         _install_middleware(app, settings)
+        install_docs(app)
 
     return Context(
         "core",
@@ -61,10 +70,7 @@ def core_context(settings: Settings, url: str) -> Context:
 @asynccontextmanager
 async def _refuse_demo_logins_in_production(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.is_production:
-        async with app.state.db.sessionmaker() as session:
-            exposed = await find_demo_credentials(session, app.state.auth, DEMO_ACCOUNTS)
-        if exposed:
-            raise RuntimeError(f"refusing to start in production: demo passwords for {exposed}")
+        await refuse_published_logins(app.state.db, app.state.auth, published_logins())
     yield
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backoffice.core.config import get_settings
+from backoffice.core.config import StartupRefused, get_settings
 from backoffice.core.embedded import resolve_database_url
 from backoffice.merchants.cli import app as merchants_app
 
@@ -27,8 +27,12 @@ console = Console()
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [default: HOST or 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: PORT or 8000]")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve every context in one ASGI app (embedded PostgreSQL when DATABASE_URL is unset)."""
@@ -36,10 +40,19 @@ def serve(
 
     import uvicorn
 
+    from backoffice.core.startup import check_before_serving
+    from backoffice.demo import published_logins
+
     settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
     url = resolve_database_url(settings)
+    check_before_serving(settings, url, published_logins())  # one line, not uvicorn's traceback
     os.environ["DATABASE_URL"] = url  # workers and the app factory find the same database
-    console.print(f"[green]serving[/] http://{host}:{port}  (docs at http://{host}:{port}/docs)")
+    base = f"http://{host}:{port}"
+    console.print(
+        f"[green]serving[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)", soft_wrap=True
+    )
     uvicorn.run(
         "backoffice.app:create_app",
         factory=True,
@@ -89,27 +102,47 @@ def db_url() -> None:
 @demo_app.command("load")
 def demo_load() -> None:
     """Load the demo data; running it twice creates nothing the second time."""
-    from backoffice.core.auth.service import Authenticator
+    from backoffice.core.auth.service import Authenticator, find_demo_credentials
     from backoffice.core.db import Database
-    from backoffice.demo import load_demo
+    from backoffice.demo import load_demo, published_logins
 
     settings = get_settings()
+    logins = published_logins()
 
-    async def run() -> dict[str, int]:
+    async def run() -> tuple[dict[str, int], list[str]]:
         database = Database(resolve_database_url(settings))
+        auth = Authenticator(settings)
         try:
             async with database.unit_of_work() as session:
-                return await load_demo(session, Authenticator(settings))
+                created = await load_demo(session, auth)
+            async with database.sessionmaker() as session:
+                return created, await find_demo_credentials(session, auth, logins)
         finally:
             await database.dispose()
 
-    created = asyncio.run(run())
+    created, working = asyncio.run(run())
     table = Table("part", "created", title="demo data")
     for part, count in created.items():
         table.add_row(part, str(count))
     console.print(table)
+    # The logins that work now (a changed password is not printed), in the loader's order.
+    pairs = [f"{name}/{logins[name]}" for name in logins if name in working]
+    console.print(
+        "demo logins (username/password):", ", ".join(pairs), highlight=False, soft_wrap=True
+    )
 
 
 def main() -> None:
-    """Entry point of the `backoffice` console script."""
-    app()
+    """Entry point of the `backoffice` console script.
+
+    A refusal to start (bad settings, demo logins in production) is one line on stderr saying
+    what to do, and exit status 2: it is the operator's to fix, a traceback would only hide it.
+    """
+    try:
+        app()
+    except StartupRefused as exc:
+        errors = Console(stderr=True)
+        errors.print(
+            f"backoffice: {exc}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
+        raise SystemExit(2) from None

@@ -8,12 +8,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.core.auth.models import Account
 from backoffice.core.auth.service import Authenticator, Role, create_account
 
-# Published demo credentials; production refuses to start while any of them still works.
+# Published demo credentials (one account per role).
 DEMO_ACCOUNTS: dict[str, str] = {
     "admin": "adminpass",
     "manager": "managerpass",
     "staff": "staffpass",
 }
+
+
+def published_logins() -> dict[str, str]:
+    """Every login the demo loader creates (the role accounts and TechCorp's employees).
+
+    Production refuses to start while any of them still works.
+    """
+    from backoffice.expenses.demo import DEMO_ACCOUNTS as TECHCORP
+
+    return {**DEMO_ACCOUNTS, **TECHCORP}
 
 
 async def load_accounts(session: AsyncSession, auth: Authenticator) -> int:

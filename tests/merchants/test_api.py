@@ -74,9 +74,20 @@ async def test_health_reports_the_import_from_memory(client):
     body = (await client.get("/health")).json()
     report = body["data"]["background"]["merchant_import"]
     assert report["state"] == "idle"
-    assert {"files_done", "rows_read", "inserted", "duplicate", "rejected", "flagged"} <= set(
+    assert {"files_done", "rows_read", "inserted", "duplicates", "rejected", "flagged"} <= set(
         report
     )
+
+
+async def test_health_and_the_import_history_name_the_counts_alike(client, staff, merchants_url):
+    """One count, one name: `/health` says what `/api/v1/merchants/imports` says."""
+    import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES])
+    health = (await client.get("/health")).json()["data"]["background"]["merchant_import"]
+    run = (await client.get("/api/v1/merchants/imports", headers=staff)).json()["data"][0]
+    counts = {"rows_read", "inserted", "duplicates", "rejected", "flagged"}
+    assert counts <= set(run)
+    assert counts <= set(health), sorted(set(health) - set(run))
+    assert not {"duplicate"} & set(health)
 
 
 async def test_startup_imports_data_dir_in_the_background(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEMO_PASSWORDS = frozenset({"adminpass", "managerpass", "staffpass"})
 DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
+
+
+def _json_logs_by_default(env: str) -> bool:
+    stderr = sys.stderr
+    at_a_terminal = stderr is not None and hasattr(stderr, "isatty") and stderr.isatty()
+    return not (env == "development" and at_a_terminal)
 
 
 class Settings(BaseSettings):
@@ -37,18 +43,35 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(6000, ge=0, description="0 disables rate limiting")
     cors_origins: list[str] = Field(default_factory=list)
 
+    host: str = Field("127.0.0.1", description="interface `backoffice serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `backoffice serve` listens on")
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # Readable lines for a developer at a terminal, JSON lines for everything else (log
+    # collectors, CI, production); LOG_JSON, when set, wins.
+    log_json: bool = Field(
+        default_factory=lambda data: _json_logs_by_default(data.get("env", "development"))
+    )
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
-        if self.env == "production":
-            if not self.database_url:
-                raise ValueError("production requires an explicit DATABASE_URL")
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
-                raise ValueError("production requires BACKOFFICE_SECRET_KEY of 32+ characters")
+        if self.env != "production":
+            return self
+        missing = []
+        if not self.database_url:
+            missing.append(
+                "BACKOFFICE_ENV=production needs DATABASE_URL: set it to the PostgreSQL"
+                " server's URL, e.g. postgresql://user:password@db:5432/backoffice"
+            )
+        if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            missing.append(
+                "BACKOFFICE_ENV=production needs BACKOFFICE_SECRET_KEY of 32+ random"
+                " characters: set it, e.g. to the output of"
+                " python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if missing:
+            raise ValueError("; ".join(missing))
         return self
 
     @property
@@ -56,7 +79,35 @@ class Settings(BaseSettings):
         return self.env == "production"
 
 
+class StartupRefused(RuntimeError):
+    """The process must not start as configured; the message says what to change, in one line.
+
+    The CLI prints it as it is, without a traceback, and exits non-zero.
+    """
+
+
+class SettingsError(StartupRefused):
+    """The environment (or `.env`) holds settings the process cannot run with."""
+
+
+def describe(exc: ValidationError) -> str:
+    """A validation error as one line naming each variable and what to do about it."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):  # never echo a secret
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests build their own `Settings`)."""
-    return Settings()
+    """The process-wide settings (cached; tests build their own `Settings`).
+
+    Raises:
+        SettingsError: a setting is missing or invalid (the message says which, in one line).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe(exc)) from None

@@ -24,6 +24,10 @@ once per group just before its commit (and every 64 MiB inside a big file), so t
 sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group.
 The `import_runs` row of a file is written in its savepoint, so a killed import leaves nothing
 of its open group behind and a rerun does that group again.
+
+A database the import cannot use (not migrated, unreachable, gone before a group could start)
+stops the run with `ImportAborted`: there is no file to blame, and trying again would fail the
+same way.
 """
 
 from __future__ import annotations
@@ -69,6 +73,23 @@ class ImportRefused(Exception):
 
 class ImportCancelled(Exception):
     """The importer was asked to stop; the file's transaction is rolled back."""
+
+
+class ImportAborted(Exception):
+    """The database cannot take the import (not migrated, unreachable, gone); one-line reason."""
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def database_problem(exc: psycopg.Error) -> str:
+    """What is wrong with the database, in one line an operator can act on."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return f"the database is not migrated ({first_line}): run `backoffice db upgrade` first"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"lost the database connection: {first_line}"
+    return f"the database refused the import: {type(exc).__name__}: {first_line}"
 
 
 @dataclass(slots=True)
@@ -166,6 +187,11 @@ def import_files(
 
     A failure stops the run because a later file imported before an earlier one is fixed
     would break "first occurrence wins".
+
+    Raises:
+        ImportAborted: the database cannot take the import (not migrated, unreachable, or gone
+            before a group could start); the groups before it stay committed.
+        ImportCancelled: `should_stop` said so; the open group is rolled back.
     """
     watcher = observer or NullObserver()
     results: list[FileResult] = []
@@ -173,16 +199,31 @@ def import_files(
     # Both connections plan each prepared statement once (the key probe would otherwise be
     # planned for each block with its thousands of keys as a constant).
     options = "-c plan_cache_mode=force_generic_plan"
-    with (
-        psycopg.connect(libpq_url(url), autocommit=True, options=options) as conn,
-        psycopg.connect(libpq_url(url), autocommit=True, options=options) as committed,
-    ):
+    try:
+        conn = _connect(url, options)
+        committed = _connect(url, options)
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise ImportAborted(f"cannot connect to the database: {first_line}") from exc
+    with conn, committed:
         while files and not (results and results[-1].status == "failed"):
+            if should_stop():
+                raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
             done = group.run(files)
             results += done
             files = files[len(done) :]
     return results
+
+
+def _connect(url: str, options: str) -> psycopg.Connection:
+    return psycopg.connect(
+        libpq_url(url),
+        autocommit=True,
+        options=options,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name="backoffice-ingest",
+    )
 
 
 class FileGroup:
@@ -239,6 +280,8 @@ class FileGroup:
                             break
                 self.rollups.flush()
         except psycopg.Error as exc:  # the commit (or the last rollup) failed: nothing is kept
+            if not done:  # before the first file: no file to blame, the database is unusable
+                raise ImportAborted(database_problem(exc)) from exc
             done = [_not_committed(r, exc) for r in done]
             for r in done:
                 if r.status == "failed" and not self.conn.closed:

@@ -8,6 +8,7 @@ from typing import Annotated
 import psycopg
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -24,11 +25,25 @@ from rich.text import Text
 
 from backoffice.core.config import get_settings
 from backoffice.core.embedded import resolve_database_url
-from backoffice.ingest.engine import Counts, FileResult, import_files, libpq_url
+from backoffice.ingest.engine import (
+    Counts,
+    FileResult,
+    ImportAborted,
+    database_problem,
+    import_files,
+    libpq_url,
+)
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 app = typer.Typer(help="Merchant activity files and analytics.", no_args_is_help=True)
 console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` as one line on stderr; the caller raises the returned exit (status 1)."""
+    errors.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
 
 
 class RowsPerSecond(ProgressColumn):
@@ -52,7 +67,7 @@ class ProgressObserver:
         self.tasks: dict[str, TaskID] = {}
 
     def file_started(self, name: str, size: int) -> None:
-        self.tasks[name] = self.progress.add_task(name, total=max(size, 1), rows=0)
+        self.tasks[name] = self.progress.add_task(escape(name), total=max(size, 1), rows=0)
 
     def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
         self.progress.update(self.tasks[name], completed=bytes_done, rows=counts.rows_read)
@@ -62,14 +77,59 @@ class ProgressObserver:
         self.progress.update(
             task,
             completed=self.progress.tasks[task].total,
-            description=f"{result.name} [{result.status}]",
+            description=escape(f"{result.name} [{result.status}]"),  # text, not rich markup
         )
+
+
+class LineObserver:
+    """One plain line per file once its fate is known, for output that is not a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def file_started(self, name: str, size: int) -> None:
+        return None
+
+    def progressed(self, name: str, bytes_done: int, counts: Counts) -> None:
+        return None
+
+    def file_finished(self, result: FileResult) -> None:
+        c = result.counts
+        self.console.print(
+            f"{result.name}: {result.status}, read {c.rows_read}, inserted {c.inserted},"
+            f" duplicates {c.duplicates}, rejected {c.rejected}, flagged {c.flagged}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def file_progress(console: Console) -> Progress:
+    """One bar per file: bytes read (for the ETA), rows per second, and then its status."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        refresh_per_second=4,
+    )
+
+
+def import_with_progress(url: str, paths: list[Path]) -> list[FileResult]:
+    """Import `paths`: progress bars in a terminal, one plain line per file otherwise."""
+    if not console.is_terminal:
+        return import_files(url, MERCHANT_ACTIVITIES, paths, observer=LineObserver(console))
+    with file_progress(console) as progress:
+        return import_files(url, MERCHANT_ACTIVITIES, paths, observer=ProgressObserver(progress))
 
 
 def summary_table(results: list[FileResult]) -> Table:
     """One line per file and a total."""
     table = Table(title="merchant import")
-    for column in ("file", "status", "read", "inserted", "duplicate", "rejected", "flagged"):
+    for column in ("file", "status", "read", "inserted", "duplicates", "rejected", "flagged"):
         table.add_column(column, justify="left" if column in ("file", "status") else "right")
     table.add_column("rows/s", justify="right")
     total = Counts()
@@ -102,18 +162,10 @@ def import_command(
         console.print(f"[red]no such file or directory: {', '.join(missing)}[/]")
         raise typer.Exit(2)
     url = resolve_database_url(get_settings())
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        refresh_per_second=4,
-    )
-    with progress:
-        results = import_files(url, MERCHANT_ACTIVITIES, paths, observer=ProgressObserver(progress))
+    try:
+        results = import_with_progress(url, paths)
+    except ImportAborted as exc:
+        raise fail(f"merchant import stopped: {exc}") from None
     console.print(summary_table(results))
     for r in results:
         if r.error:
@@ -134,8 +186,14 @@ def rejects_command(
         " WHERE dataset = %s AND (%s::text IS NULL OR file_name = %s)"
         " ORDER BY file_name, line_number LIMIT %s"
     )
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(query, (MERCHANT_ACTIVITIES.name, file, file, limit)).fetchall()
+    try:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(query, (MERCHANT_ACTIVITIES.name, file, file, limit)).fetchall()
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise fail(f"cannot reach the database: {first_line}") from None
+    except psycopg.Error as exc:
+        raise fail(database_problem(exc)) from None
     table = Table("file", "line", "reason", "raw line", title="quarantined lines")
     for name, line, reason, raw in rows:
         table.add_row(name, str(line), reason, raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +14,21 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from backoffice.ingest.engine import Counts, FileResult, ImportCancelled, import_files, libpq_url
+from backoffice.ingest.engine import (
+    Counts,
+    FileResult,
+    ImportAborted,
+    ImportCancelled,
+    import_files,
+    libpq_url,
+)
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 log = structlog.get_logger("backoffice.merchants")
+
+# At shutdown the import is asked to stop (it does so between two blocks) and given this long;
+# past it, the server exits anyway and PostgreSQL rolls the open group back with the connection.
+SHUTDOWN_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -76,7 +88,7 @@ class ImportState:
                 "current_file": self.current_file,
                 "rows_read": now.rows_read,
                 "inserted": now.inserted,
-                "duplicate": now.duplicates,
+                "duplicates": now.duplicates,
                 "rejected": now.rejected,
                 "flagged": now.flagged,
                 "last_error": self.last_error,
@@ -90,6 +102,9 @@ def run_import(url: str, data_dir: Path, state: ImportState, stop: threading.Eve
         import_files(url, MERCHANT_ACTIVITIES, [data_dir], observer=state, should_stop=stop.is_set)
     except ImportCancelled:
         log.info("merchant_import_cancelled")
+    except ImportAborted as exc:  # the database cannot take it: say why, no traceback
+        state.last_error = str(exc)
+        log.error("merchant_import_aborted", error=str(exc))
     except Exception as exc:  # the API keeps serving; the error is visible in /health
         state.last_error = f"{type(exc).__name__}: {exc}"
         log.exception("merchant_import_failed")
@@ -107,11 +122,26 @@ async def background_import(app: FastAPI) -> AsyncIterator[None]:
         yield
         return
     stop = threading.Event()
-    task = asyncio.create_task(
-        asyncio.to_thread(run_import, libpq_url(app.state.db.url), data_dir, state, stop)
-    )
+    ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    url = libpq_url(app.state.db.url)
+
+    def work() -> None:
+        try:
+            run_import(url, data_dir, state, stop)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(ended.set)
+
+    # A daemon thread of its own, not the loop's executor (which the loop joins at exit): a
+    # database call that does not return (a lock wait, a server gone silent) must not hold
+    # the process after SIGTERM.
+    threading.Thread(target=work, name="merchant-import", daemon=True).start()
     try:
         yield
     finally:
         stop.set()  # the open group rolls back; it is imported again at the next start
-        await asyncio.wait({task}, timeout=30)
+        try:
+            await asyncio.wait_for(ended.wait(), SHUTDOWN_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("merchant_import_abandoned", waited_seconds=SHUTDOWN_WAIT_SECONDS)

@@ -1,0 +1,177 @@
+"""Production refuses to start on a risky configuration: one line on stderr saying what to do,
+no traceback, a non-zero exit, for `backoffice serve` and every command that loads settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import delete
+
+from backoffice.core import migrations
+from backoffice.core.auth.models import Account
+from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.config import Settings
+from backoffice.core.db import Database
+from backoffice.core.embedded import free_port
+from tests.live import scratch_database
+
+SECRET = "a-production-secret-of-more-than-32-characters"
+COMMANDS = [
+    ["serve"],
+    ["db", "upgrade"],
+    ["db", "downgrade", "base"],
+    ["db", "url"],
+    ["db", "stop"],
+    ["demo", "load"],
+    ["merchants", "import", "."],
+    ["merchants", "rejects"],
+]
+
+
+def _setting_names() -> set[str]:
+    return {
+        (str(field.validation_alias) if field.validation_alias else name).upper()
+        for name, field in Settings.model_fields.items()
+    }
+
+
+def _cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a clean environment (no settings but `env`) and a folder without `.env`."""
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in _setting_names()}
+    return subprocess.run(
+        [sys.executable, "-m", "backoffice", *args],
+        env={**clean, "COLUMNS": "80", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_production_without_database_url_is_one_line(command, tmp_path):
+    result = _cli(
+        command, {"BACKOFFICE_ENV": "production", "BACKOFFICE_SECRET_KEY": SECRET}, tmp_path
+    )
+    line = _one_line_refusal(result)
+    assert "DATABASE_URL" in line
+    assert "set " in line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_production_with_a_weak_secret_is_one_line(command, tmp_path):
+    env = {
+        "BACKOFFICE_ENV": "production",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "BACKOFFICE_SECRET_KEY": "short",
+    }
+    line = _one_line_refusal(_cli(command, env, tmp_path))
+    assert "BACKOFFICE_SECRET_KEY" in line
+    assert "32" in line
+    assert "short" not in line, "a refusal never prints the secret"
+
+
+def test_an_invalid_setting_is_one_line(tmp_path):
+    line = _one_line_refusal(_cli(["db", "url"], {"DB_POOL_SIZE": "many"}, tmp_path))
+    assert "DB_POOL_SIZE" in line
+
+
+def _in_its_own_loop(coroutine) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
+async def _set_logins(url: str, logins: dict[str, str]) -> None:
+    """Exactly these accounts (cheap hashes: verification reads the cost from the hash)."""
+    cheap = Authenticator(
+        Settings(
+            BACKOFFICE_ENV="test", DATABASE_URL=url, argon2_time_cost=1, argon2_memory_kib=1024
+        )
+    )
+    database = Database(url)
+    try:
+        async with database.unit_of_work() as session:
+            await session.execute(delete(Account))
+            for username, password in logins.items():
+                await create_account(
+                    session, cheap, username=username, password=password, role=Role.STAFF
+                )
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="module")
+def production_url(server_url: str) -> Iterator[str]:
+    for url in scratch_database(server_url, "production"):
+        migrations.upgrade(url)
+        yield url
+
+
+def _production(url: str) -> dict[str, str]:
+    return {"BACKOFFICE_ENV": "production", "DATABASE_URL": url, "BACKOFFICE_SECRET_KEY": SECRET}
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("alice", "alice-pass"), ("grace", "grace-pass"), ("admin", "adminpass")],
+)
+def test_serve_in_production_refuses_any_working_demo_login(
+    production_url, tmp_path, username, password
+):
+    _in_its_own_loop(_set_logins(production_url, {username: password, "ops": "a-real-password"}))
+    try:
+        result = _cli(["serve", "--port", str(free_port())], _production(production_url), tmp_path)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"production served while {username}/{password} works") from None
+    line = _one_line_refusal(result)
+    assert username in line
+    assert "ops" not in line
+    assert "password" in line
+
+
+def test_serve_in_production_starts_once_the_demo_passwords_are_changed(production_url, tmp_path):
+    _in_its_own_loop(_set_logins(production_url, {"alice": "not-alice-pass", "admin": "changed!"}))
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in _setting_names()}
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backoffice", "serve", "--port", str(port)],
+        env={**clean, **_production(production_url), "DATA_DIR": str(tmp_path / "none")},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
