@@ -74,9 +74,11 @@ async def test_ids_beyond_postgres_integer_are_422(client, admin, path):
         ),
     ],
 )
-async def test_foreign_keys_beyond_postgres_integer_are_422(client, admin, path, body):
+async def test_foreign_keys_beyond_postgres_integer_are_422(client, admin, session, path, body):
+    await make_country(session, iso_code="GB")  # so that only the foreign key can be at fault
     response = await client.post(path, json=body, headers=admin)
     assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] in ("company_id", "level_id"), response.text
 
 
 async def test_account_id_beyond_postgres_integer_is_422(client, admin, session):
