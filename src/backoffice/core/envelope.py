@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backoffice.core.errors import DomainError
@@ -58,6 +58,9 @@ class Envelope(BaseModel, Generic[T]):
 
 class ErrorEnvelope(BaseModel):
     """The envelope of an error: `status` is "error" and `errors` says why."""
+
+    # Every field is always sent: the OpenAPI document requires each one.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     status: Literal["error"] = "error"
     status_code: int

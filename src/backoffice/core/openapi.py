@@ -84,7 +84,9 @@ def _sort_as_enum(parameter: dict[str, Any]) -> None:
 
 
 def _add_component(schemas: dict[str, Any], model: type[BaseModel]) -> None:
-    document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    document = model.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
     schemas.update(document.pop("$defs", {}))
     schemas[model.__name__] = document
 
