@@ -41,9 +41,15 @@ async def _policy_steps(session: AsyncSession, policy_id: int) -> list[ApprovalS
     )
 
 
-async def get_policy(session: AsyncSession, actor: Actor, policy_id: int) -> ExpensePolicy:
-    """The policy, if the caller's company may see it."""
-    policy = await session.get(ExpensePolicy, policy_id)
+async def get_policy(
+    session: AsyncSession, actor: Actor, policy_id: int, *, lock: bool = False
+) -> ExpensePolicy:
+    """The policy, if the caller's company may see it.
+
+    `lock` holds the row until the transaction ends, so a concurrent delete waits for a write,
+    or makes it a 404, instead of an update that matches nothing.
+    """
+    policy = await session.get(ExpensePolicy, policy_id, with_for_update=lock)
     if policy is None or not actor.sees(policy.company_id):
         raise PolicyNotFound(f"Policy {policy_id} not found")
     return policy
@@ -158,7 +164,7 @@ async def update_policy(
     session: AsyncSession, actor: Actor, policy_id: int, data: PolicyUpdate
 ) -> tuple[ExpensePolicy, list[ApprovalStep]]:
     """Change a policy; expenses already submitted keep their chains."""
-    policy = await get_policy(session, actor, policy_id)
+    policy = await get_policy(session, actor, policy_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
     merged: dict[str, Any] = {
         "category": policy.category,
@@ -179,7 +185,7 @@ async def update_policy(
 
 async def delete_policy(session: AsyncSession, actor: Actor, policy_id: int) -> None:
     """Delete a policy with no expenses (deactivate one that has some)."""
-    policy = await get_policy(session, actor, policy_id)
+    policy = await get_policy(session, actor, policy_id, lock=True)
     if await session.scalar(select(Expense.id).where(Expense.policy_id == policy.id).limit(1)):
         raise PolicyInUse(f"Policy {policy_id} has expenses; set is_active to false instead")
     await session.execute(delete(ExpensePolicy).where(ExpensePolicy.id == policy.id))
@@ -190,7 +196,7 @@ async def add_step(
     session: AsyncSession, actor: Actor, policy_id: int, data: StepCreate
 ) -> ApprovalStep:
     """Add a step to a policy's chain (for expenses submitted from now on)."""
-    policy = await get_policy(session, actor, policy_id)
+    policy = await get_policy(session, actor, policy_id, lock=True)
     await _check_step_team(session, policy.company_id, data.scope_team_id)
     if await session.scalar(
         select(ApprovalStep.id).where(
@@ -204,14 +210,17 @@ async def add_step(
     return step
 
 
-async def _get_step(session: AsyncSession, actor: Actor, step_id: int) -> tuple[ApprovalStep, int]:
-    row = (
-        await session.execute(
-            select(ApprovalStep, ExpensePolicy.company_id)
-            .join(ExpensePolicy, ExpensePolicy.id == ApprovalStep.policy_id)
-            .where(ApprovalStep.id == step_id)
-        )
-    ).first()
+async def _get_step(
+    session: AsyncSession, actor: Actor, step_id: int, *, lock: bool = False
+) -> tuple[ApprovalStep, int]:
+    statement = (
+        select(ApprovalStep, ExpensePolicy.company_id)
+        .join(ExpensePolicy, ExpensePolicy.id == ApprovalStep.policy_id)
+        .where(ApprovalStep.id == step_id)
+    )
+    if lock:
+        statement = statement.with_for_update(of=ApprovalStep)
+    row = (await session.execute(statement)).first()
     if row is None or not actor.sees(row[1]):
         raise StepNotFound(f"Approval step {step_id} not found")
     step, company_id = row
@@ -228,7 +237,7 @@ async def update_step(
     session: AsyncSession, actor: Actor, step_id: int, data: StepUpdate
 ) -> ApprovalStep:
     """Change a step; chains of expenses already submitted never change."""
-    step, company_id = await _get_step(session, actor, step_id)
+    step, company_id = await _get_step(session, actor, step_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
     scope = Scope(changes.get("team_scope", step.team_scope))
     team_id = changes.get("scope_team_id", step.scope_team_id)
@@ -258,6 +267,6 @@ async def update_step(
 
 async def delete_step(session: AsyncSession, actor: Actor, step_id: int) -> None:
     """Remove a step; expenses already submitted keep it in their chains."""
-    step, _ = await _get_step(session, actor, step_id)
+    step, _ = await _get_step(session, actor, step_id, lock=True)
     await session.execute(delete(ApprovalStep).where(ApprovalStep.id == step.id))
     session.expunge(step)

@@ -74,9 +74,13 @@ async def add_country(session: AsyncSession, iso_code: str, name: str, currency:
 
 
 async def rename_country(session: AsyncSession, country: Country, name: str, currency: str) -> None:
-    """Change a country's name and currency."""
+    """Change a country's name and currency (a name a concurrent writer took is a `Conflict`)."""
     country.name, country.currency = name, currency
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"Country name {name!r} is already used") from exc
     await session.refresh(country, ["updated_at"])
 
 

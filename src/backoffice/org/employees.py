@@ -20,6 +20,7 @@ from backoffice.org.countries import country_exists
 from backoffice.org.models import Employee, HierarchyLevel
 from backoffice.org.schemas import EmployeeCreate, EmployeeUpdate
 from backoffice.org.service import (
+    add,
     changes_of,
     coerce,
     flush_or_conflict,
@@ -29,9 +30,9 @@ from backoffice.org.service import (
 )
 
 
-async def get_employee(session: AsyncSession, employee_id: int) -> Employee:
-    """The employee `employee_id`, or `NotFound`."""
-    employee = await session.get(Employee, employee_id)
+async def get_employee(session: AsyncSession, employee_id: int, *, lock: bool = False) -> Employee:
+    """The employee `employee_id`, or `NotFound`; `lock` holds it until the transaction ends."""
+    employee = await session.get(Employee, employee_id, with_for_update=lock)
     if employee is None:
         raise NotFound(f"Employee {employee_id} not found")
     return employee
@@ -168,8 +169,7 @@ async def create_employee(
     if data.account_id is not None:
         await _check_account_free(session, data.account_id, None)
     employee = Employee(**data.model_dump())
-    session.add(employee)
-    await session.flush()
+    await add(session, employee, "The email or the account is already an employee's")
     return employee
 
 
@@ -178,7 +178,7 @@ async def update_employee(
 ) -> Employee:
     """Change some fields of an employee; the result is validated as a whole."""
     changes = changes_of(coerce(EmployeeUpdate, data))
-    employee = await get_employee(session, employee_id)
+    employee = await get_employee(session, employee_id, lock=True)
     merged = {
         "company_id": employee.company_id,
         "team_id": employee.team_id,
@@ -193,13 +193,13 @@ async def update_employee(
         await _check_email_free(session, merged["company_id"], merged["email"], employee.id)
     for name, value in changes.items():
         setattr(employee, name, value)
-    await save(session, employee)
+    await save(session, employee, "The email is already another employee's in that company")
     return employee
 
 
 async def delete_employee(session: AsyncSession, employee_id: int) -> None:
     """Delete an employee; refused (409) while other records (e.g. expenses) refer to them."""
-    employee = await get_employee(session, employee_id)
+    employee = await get_employee(session, employee_id, lock=True)
     await session.delete(employee)
     await flush_or_conflict(
         session, f"Employee {employee_id} is referenced by other records; deactivate instead"
@@ -208,9 +208,9 @@ async def delete_employee(session: AsyncSession, employee_id: int) -> None:
 
 async def link_account(session: AsyncSession, employee_id: int, account_id: int | None) -> Employee:
     """Link the login `account_id` to an employee (None unlinks); one employee per account."""
-    employee = await get_employee(session, employee_id)
+    employee = await get_employee(session, employee_id, lock=True)
     if account_id is not None:
         await _check_account_free(session, account_id, employee.id)
     employee.account_id = account_id
-    await save(session, employee)
+    await save(session, employee, f"Account {account_id} is already another employee's")
     return employee

@@ -30,6 +30,8 @@ from backoffice.org.schemas import (
 
 S = TypeVar("S", bound=BaseModel)
 
+FOREIGN_KEY_VIOLATION = "23503"
+
 
 def coerce(schema: type[S], data: S | Mapping[str, Any]) -> S:
     """`data` as the `schema` model, validated if it came as a mapping."""
@@ -41,27 +43,37 @@ def changes_of(data: BaseModel) -> dict[str, Any]:
     return data.model_dump(exclude_unset=True)
 
 
-async def save(session: AsyncSession, row: Any) -> None:
-    """Flush an update and reload `updated_at`, which the database set."""
-    await session.flush()
+async def add(session: AsyncSession, row: Any, conflict: str) -> None:
+    """Insert `row`; a key a concurrent request took, or a row it deleted, is a `Conflict`."""
+    session.add(row)
+    await flush_or_conflict(session, conflict, gone="A row it refers to was just deleted")
+
+
+async def save(session: AsyncSession, row: Any, conflict: str) -> None:
+    """Flush an update (a taken key is a `Conflict`), then reload the database's `updated_at`."""
+    await flush_or_conflict(session, conflict)
     await session.refresh(row, ["updated_at"])
 
 
-async def flush_or_conflict(session: AsyncSession, message: str) -> None:
-    """Flush inside a savepoint so a violated constraint is a `Conflict`, not a dead session."""
+async def flush_or_conflict(session: AsyncSession, message: str, *, gone: str = "") -> None:
+    """Flush inside a savepoint so a violated constraint is a `Conflict`, not a dead session.
+
+    `gone`, if given, is the message for a foreign key whose row no longer exists.
+    """
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise Conflict(message) from exc
+        foreign_key = getattr(exc.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION
+        raise Conflict(gone if gone and foreign_key else message) from exc
 
 
 # --- companies -------------------------------------------------------------------------------
 
 
-async def get_company(session: AsyncSession, company_id: int) -> Company:
-    """The company `company_id`, or `NotFound`."""
-    company = await session.get(Company, company_id)
+async def get_company(session: AsyncSession, company_id: int, *, lock: bool = False) -> Company:
+    """The company `company_id`, or `NotFound`; `lock` holds it until the transaction ends."""
+    company = await session.get(Company, company_id, with_for_update=lock)
     if company is None:
         raise NotFound(f"Company {company_id} not found")
     return company
@@ -97,8 +109,7 @@ async def create_company(session: AsyncSession, data: CompanyCreate | Mapping[st
     data = coerce(CompanyCreate, data)
     await _ensure_company_name_free(session, data.name)
     company = Company(name=data.name)
-    session.add(company)
-    await session.flush()
+    await add(session, company, f"Company name {data.name!r} is taken")
     return company
 
 
@@ -107,17 +118,17 @@ async def update_company(
 ) -> Company:
     """Rename a company."""
     changes = changes_of(coerce(CompanyUpdate, data))
-    company = await get_company(session, company_id)
+    company = await get_company(session, company_id, lock=True)
     if changes.get("name") is not None:
         await _ensure_company_name_free(session, changes["name"], company.id)
         company.name = changes["name"]
-    await save(session, company)
+    await save(session, company, f"Company name {company.name!r} is taken")
     return company
 
 
 async def delete_company(session: AsyncSession, company_id: int) -> None:
     """Delete a company with its teams and levels; refused (409) while it has employees."""
-    company = await get_company(session, company_id)
+    company = await get_company(session, company_id, lock=True)
     if await session.scalar(select(Employee.id).where(Employee.company_id == company_id).limit(1)):
         raise Conflict(f"Company {company_id} still has employees; move or delete them first")
     await session.delete(company)
@@ -127,9 +138,9 @@ async def delete_company(session: AsyncSession, company_id: int) -> None:
 # --- teams -----------------------------------------------------------------------------------
 
 
-async def get_team(session: AsyncSession, team_id: int) -> Team:
-    """The team `team_id`, or `NotFound`."""
-    team = await session.get(Team, team_id)
+async def get_team(session: AsyncSession, team_id: int, *, lock: bool = False) -> Team:
+    """The team `team_id`, or `NotFound`; `lock` holds it until the transaction ends."""
+    team = await session.get(Team, team_id, with_for_update=lock)
     if team is None:
         raise NotFound(f"Team {team_id} not found")
     return team
@@ -179,8 +190,7 @@ async def create_team(session: AsyncSession, data: TeamCreate | Mapping[str, Any
     await require_company(session, data.company_id)
     await _ensure_team_name_free(session, data.company_id, data.name)
     team = Team(company_id=data.company_id, name=data.name, is_company_wide=data.is_company_wide)
-    session.add(team)
-    await session.flush()
+    await add(session, team, f"Team name {data.name!r} is taken in company {data.company_id}")
     return team
 
 
@@ -189,19 +199,19 @@ async def update_team(
 ) -> Team:
     """Rename a team or change whether it spans the whole company."""
     changes = changes_of(coerce(TeamUpdate, data))
-    team = await get_team(session, team_id)
+    team = await get_team(session, team_id, lock=True)
     if changes.get("name") is not None:
         await _ensure_team_name_free(session, team.company_id, changes["name"], team.id)
         team.name = changes["name"]
     if changes.get("is_company_wide") is not None:
         team.is_company_wide = changes["is_company_wide"]
-    await save(session, team)
+    await save(session, team, f"Team name {team.name!r} is taken in company {team.company_id}")
     return team
 
 
 async def delete_team(session: AsyncSession, team_id: int) -> None:
     """Delete a team and its levels; refused (409) while employees are on it."""
-    team = await get_team(session, team_id)
+    team = await get_team(session, team_id, lock=True)
     if await session.scalar(select(Employee.id).where(Employee.team_id == team_id).limit(1)):
         raise Conflict(f"Team {team_id} still has employees; move them first")
     await session.delete(team)
@@ -225,9 +235,9 @@ async def require_team_of(session: AsyncSession, team_id: int, company_id: int |
 # --- hierarchy levels ------------------------------------------------------------------------
 
 
-async def get_level(session: AsyncSession, level_id: int) -> HierarchyLevel:
-    """The hierarchy level `level_id`, or `NotFound`."""
-    level = await session.get(HierarchyLevel, level_id)
+async def get_level(session: AsyncSession, level_id: int, *, lock: bool = False) -> HierarchyLevel:
+    """The hierarchy level `level_id`, or `NotFound`; `lock` holds it until the transaction ends."""
+    level = await session.get(HierarchyLevel, level_id, with_for_update=lock)
     if level is None:
         raise NotFound(f"Hierarchy level {level_id} not found")
     return level
@@ -294,8 +304,7 @@ async def create_level(
         level_number=data.level_number,
         level_name=data.level_name,
     )
-    session.add(level)
-    await session.flush()
+    await add(session, level, f"Level number {data.level_number} is taken")
     return level
 
 
@@ -304,7 +313,7 @@ async def update_level(
 ) -> HierarchyLevel:
     """Rename or renumber a level."""
     changes = changes_of(coerce(LevelUpdate, data))
-    level = await get_level(session, level_id)
+    level = await get_level(session, level_id, lock=True)
     if changes.get("level_number") is not None:
         await _ensure_level_number_free(
             session, level.company_id, level.team_id, changes["level_number"], level.id
@@ -312,13 +321,13 @@ async def update_level(
         level.level_number = changes["level_number"]
     if changes.get("level_name") is not None:
         level.level_name = changes["level_name"]
-    await save(session, level)
+    await save(session, level, f"Level number {level.level_number} is taken")
     return level
 
 
 async def delete_level(session: AsyncSession, level_id: int) -> None:
     """Delete a level; refused (409) while employees hold it."""
-    level = await get_level(session, level_id)
+    level = await get_level(session, level_id, lock=True)
     if await session.scalar(select(Employee.id).where(Employee.level_id == level_id).limit(1)):
         raise Conflict(f"Hierarchy level {level_id} is held by employees; move them first")
     await session.delete(level)

@@ -248,7 +248,7 @@ async def add_policy_version(
 
 async def delete_country(session: AsyncSession, iso_code: str) -> None:
     """Delete a country and its policy history; refused (409) while employees are paid in it."""
-    country = await countries.get_country(session, iso_code)
+    country = await countries.lock_country(session, iso_code.upper())
     if await session.scalar(
         select(SalaryByCountry.employee_count).where(
             SalaryByCountry.country_iso == country.iso_code
