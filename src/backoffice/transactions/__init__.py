@@ -1,0 +1,1 @@
+"""Financial transactions ETL and per-user summaries."""
