@@ -8,7 +8,8 @@ import backoffice.core.auth.models
 import backoffice.expenses.models
 import backoffice.merchants.models
 import backoffice.org.models
-import backoffice.payroll.models  # noqa: F401
+import backoffice.payroll.models
+import backoffice.transactions.models  # noqa: F401
 from backoffice.core.db import Base
 
 config = context.config
