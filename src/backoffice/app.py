@@ -26,6 +26,7 @@ from backoffice.expenses.api import context as expenses
 from backoffice.merchants.api import context as merchants
 from backoffice.org.api import context as org
 from backoffice.payroll.api import context as payroll
+from backoffice.transactions.api import context as transactions
 
 DESCRIPTION = "Payroll, expense approvals, merchant analytics, transactions ETL and savings."
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     url = database_url or resolve_database_url(settings)
-    contexts = [core_context(settings, url), expenses, merchants, payroll, org]
+    contexts = [core_context(settings, url), expenses, merchants, payroll, org, transactions]
     return build_app(
         contexts,
         title="backoffice",
