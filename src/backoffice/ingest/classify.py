@@ -64,13 +64,17 @@ class Classifier:
         ]
         self.parts = dataset.parts if with_parts else None
         self.reads = list(self.parts.reads) if self.parts else []
+        # Columns whose stored text is not the raw text: clean lines are then COPYed as rows
+        # built from the converted columns instead of as they are (none for the merchants).
+        self.transforms = [(c.name, c.transform) for c in dataset.columns if c.transform]
 
     def classify(self, block: Block) -> Parsed:
         """Sort a block's records (runs in the reader thread).
 
         Vectorised (polars): the clean-line regex and the parent/child pairs over the whole
-        block, then the first occurrence of each key in line order. Only the lines that miss
-        the clean-line regex (~0.1%) are split and checked one by one in Python.
+        block, then the columns' transforms (a value they cannot convert sends its line to the
+        slow path), then the first occurrence of each key in line order. Only the lines that
+        miss the clean-line regex (~0.1%) are split and checked one by one in Python.
         """
         import polars as pl
 
@@ -81,14 +85,17 @@ class Classifier:
         for parent, child, pairs in self.pair_checks:
             pair = columns[parent] + SEPARATOR + columns[child]
             fast = fast & pair.is_in(pairs).fill_null(False)
+        if self.transforms:
+            columns, fast = self._converted(columns, fast)
         key = columns[self.dataset.key]
         nulls = pl.Series(KEY, [None] * len(key), dtype=pl.String)
         keys = (key.str.to_lowercase() if self.lower_key else key).zip_with(fast, nulls)
         parsed = Parsed(pl.DataFrame(), [], [], list(block.rejects), 0, 0, block.bytes_read)
         parsed.read = len(block.rejects) + int((lines != "").sum())
         slow_at: list[int] = []
-        for index in (~fast & (lines != "")).arg_true().to_list():
-            outcome = self._check(block.records[index], block.number(index))
+        slow = (~fast & (lines != "")).arg_true().to_list()
+        outcomes = self._check_lines([(block.records[i], block.number(i)) for i in slow])
+        for index, outcome in zip(slow, outcomes, strict=True):
             if isinstance(outcome, Reject):
                 parsed.rejects.append(outcome)
                 continue
@@ -108,15 +115,58 @@ class Classifier:
         chosen = pl.DataFrame([keys.alias(KEY), *(columns[n] for n in self.reads)])
         parsed.fast = chosen.filter(kept)
         if parsed.fast.height:
-            parsed.fast_data = (lines.filter(kept).str.join("\n").item() + "\n").encode()
+            rows = (
+                _joined(columns.filter(kept), self.header)
+                if self.transforms
+                else lines.filter(kept)
+            )
+            parsed.fast_data = (rows.str.join("\n").item() + "\n").encode()
         parsed.keys = keys.filter(first)
         parsed.probe_keys = parsed.keys.str.join(SEPARATOR).item()
         if self.reads and self.parts is not None:
             parsed.parts = self.parts.summarise(rows_frame(parsed, self.dataset, self.parts))
         return parsed
 
+    def _converted(self, columns: pl.DataFrame, fast: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """The block's columns with the stored text of the transformed ones; which lines stay fast.
+
+        A line stays on the fast path only if every transform converted its value (or the value
+        is blank); the others get the slow path's problem codes there.
+        """
+        import polars as pl
+
+        converted = columns.select(
+            pl.when(pl.col(name) == "").then(pl.lit("")).otherwise(t.expr(pl.col(name))).alias(name)
+            for name, t in self.transforms
+        )
+        for name in converted.columns:
+            fast = fast & converted[name].is_not_null()
+        return columns.with_columns(converted), fast
+
     def _check(self, text: str, number: int) -> list[str] | Reject:
-        """Split and check a line column by column: stored values + flags, or a reject."""
+        """One line of `_check_lines`."""
+        return self._check_lines([(text, number)])[0]
+
+    def _check_lines(self, lines: list[tuple[str, int]]) -> list[list[str] | Reject]:
+        """Split and check lines column by column: stored values + flags, or a reject, each.
+
+        The transforms run once over all the lines' values of their column (vectorised).
+        """
+        split = [self._split(text, number) for text, number in lines]
+        raws = [raw for raw in split if not isinstance(raw, Reject)]
+        converted = {name: iter(t.apply([r[name] for r in raws])) for name, t in self.transforms}
+        outcomes: list[list[str] | Reject] = []
+        for (text, number), raw in zip(lines, split, strict=True):
+            if isinstance(raw, Reject):
+                outcomes.append(raw)
+                continue
+            outcomes.append(
+                self._checked(raw, text, number, {n: next(c) for n, c in converted.items()})
+            )
+        return outcomes
+
+    def _split(self, text: str, number: int) -> dict[str, str] | Reject:
+        """A line's raw values by column, or a reject when it has too few or too many."""
         if '"' in text:
             fields = next(csv.reader(io.StringIO(text, newline="")), [])
         else:
@@ -125,12 +175,17 @@ class Classifier:
             return Reject(
                 number, text, f"wrong field count: {len(fields)} (expected {len(self.header)})"
             )
-        raw = dict(zip(self.header, fields, strict=True))
+        return dict(zip(self.header, fields, strict=True))
+
+    def _checked(
+        self, raw: dict[str, str], text: str, number: int, converted: dict[str, str | None]
+    ) -> list[str] | Reject:
+        """A split line's stored values + flags, or a reject with every column's reason."""
         stored: list[str] = []
         reasons: list[str] = []
         flags: list[str] = []
         for column in self.dataset.columns:
-            value, problem = column.validate(raw[column.name], raw)
+            value, problem = column.validate(raw[column.name], raw, converted.get(column.name))
             if problem:
                 (reasons if column.on_invalid == "reject" else flags).append(problem)
             stored.append(value)
@@ -156,3 +211,10 @@ def rows_frame(parsed: Parsed, dataset: Dataset, parts: Parts) -> pl.DataFrame:
         schema = dict.fromkeys(names, pl.String)
         frames.append(pl.DataFrame(values, schema=schema, orient="row"))
     return pl.concat(frames, how="vertical")
+
+
+def _joined(columns: pl.DataFrame, header: list[str]) -> pl.Series:
+    """Each row's stored values as a CSV line in file order (none holds a comma or quote)."""
+    import polars as pl
+
+    return columns.select(pl.concat_str([pl.col(h) for h in header], separator=",")).to_series()
