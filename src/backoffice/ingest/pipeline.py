@@ -6,24 +6,25 @@ savepoint of its own, so it stays all or nothing: a failing file is rolled back 
 and recorded as failed, the files before it commit, and the run stops there.
 
 Per group: take the dataset's advisory lock (two importers never interleave) and create the
-temporary table of parts. Per file: skip a file already imported with the same sha256
-(same name, other hash: refused), refuse a file older than one already imported (first
-occurrence wins = earliest file), then stream the file block by block. A reader thread sorts
-each block, vectorised with polars: lines matching the dataset's clean-line regex (and its
-parent/child pairs) go to COPY as they are; the others (~0.1%) are checked column by column in
-Python and repaired (flagged) or quarantined; keys repeated inside the block are duplicates. The
-reader thread also joins the clean lines into the bytes COPY reads and, when the dataset has
-rollups, sums the block's kept rows up into parts (e.g. per merchant x product x month). PostgreSQL
-says which keys the table already holds (an index probe, never a set of ids in Python; see
-`KeyProbe`): the reader thread probes the committed rows on a second connection, the main
-thread probes the group's own rows only for the keys the group's Bloom filter may have seen. The
-main thread takes the parts of those duplicates away again, COPYs the rest into the target table
-(a writer thread streams it, while the main thread adds the parts up) and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed
-into the temporary table only when the group is rolled up: a few set-based SQL statements, run
-once per group just before its commit (and every 64 MiB inside a big file), so the rows are
-sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group.
-The `import_runs` row of a file is written in its savepoint, so a killed import leaves nothing
-of its open group behind and a rerun does that group again.
+temporary table of parts. Per file: skip a file already imported with the same sha256 (same name,
+other hash: refused), refuse a file older than one already imported (first occurrence wins =
+earliest file), then stream the file block by block. A reader thread sorts each block, vectorised
+with polars: lines matching the dataset's clean-line regex (and its parent/child pairs) go to COPY
+as they are (or converted, where a column declares a transform: `classify.py`); the others (~0.1%)
+are checked column by column in Python and repaired (flagged) or quarantined; keys repeated inside
+the block are duplicates. The reader thread also joins the clean lines into the bytes COPY reads
+and, when the dataset has rollups, sums the block's kept rows up into parts (e.g. per merchant x
+product x month). PostgreSQL says which keys the table already holds (an index probe, never a set
+of ids in Python; see `KeyProbe`): the reader thread probes the committed rows on a second
+connection, the main thread probes the group's own rows only for the keys the group's Bloom filter
+may have seen. The main thread takes the parts of those duplicates away again, COPYs the rest into
+the target table (a writer thread streams it, while the main thread adds the parts up: `load.py`)
+and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed into
+the temporary table only when the group is rolled up (`rollups.py`): a few set-based SQL
+statements, run once per group just before its commit (and every 64 MiB inside a big file), so the
+rows are sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group. The
+`import_runs` row of a file is written in its savepoint, so a killed import leaves nothing of its
+open group behind and a rerun does that group again.
 
 A database the import cannot use (not migrated, unreachable, gone before a group could start)
 stops the run with `ImportAborted`: there is no file to blame, and trying again would fail the
