@@ -22,7 +22,7 @@ from backoffice.app import create_app
 from backoffice.core.auth.service import Principal, Role
 from backoffice.core.config import Settings
 from backoffice.core.embedded import resolve_database_url, with_database
-from backoffice.ingest.engine import libpq_url
+from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.reference import FULL_SCAN_SQL
 
 DATABASE = "bench_merchants"

@@ -25,7 +25,7 @@ import psycopg
 from backoffice.core import migrations
 from backoffice.core.config import Settings
 from backoffice.core.embedded import ensure_database, resolve_database_url, with_database
-from backoffice.ingest.engine import libpq_url
+from backoffice.ingest.pipeline import libpq_url
 
 DATABASE = "bench_merchants"
 COLUMNS = (

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backoffice.ingest.engine import KEY, FileLoader, KeyProbe, Rollups
+from backoffice.ingest.classify import KEY, Classifier
 from backoffice.ingest.reader import Block, Reject
 from backoffice.ingest.spec import SEPARATOR, Dataset, fast_line_pattern
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
@@ -66,16 +66,8 @@ lines = st.lists(
 )
 
 
-def _loader(dataset: Dataset) -> FileLoader:
-    no_db = None  # classifying never touches the database
-    return FileLoader(
-        no_db,  # type: ignore[arg-type]
-        dataset,
-        dataset.column_names,
-        "f.csv",
-        Rollups(no_db, dataset),  # type: ignore[arg-type]
-        KeyProbe(no_db, no_db, dataset),  # type: ignore[arg-type]
-    )
+def _loader(dataset: Dataset) -> Classifier:
+    return Classifier(dataset, dataset.column_names, with_parts=bool(dataset.rollups))
 
 
 def _by_python(dataset: Dataset, records: list[str]) -> tuple[list[str], list[str], int]:

@@ -10,7 +10,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backoffice.ingest.engine import KeyProbe, Parsed
+from backoffice.ingest.classify import Parsed
+from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.spec import SEPARATOR
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 

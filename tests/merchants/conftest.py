@@ -14,7 +14,7 @@ import pytest
 from backoffice.app import create_app
 from backoffice.core.auth.service import Principal, Role
 from backoffice.core.config import Settings
-from backoffice.ingest.engine import libpq_url
+from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES, TABLES
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "merchants"

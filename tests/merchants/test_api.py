@@ -6,7 +6,7 @@ import asyncio
 import shutil
 
 from backoffice.app import create_app
-from backoffice.ingest.engine import import_files
+from backoffice.ingest.pipeline import import_files
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from tests.merchants.conftest import ENDPOINTS, FIXTURES
 

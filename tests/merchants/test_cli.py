@@ -48,7 +48,7 @@ def test_the_progress_bar_shows_each_files_status():
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
-    from backoffice.ingest.engine import Counts, FileResult
+    from backoffice.ingest.results import Counts, FileResult
     from backoffice.merchants.cli import ProgressObserver
 
     out = io.StringIO()

@@ -20,8 +20,9 @@ import psycopg
 from backoffice.app import create_app
 from backoffice.core import migrations
 from backoffice.core.embedded import free_port
-from backoffice.ingest import engine
-from backoffice.ingest.engine import FileResult, NullObserver, import_files, libpq_url
+from backoffice.ingest import rollups
+from backoffice.ingest.pipeline import ImportAborted, import_files, libpq_url
+from backoffice.ingest.results import FileResult, NullObserver
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from tests.merchants.conftest import FIXTURES
 
@@ -46,7 +47,7 @@ def _in_a_thread(work: Callable[[], Any], timeout: float = 30) -> BaseException 
 def test_an_import_into_a_database_that_is_not_migrated_stops(empty_database_url):
     url = libpq_url(empty_database_url)
     error = _in_a_thread(lambda: import_files(url, MERCHANT_ACTIVITIES, [FIXTURES]))
-    assert isinstance(error, engine.ImportAborted), error
+    assert isinstance(error, ImportAborted), error
     assert "not migrated" in str(error)
     assert "backoffice db upgrade" in str(error)
 
@@ -56,7 +57,7 @@ def test_an_import_whose_database_goes_away_between_two_groups_stops(
 ):
     migrations.upgrade(empty_database_url)
     url = libpq_url(empty_database_url)
-    monkeypatch.setattr(engine, "ROLLUP_BYTES", 1)  # each file is a group of its own
+    monkeypatch.setattr(rollups, "ROLLUP_BYTES", 1)  # each file is a group of its own
 
     class CutTheConnections(NullObserver):
         """Once the first group has committed, every other backend of the database goes."""
@@ -72,7 +73,7 @@ def test_an_import_whose_database_goes_away_between_two_groups_stops(
     error = _in_a_thread(
         lambda: import_files(url, MERCHANT_ACTIVITIES, [FIXTURES], observer=observer)
     )
-    assert isinstance(error, engine.ImportAborted), error
+    assert isinstance(error, ImportAborted), error
     assert "lost the database connection" in str(error)
     with psycopg.connect(url) as conn:
         runs = conn.execute("SELECT file_name, status FROM import_runs ORDER BY id").fetchall()

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import psycopg
 
-from backoffice.ingest import engine
-from backoffice.ingest.engine import Counts, FileResult, import_files
+from backoffice.ingest import pipeline, rollups
+from backoffice.ingest.pipeline import FileGroup, ImportCancelled, import_files
+from backoffice.ingest.results import Counts, FileResult
+from backoffice.ingest.rollups import Rollups
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.reference import full_scan_answers
 from backoffice.merchants.synth import ActivityGenerator
@@ -55,15 +57,15 @@ class CommittedObserver:
 
 def _fail_after_loading(monkeypatch, name: str) -> None:
     """The named file fails once all of it is in the database (rows, rollups, its run row)."""
-    import_file = engine._import_file
+    import_file = pipeline._import_file
 
-    def failing(group: engine.FileGroup, path: Path, size: int, started) -> FileResult:
+    def failing(group: FileGroup, path: Path, size: int, started) -> FileResult:
         result = import_file(group, path, size, started)
         if path.name == name:
             raise OSError("the disk went away")
         return result
 
-    monkeypatch.setattr(engine, "_import_file", failing)
+    monkeypatch.setattr(pipeline, "_import_file", failing)
 
 
 def test_a_failing_third_file_keeps_the_first_two_and_stops_the_run(
@@ -73,7 +75,7 @@ def test_a_failing_third_file_keeps_the_first_two_and_stops_the_run(
     # The first three files in one group (the first two stay under 5,000 bytes of rows); the
     # third is rolled up every 5,000 bytes of its own rows (several times, the first two files'
     # rows with its first part) before it fails: the savepoint must take all that back.
-    monkeypatch.setattr(engine, "ROLLUP_BYTES", 5_000)
+    monkeypatch.setattr(rollups, "ROLLUP_BYTES", 5_000)
     assert sum(f.stat().st_size for f in files[:2]) < 5_000 < files[2].stat().st_size
     _fail_after_loading(monkeypatch, files[2].name)
     observer = CommittedObserver(merchants_url)
@@ -126,7 +128,7 @@ def test_a_cancelled_run_rolls_back_its_open_group(merchants_url, tmp_path):
             observer=observer,
             should_stop=lambda: observer.stop,
         )
-    except engine.ImportCancelled:
+    except ImportCancelled:
         pass
     else:
         raise AssertionError("the run was not cancelled")
@@ -160,13 +162,13 @@ def test_a_group_whose_rollups_fail_keeps_nothing_and_reports_every_file_failed(
     merchants_url, tmp_path, monkeypatch
 ):
     files = _five_files(tmp_path)
-    flush = engine.Rollups.flush
+    flush = Rollups.flush
 
-    def failing(self: engine.Rollups) -> None:
+    def failing(self: Rollups) -> None:
         flush(self)
         raise psycopg.errors.DiskFull("no space left for the rollups")
 
-    monkeypatch.setattr(engine.Rollups, "flush", failing)
+    monkeypatch.setattr(Rollups, "flush", failing)
     results = import_files(merchants_url, MERCHANT_ACTIVITIES, [tmp_path])
 
     assert [r.status for r in results] == ["failed"] * 5
@@ -185,7 +187,7 @@ def test_a_file_the_reader_left_unread_is_read_when_the_checks_want_it(
     assert [r.status for r in first] == ["succeeded"] * 2
     expected = snapshot(merchants_url)
     reset(merchants_url)
-    monkeypatch.setattr(engine.FileGroup, "_imported_names", lambda self: {DAY2.name})
+    monkeypatch.setattr(FileGroup, "_imported_names", lambda self: {DAY2.name})
     results = import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES])
     assert [r.status for r in results] == ["succeeded"] * 2
     assert snapshot(merchants_url) == expected

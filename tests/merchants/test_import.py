@@ -8,8 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-from backoffice.ingest import engine
-from backoffice.ingest.engine import import_files
+from backoffice.ingest import rollups
+from backoffice.ingest.key_probe import KeyProbe
+from backoffice.ingest.pipeline import import_files
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.reference import full_scan_answers
 from tests.merchants.conftest import FIXTURES, endpoint_answers, reset, snapshot
@@ -123,7 +124,7 @@ def test_keys_are_deduplicated_alike_with_or_without_the_groups_filter(merchants
     _import(merchants_url, FIXTURES)
     whole = snapshot(merchants_url)
     for capacity in (0, 40):
-        monkeypatch.setattr(engine.KeyProbe, "CAPACITY", capacity)
+        monkeypatch.setattr(KeyProbe, "CAPACITY", capacity)
         reset(merchants_url)
         results = import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES], chunk_bytes=300)
         assert [r.status for r in results] == ["succeeded", "succeeded"], capacity
@@ -168,7 +169,7 @@ def test_a_big_file_rolled_up_in_parts_gives_the_same_rollups(
     _import(merchants_url, FIXTURES)
     whole = snapshot(merchants_url)
     reset(merchants_url)
-    monkeypatch.setattr(engine, "ROLLUP_BYTES", 1)  # roll up after every block
+    monkeypatch.setattr(rollups, "ROLLUP_BYTES", 1)  # roll up after every block
     import_files(merchants_url, MERCHANT_ACTIVITIES, [FIXTURES], chunk_bytes=256)
     assert snapshot(merchants_url) == whole
     with psycopg.connect(merchants_url) as conn:

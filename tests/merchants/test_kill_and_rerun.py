@@ -13,7 +13,7 @@ from datetime import date
 
 import psycopg
 
-from backoffice.ingest.engine import import_files
+from backoffice.ingest.pipeline import import_files
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.synth import ActivityGenerator
 from tests.merchants.conftest import reset, snapshot

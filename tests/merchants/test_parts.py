@@ -8,8 +8,10 @@ from datetime import date
 import polars as pl
 import psycopg
 
-from backoffice.ingest import engine
-from backoffice.ingest.engine import KEY, _without, import_files
+from backoffice.ingest import rollups
+from backoffice.ingest.classify import KEY
+from backoffice.ingest.pipeline import import_files
+from backoffice.ingest.rollups import Rollups, parts_without
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES, MERCHANT_PARTS, summarise
 from backoffice.merchants.synth import ActivityGenerator, DefectRates
 
@@ -48,24 +50,24 @@ def test_the_parts_rolled_up_equal_a_recomputation_from_the_stored_rows(
     for index, day in enumerate((date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1))):
         generator.write_day(tmp_path, day, 3_000, index=index)
     rolled_up: list[pl.DataFrame] = []
-    flush, combine = engine.Rollups.flush, engine.Rollups._combine
+    flush, combine = Rollups.flush, Rollups._combine
 
-    def flush_and_keep(self: engine.Rollups) -> None:
+    def flush_and_keep(self: Rollups) -> None:
         frames = list(self.frames)
         flush(self)
         if frames:
             rolled_up.append(combine(self, frames))
 
-    monkeypatch.setattr(engine.Rollups, "flush", flush_and_keep)
+    monkeypatch.setattr(Rollups, "flush", flush_and_keep)
     # Small blocks and groups: parts cross blocks, files and rollups.
-    monkeypatch.setattr(engine, "ROLLUP_BYTES", 200_000)
+    monkeypatch.setattr(rollups, "ROLLUP_BYTES", 200_000)
 
     results = import_files(merchants_url, MERCHANT_ACTIVITIES, [tmp_path], chunk_bytes=32_768)
 
     assert [r.status for r in results] == ["succeeded"] * 3
     assert sum(r.counts.duplicates for r in results) > 100
     assert sum(r.counts.flagged for r in results) > 100
-    total = engine.Rollups(None, MERCHANT_ACTIVITIES)._combine(rolled_up)  # type: ignore[arg-type]
+    total = Rollups(None, MERCHANT_ACTIVITIES)._combine(rolled_up)  # type: ignore[arg-type]
     total = total.filter(pl.col("events") != 0)
     with psycopg.connect(merchants_url) as conn:
         expected = {tuple(r) for r in conn.execute(PARTS_SQL).fetchall()}
@@ -88,10 +90,10 @@ def test_the_parts_of_duplicates_are_taken_away():
     )
     parts = summarise(rows)
 
-    left = _without(parts, rows, {"a", "c", "x"}, MERCHANT_PARTS)
+    left = parts_without(parts, rows, {"a", "c", "x"}, MERCHANT_PARTS)
 
-    combined = engine.Rollups(None, MERCHANT_ACTIVITIES)._combine([left])  # type: ignore[arg-type]
+    combined = Rollups(None, MERCHANT_ACTIVITIES)._combine([left])  # type: ignore[arg-type]
     combined = combined.filter(pl.col("events") != 0)
     expected = summarise(rows.filter(pl.col(KEY).is_in(["b", "d"])))
     assert _rows(combined) == _rows(expected)
-    assert _without(parts, rows, {"x"}, MERCHANT_PARTS) is parts
+    assert parts_without(parts, rows, {"x"}, MERCHANT_PARTS) is parts

@@ -14,7 +14,7 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backoffice.ingest.engine import import_files
+from backoffice.ingest.pipeline import import_files
 from backoffice.merchants.dataset import EVENT_TYPES, MERCHANT_ACTIVITIES
 from backoffice.merchants.reference import full_scan_answers
 from tests.merchants.conftest import endpoint_answers, reset

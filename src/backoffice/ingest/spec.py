@@ -6,6 +6,12 @@ The engine matches whole lines against the concatenated fast patterns, which is 
 call per line for the overwhelming majority of rows; only lines that miss it are split and
 checked column by column. A value breaking a rule either rejects the row (into the quarantine)
 or is replaced by a default and flags the row (`on_invalid`).
+
+A column may also declare a *transform* (`Transform`): a polars expression turning its raw text
+into the text stored (a `$` amount into a signed decimal, a date in one of several formats into
+ISO), applied to a whole block at once. Clean lines are then COPYed as transformed rows instead
+of as they are; a value the transform cannot convert sends its line to the slow path, where it
+is rejected (or flagged) with the column's problem code.
 """
 
 from __future__ import annotations
@@ -41,6 +47,29 @@ Check = Callable[[str, Mapping[str, str]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
+class Transform:
+    """How a column's raw text becomes its stored text, vectorised (polars), block by block.
+
+    Attributes:
+        expr: raw values (a String expression) -> stored values (String), null where a value
+            cannot be converted. The stored text is COPYed as CSV unquoted, so it must not hold
+            a comma, a quote or a line break. Blank values never reach it (they are NULL).
+        invalid: problem code of a value `expr` gives null for (rejects or flags the row, as
+            the column's `on_invalid` says).
+    """
+
+    expr: Callable[[pl.Expr], pl.Expr]
+    invalid: str
+
+    def apply(self, values: Sequence[str]) -> list[str | None]:
+        """The stored values of `values` (None where it cannot convert one); for the slow path."""
+        import polars as pl
+
+        frame = pl.DataFrame({"raw": pl.Series(values, dtype=pl.String)})
+        return frame.select(self.expr(pl.col("raw"))).to_series().to_list()
+
+
+@dataclass(frozen=True, slots=True)
 class Column:
     """One CSV column.
 
@@ -54,6 +83,8 @@ class Column:
         blank: problem code of a blank value (None: blank is allowed and stored as NULL).
         default: value stored instead of a flagged one ("" is NULL).
         normalise: turns a valid value into the stored text (e.g. rounding).
+        transform: turns a valid value into the stored text, a whole block at once (polars);
+            replaces `normalise`, and what it cannot convert is a problem (`Transform.invalid`).
     """
 
     name: str
@@ -65,14 +96,24 @@ class Column:
     normalise: Callable[[str], str] | None = None
     parent: str | None = None
     pairs: frozenset[tuple[str, str]] = frozenset()
+    transform: Transform | None = None
 
-    def validate(self, value: str, row: Mapping[str, str]) -> tuple[str, str | None]:
-        """(stored value, problem code or None) for one raw value."""
+    def validate(
+        self, value: str, row: Mapping[str, str], converted: str | None = None
+    ) -> tuple[str, str | None]:
+        """(stored value, problem code or None) for one raw value.
+
+        `converted` is what the column's transform made of `value` (None: it could not).
+        """
         if value == "":
             return (self.default, self.blank) if self.blank else ("", None)
         problem = self.check(value, row) if self.check else None
         if problem:
             return self.default, problem
+        if self.transform is not None:
+            return (
+                (self.default, self.transform.invalid) if converted is None else (converted, None)
+            )
         return (self.normalise(value) if self.normalise else value), None
 
 
@@ -159,6 +200,80 @@ def decimal_column(name: str, *, integer_digits: int = 12) -> Column:
 
     fast = rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,2}})?"
     return Column(name, fast, check, "flag", f"{name}_missing", "0", normalise)
+
+
+def signed_amount_column(
+    name: str, *, integer_digits: int = 12, on_invalid: OnInvalid = "reject"
+) -> Column:
+    """An amount with an optional sign and `$` in front (`$4990.00`, `-$12.50`, `+7`).
+
+    Stored as a signed decimal (`-12.50`) for a NUMERIC column. Blank or anything else rejects
+    the row (`<name> is missing`, `<name> is not an amount`), or with `on_invalid="flag"` is
+    stored as NULL and flagged (`<name>_missing`, `<name>_not_an_amount`).
+    """
+    fast = rf"[+-]?\$?[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,2}})?"
+    reject = on_invalid == "reject"
+
+    def expr(raw: pl.Expr) -> pl.Expr:
+        import polars as pl
+
+        return pl.when(raw.str.contains(f"^{fast}$")).then(raw.str.replace("$", "", literal=True))
+
+    return Column(
+        name,
+        fast,
+        on_invalid=on_invalid,
+        blank=f"{name} is missing" if reject else f"{name}_missing",
+        transform=Transform(
+            expr, f"{name} is not an amount" if reject else f"{name}_not_an_amount"
+        ),
+    )
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d-%m-%Y")
+_FORMAT_PATTERNS = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}"}
+
+
+def _format_pattern(date_format: str) -> str:
+    """`%d-%m-%Y` -> `[0-9]{2}-[0-9]{2}-[0-9]{4}`."""
+    parts = re.split(r"(%[Ymd])", date_format)
+    # Separators stay as they are where both regex engines read them alike (`-` and `/`).
+    return "".join(
+        _FORMAT_PATTERNS.get(p) or "".join(c if c in "-/" else re.escape(c) for c in p)
+        for p in parts
+    )
+
+
+def date_column(
+    name: str, formats: Sequence[str] = DATE_FORMATS, *, on_invalid: OnInvalid = "reject"
+) -> Column:
+    """A calendar date in one of `formats` (`%Y`, `%m`, `%d` and separators), stored as ISO.
+
+    The first format whose shape fits a value reads it, so two formats of one shape must not
+    be given (`%m/%d/%Y` and `%d/%m/%Y`). Blank or not a real date rejects the row
+    (`<name> is missing`, `<name> is not a date`), or with `on_invalid="flag"` is stored as
+    NULL and flagged (`<name>_missing`, `<name>_invalid`).
+    """
+    shapes = [(f, _format_pattern(f)) for f in formats]
+    reject = on_invalid == "reject"
+
+    def expr(raw: pl.Expr) -> pl.Expr:
+        import polars as pl
+
+        day = pl.coalesce(
+            pl.when(raw.str.contains(f"^{shape}$")).then(raw.str.to_date(f, strict=False))
+            for f, shape in shapes
+        )
+        # chrono reads year 0, which PostgreSQL's DATE refuses.
+        return pl.when(day.dt.year() > 0).then(day.dt.to_string("%Y-%m-%d"))
+
+    return Column(
+        name,
+        "(?:" + "|".join(shape for _, shape in shapes) + ")",
+        on_invalid=on_invalid,
+        blank=f"{name} is missing" if reject else f"{name}_missing",
+        transform=Transform(expr, f"{name} is not a date" if reject else f"{name}_invalid"),
+    )
 
 
 def utc_timestamp_column(name: str) -> Column:

@@ -25,14 +25,8 @@ from rich.text import Text
 
 from backoffice.core.config import get_settings
 from backoffice.core.embedded import resolve_database_url
-from backoffice.ingest.engine import (
-    Counts,
-    FileResult,
-    ImportAborted,
-    database_problem,
-    import_files,
-    libpq_url,
-)
+from backoffice.ingest.pipeline import ImportAborted, database_problem, import_files, libpq_url
+from backoffice.ingest.results import Counts, FileResult
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 app = typer.Typer(help="Merchant activity files and analytics.", no_args_is_help=True)

@@ -14,14 +14,8 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from backoffice.ingest.engine import (
-    Counts,
-    FileResult,
-    ImportAborted,
-    ImportCancelled,
-    import_files,
-    libpq_url,
-)
+from backoffice.ingest.pipeline import ImportAborted, ImportCancelled, import_files, libpq_url
+from backoffice.ingest.results import Counts, FileResult
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 log = structlog.get_logger("backoffice.merchants")

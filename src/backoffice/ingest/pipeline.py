@@ -1,0 +1,414 @@
+"""Import CSV files into PostgreSQL: a group of files per transaction, a savepoint per file.
+
+Files are imported in order in groups: consecutive files share one transaction until the text of
+the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out. Each file runs in a
+savepoint of its own, so it stays all or nothing: a failing file is rolled back to its savepoint
+and recorded as failed, the files before it commit, and the run stops there.
+
+Per group: take the dataset's advisory lock (two importers never interleave) and create the
+temporary table of parts. Per file: skip a file already imported with the same sha256 (same name,
+other hash: refused), refuse a file older than one already imported (first occurrence wins =
+earliest file), then stream the file block by block. A reader thread sorts each block, vectorised
+with polars: lines matching the dataset's clean-line regex (and its parent/child pairs) go to COPY
+as they are (or converted, where a column declares a transform: `classify.py`); the others (~0.1%)
+are checked column by column in Python and repaired (flagged) or quarantined; keys repeated inside
+the block are duplicates. The reader thread also joins the clean lines into the bytes COPY reads
+and, when the dataset has rollups, sums the block's kept rows up into parts (e.g. per merchant x
+product x month). PostgreSQL says which keys the table already holds (an index probe, never a set
+of ids in Python; see `KeyProbe`): the reader thread probes the committed rows on a second
+connection, the main thread probes the group's own rows only for the keys the group's Bloom filter
+may have seen. The main thread takes the parts of those duplicates away again, COPYs the rest into
+the target table (a writer thread streams it, while the main thread adds the parts up: `load.py`)
+and quarantines. The group's parts are added up in memory (a fraction of its rows) and COPYed into
+the temporary table only when the group is rolled up (`rollups.py`): a few set-based SQL
+statements, run once per group just before its commit (and every 64 MiB inside a big file), so the
+rows are sent to PostgreSQL once and the per-merchant cost of a rollup is paid once per group. The
+`import_runs` row of a file is written in its savepoint, so a killed import leaves nothing of its
+open group behind and a rerun does that group again.
+
+A database the import cannot use (not migrated, unreachable, gone before a group could start)
+stops the run with `ImportAborted`: there is no file to blame, and trying again would fail the
+same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Union
+
+import psycopg
+
+from backoffice.ingest.audit import imported_files, record_failure, record_success
+from backoffice.ingest.classify import Classifier, Parsed
+from backoffice.ingest.key_probe import KeyProbe
+from backoffice.ingest.load import FileLoader
+from backoffice.ingest.prefetch import prefetch
+from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, CsvChunker, FileFormatError
+from backoffice.ingest.results import Counts, FileResult, NullObserver, Observer
+from backoffice.ingest.rollups import Rollups
+from backoffice.ingest.spec import Dataset
+
+
+class ImportRefused(Exception):
+    """The file must not be imported as it is (the operator has to resolve it)."""
+
+
+class ImportCancelled(Exception):
+    """The importer was asked to stop; the file's transaction is rolled back."""
+
+
+class ImportAborted(Exception):
+    """The database cannot take the import (not migrated, unreachable, gone); one-line reason."""
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def database_problem(exc: psycopg.Error) -> str:
+    """What is wrong with the database, in one line an operator can act on."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return f"the database is not migrated ({first_line}): run `backoffice db upgrade` first"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"lost the database connection: {first_line}"
+    return f"the database refused the import: {type(exc).__name__}: {first_line}"
+
+
+def libpq_url(url: str) -> str:
+    """`postgresql+driver://...` -> `postgresql://...` for psycopg."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def order_files(dataset: Dataset, paths: Iterable[Path]) -> list[Path]:
+    """Files in import order (the dataset's file order, then name); directories expanded."""
+    files: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            files.update(p for p in path.glob(dataset.file_pattern) if p.is_file())
+        else:
+            files.add(path)
+    return sorted(files, key=lambda p: (dataset.file_order(p.name), p.name))
+
+
+def import_files(
+    url: str,
+    dataset: Dataset,
+    paths: Sequence[Path],
+    *,
+    observer: Observer | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> list[FileResult]:
+    """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
+
+    A failure stops the run because a later file imported before an earlier one is fixed
+    would break "first occurrence wins".
+
+    Raises:
+        ImportAborted: the database cannot take the import (not migrated, unreachable, or gone
+            before a group could start); the groups before it stay committed.
+        ImportCancelled: `should_stop` said so; the open group is rolled back.
+    """
+    watcher = observer or NullObserver()
+    results: list[FileResult] = []
+    files = order_files(dataset, paths)
+    # Both connections plan each prepared statement once (the key probe would otherwise be
+    # planned for each block with its thousands of keys as a constant).
+    options = "-c plan_cache_mode=force_generic_plan"
+    try:
+        conn = _connect(url, options)
+        committed = _connect(url, options)
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise ImportAborted(f"cannot connect to the database: {first_line}") from exc
+    with conn, committed:
+        while files and not (results and results[-1].status == "failed"):
+            if should_stop():
+                raise ImportCancelled
+            group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
+            done = group.run(files)
+            results += done
+            files = files[len(done) :]
+    return results
+
+
+def _connect(url: str, options: str) -> psycopg.Connection:
+    return psycopg.connect(
+        libpq_url(url),
+        autocommit=True,
+        options=options,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name="backoffice-ingest",
+    )
+
+
+class FileGroup:
+    """Consecutive files imported in one transaction, each file in a savepoint of its own.
+
+    The group closes when the text of the rows it inserted reaches `ROLLUP_BYTES` or the files
+    run out: its rollups run once, over all of its files' rows, just before the one commit
+    (the rollup statements cost per merchant touched, so once per group instead of once per
+    small file). A file that fails is rolled back to its savepoint and recorded as failed; the
+    files before it still commit with their rollups, and the group (and the run) stops there.
+    The observer hears `file_finished` only once the file's fate is committed.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        committed: psycopg.Connection,
+        dataset: Dataset,
+        observer: Observer,
+        should_stop: Callable[[], bool],
+        chunk_bytes: int,
+    ) -> None:
+        self.conn = conn
+        self.dataset = dataset
+        self.observer = observer
+        self.should_stop = should_stop
+        self.chunk_bytes = chunk_bytes
+        self.rollups = Rollups(conn, dataset)
+        self.keys = KeyProbe(conn, committed, dataset)
+        self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
+
+    def run(self, files: Sequence[Path]) -> list[FileResult]:
+        """Import files from the start of `files` until the group closes; commit; report."""
+        done: list[FileResult] = []
+        try:
+            with self.conn.transaction():
+                # Two importers never interleave; timestamps without a zone are UTC.
+                self.conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ingest:{self.dataset.name}",)
+                )
+                self.conn.execute("SET LOCAL timezone = 'UTC'")
+                self.rollups.start()
+                # The reader thread goes on from one file to the next (no wait for the first
+                # block of each file); it may read a block or two past the group's end, which
+                # the next group reads again.
+                known = self._imported_names()
+                with closing(prefetch(self._read_files(files, known))) as self.items:
+                    for path in files:
+                        if self.should_stop():
+                            raise ImportCancelled
+                        result = self._import_in_savepoint(path)
+                        done.append(result)
+                        if result.status == "failed" or self.rollups.group_full:
+                            break
+                self.rollups.flush()
+        except psycopg.Error as exc:  # the commit (or the last rollup) failed: nothing is kept
+            if not done:  # before the first file: no file to blame, the database is unusable
+                raise ImportAborted(database_problem(exc)) from exc
+            done = [_not_committed(r, exc) for r in done]
+            for r in done:
+                if r.status == "failed" and not self.conn.closed:
+                    record_failure(self.conn, self.dataset, r)
+        for result in done:
+            self.observer.file_finished(result)
+        return done
+
+    def _imported_names(self) -> set[str]:
+        """Names of the files already imported (stable: the advisory lock is held)."""
+        return set(imported_files(self.conn, self.dataset))
+
+    def _read_files(self, files: Sequence[Path], known: set[str]) -> Iterator[Item]:
+        """Runs in the reader thread: every file in turn, opened, block by block, closed.
+
+        A file whose name was imported before (or repeats an earlier name) is left unread: the
+        main thread's checks will skip or refuse it, never load it.
+        """
+        seen: set[str] = set()
+        for path in files:
+            if path.name in known or path.name in seen:
+                yield Opened(path, parsed=False)
+                continue
+            seen.add(path.name)
+            yield from self.read_file(path)
+
+    def read_file(self, path: Path) -> Iterator[Item]:
+        """One file's items: `Opened` (header checked), its parsed blocks, `Closed` (sha256)."""
+        try:
+            with path.open("rb") as stream:
+                chunker = CsvChunker(stream, self.chunk_bytes)
+                header = _checked_header(self.dataset, chunker.read_header())
+                if not header:
+                    yield Opened(path)
+                else:
+                    classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
+                    yield Opened(
+                        path,
+                        FileLoader(
+                            self.conn, self.dataset, header, path.name, self.rollups, self.keys
+                        ),
+                    )
+                    for block in chunker.blocks():
+                        parsed = classifier.classify(block)
+                        self.keys.prepare(parsed)
+                        yield parsed
+                digest = chunker.sha256.hexdigest()
+        except (FileFormatError, OSError) as exc:
+            yield Closed(path, error=exc)  # in place of `Opened` if the header failed
+            return
+        yield Closed(path, digest)
+
+    def _import_in_savepoint(self, path: Path) -> FileResult:
+        """One file, all or nothing: a failure rolls back to the savepoint and is recorded."""
+        size = path.stat().st_size
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        mark = self.rollups.mark()
+        self.observer.file_started(path.name, size)
+        try:
+            with self.conn.transaction():  # a savepoint inside the group's transaction
+                result = _import_file(self, path, size, started)
+        except ImportCancelled:
+            raise
+        except (ImportRefused, FileFormatError, OSError, psycopg.Error) as exc:
+            self.rollups.reset(mark)  # the savepoint took the file's rows back out
+            result = FileResult(
+                path.name, "failed", size=size, error=f"{type(exc).__name__}: {exc}"
+            )
+            result.started = started
+            if not self.conn.closed:
+                record_failure(self.conn, self.dataset, result)
+        result.seconds = time.perf_counter() - clock
+        return result
+
+
+def _not_committed(result: FileResult, exc: psycopg.Error) -> FileResult:
+    """A file of a group whose commit failed: imported nothing, whatever it did before."""
+    if result.status == "skipped":
+        return result
+    error = result.error or f"the group's commit failed: {type(exc).__name__}: {exc}"
+    failed = FileResult(
+        result.name, "failed", size=result.size, seconds=result.seconds, error=error
+    )
+    failed.started = result.started
+    return failed
+
+
+def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> FileResult:
+    """Check, read and load one file inside the group's transaction (in its savepoint)."""
+    conn, dataset = group.conn, group.dataset
+    items: Iterator[Item] = group.items
+    opened = _file_head(items, path)
+    # Every file already imported, with its hash: this file's twin, and any newer file.
+    imported = imported_files(conn, dataset)
+    prior = imported.get(path.name)
+    if prior is not None:
+        digest = sha256_of(path)
+        if prior == digest:
+            _skip_file(items, opened)
+            return FileResult(path.name, "skipped", size=size, sha256=digest)
+        raise ImportRefused(
+            f"{path.name} was already imported with sha256 {prior}; this file has {digest}."
+            " Rename it or resolve the difference by hand"
+        )
+    _refuse_older_file(dataset, path.name, imported)
+    if isinstance(opened, Opened) and not opened.parsed:
+        # left unread (its run row was there when the group started, and is gone): read it now
+        items = group.read_file(path)
+        opened = _file_head(items, path)
+    if isinstance(opened, Closed):
+        raise opened.error or FileFormatError("unreadable file")
+    counts, digest = _load_file(group, items, opened)
+    record_success(conn, dataset, path.name, size, digest, counts, started)
+    result = FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
+    result.started = started
+    return result
+
+
+@dataclass(slots=True)
+class Opened:
+    """The reader thread opened a file and checked its header (no loader: nothing to load).
+
+    `parsed` is False for a file it left unread (its name was imported before).
+    """
+
+    path: Path
+    loader: FileLoader | None = None
+    parsed: bool = True
+
+
+@dataclass(slots=True)
+class Closed:
+    """The reader thread finished a file: its sha256, or the error that stopped the reading."""
+
+    path: Path
+    digest: str = ""
+    error: Exception | None = None
+
+
+Item = Union["Opened", "Parsed", "Closed"]
+
+
+def _file_head(items: Iterator[Item], path: Path) -> Opened | Closed:
+    """The reader's first item for `path`: `Opened`, or `Closed` with the header's error."""
+    item = next(items)
+    if isinstance(item, Parsed) or item.path != path:  # pragma: no cover - same list of files
+        raise RuntimeError(f"the reader is not at the start of {path.name}")
+    return item
+
+
+def _load_file(group: FileGroup, items: Iterator[Item], opened: Opened) -> tuple[Counts, str]:
+    """Load a file's parsed blocks up to its `Closed`: (counts, sha256)."""
+    counts = Counts()
+    for item in items:
+        if isinstance(item, Closed):
+            if item.error is not None:
+                raise item.error
+            return counts, item.digest
+        if not isinstance(item, Parsed) or opened.loader is None:  # pragma: no cover
+            raise RuntimeError(f"unexpected item in {opened.path.name}: {type(item).__name__}")
+        if group.should_stop():
+            raise ImportCancelled
+        counts.add(opened.loader.load(item))
+        group.observer.progressed(opened.path.name, item.bytes_read, counts)
+    raise RuntimeError(f"the reader stopped inside {opened.path.name}")  # pragma: no cover
+
+
+def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
+    """Pass over what the reader thread read of a file that is not to be loaded."""
+    if isinstance(opened, Opened) and opened.parsed:
+        for item in items:
+            if isinstance(item, Closed):
+                return
+
+
+def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> None:
+    key = dataset.file_order(name)
+    newer = sorted(n for n in imported if dataset.file_order(n) > key)
+    if newer:
+        raise ImportRefused(
+            f"{name} is older than the already imported {newer[-1]}: importing it now could"
+            " let a later file's row win over an earlier one"
+        )
+
+
+def _checked_header(dataset: Dataset, header: list[str]) -> list[str]:
+    if not header:
+        return header
+    expected = set(dataset.column_names)
+    if len(set(header)) != len(header):
+        raise FileFormatError(f"the header repeats a column: {header}")
+    missing, unknown = expected - set(header), set(header) - expected
+    if missing or unknown:
+        raise FileFormatError(
+            f"the header does not match: missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+    return header
