@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account
 from backoffice.core.envelope import PageInfo
-from backoffice.core.errors import Conflict, NotFound, ValidationFailed
+from backoffice.core.errors import Conflict, ValidationFailed
 from backoffice.core.pagination import PageParams, contains, in_range, paginate
 from backoffice.org.countries import country_exists
 from backoffice.org.models import Employee, HierarchyLevel
@@ -24,6 +24,7 @@ from backoffice.org.service import (
     changes_of,
     coerce,
     flush_or_conflict,
+    get_row,
     require_company,
     require_team_of,
     save,
@@ -31,11 +32,8 @@ from backoffice.org.service import (
 
 
 async def get_employee(session: AsyncSession, employee_id: int, *, lock: bool = False) -> Employee:
-    """The employee `employee_id`, or `NotFound`; `lock` holds it until the transaction ends."""
-    employee = await session.get(Employee, employee_id, with_for_update=lock)
-    if employee is None:
-        raise NotFound(f"Employee {employee_id} not found")
-    return employee
+    """The employee `employee_id`, or `NotFound` (`lock`: see `service.get_row`)."""
+    return await get_row(session, Employee, employee_id, "Employee", lock=lock)
 
 
 EMPLOYEE_SORT = {

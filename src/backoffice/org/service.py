@@ -29,6 +29,7 @@ from backoffice.org.schemas import (
 )
 
 S = TypeVar("S", bound=BaseModel)
+R = TypeVar("R")
 
 FOREIGN_KEY_VIOLATION = "23503"
 
@@ -41,6 +42,20 @@ def coerce(schema: type[S], data: S | Mapping[str, Any]) -> S:
 def changes_of(data: BaseModel) -> dict[str, Any]:
     """The fields an update sent."""
     return data.model_dump(exclude_unset=True)
+
+
+async def get_row(
+    session: AsyncSession, model: type[R], row_id: int, label: str, *, lock: bool = False
+) -> R:
+    """The `model` row `row_id`, or `NotFound` ("<label> <id> not found").
+
+    `lock` holds the row until the transaction ends: an update or delete that reads with it
+    makes a concurrent delete wait, or finds the row gone (404), never updates nothing.
+    """
+    row = await session.get(model, row_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{label} {row_id} not found")
+    return row
 
 
 async def add(session: AsyncSession, row: Any, conflict: str) -> None:
@@ -72,11 +87,8 @@ async def flush_or_conflict(session: AsyncSession, message: str, *, gone: str = 
 
 
 async def get_company(session: AsyncSession, company_id: int, *, lock: bool = False) -> Company:
-    """The company `company_id`, or `NotFound`; `lock` holds it until the transaction ends."""
-    company = await session.get(Company, company_id, with_for_update=lock)
-    if company is None:
-        raise NotFound(f"Company {company_id} not found")
-    return company
+    """The company `company_id`, or `NotFound` (`lock`: see `get_row`)."""
+    return await get_row(session, Company, company_id, "Company", lock=lock)
 
 
 COMPANY_SORT = {"id": Company.id, "name": Company.name}
@@ -139,11 +151,8 @@ async def delete_company(session: AsyncSession, company_id: int) -> None:
 
 
 async def get_team(session: AsyncSession, team_id: int, *, lock: bool = False) -> Team:
-    """The team `team_id`, or `NotFound`; `lock` holds it until the transaction ends."""
-    team = await session.get(Team, team_id, with_for_update=lock)
-    if team is None:
-        raise NotFound(f"Team {team_id} not found")
-    return team
+    """The team `team_id`, or `NotFound` (`lock`: see `get_row`)."""
+    return await get_row(session, Team, team_id, "Team", lock=lock)
 
 
 TEAM_SORT = {"id": Team.id, "name": Team.name, "company_id": Team.company_id}
@@ -236,11 +245,8 @@ async def require_team_of(session: AsyncSession, team_id: int, company_id: int |
 
 
 async def get_level(session: AsyncSession, level_id: int, *, lock: bool = False) -> HierarchyLevel:
-    """The hierarchy level `level_id`, or `NotFound`; `lock` holds it until the transaction ends."""
-    level = await session.get(HierarchyLevel, level_id, with_for_update=lock)
-    if level is None:
-        raise NotFound(f"Hierarchy level {level_id} not found")
-    return level
+    """The hierarchy level `level_id`, or `NotFound` (`lock`: see `get_row`)."""
+    return await get_row(session, HierarchyLevel, level_id, "Hierarchy level", lock=lock)
 
 
 LEVEL_SORT = {
