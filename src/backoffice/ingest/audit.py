@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -33,8 +33,8 @@ def record_success(
     """The `succeeded` run row of a file, in its savepoint (so it goes if the file goes)."""
     conn.execute(
         "INSERT INTO import_runs (dataset, file_name, file_size, sha256, rows_read, inserted,"
-        " duplicates, rejected, flagged, started_at, finished_at, status)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), 'succeeded')",
+        " duplicates, rejected, flagged, conflicting, started_at, finished_at, status)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), 'succeeded')",
         (
             dataset.name,
             name,
@@ -45,6 +45,7 @@ def record_success(
             counts.duplicates,
             counts.rejected,
             counts.flagged,
+            counts.conflicting,
             started,
         ),
     )
@@ -78,3 +79,51 @@ def quarantine(
     ) as copy:
         for r in rejects:
             copy.write_row((dataset.name, file_name, r.line, r.raw, r.reason))
+
+
+DUPLICATES = "ingest_duplicates"
+"""Temporary table (ON COMMIT DROP) of a block's duplicates, typed as the target table."""
+
+
+def quarantine_conflicts(
+    cursor: psycopg.Cursor,
+    dataset: Dataset,
+    file_name: str,
+    duplicates: Sequence[tuple[int, str, Sequence[str]]],
+) -> int:
+    """Quarantine the duplicates whose stored values differ from the version the table keeps.
+
+    `duplicates` are (line, raw line, stored values in the dataset's column order) of rows
+    set aside for their key; the block's own rows are already COPYed, so the table holds the
+    winner of every one. The values compare as the table's types, in SQL. Each conflicting
+    line goes to `import_rejects` with the dataset's `conflicts` code and the kept version (its
+    stored values as CSV) in `first_version`. Returns how many there were.
+    """
+    names = dataset.column_names
+    quoted = [f'"{n}"' for n in names]
+    others = [f'"{n}"' for n in names if n != dataset.key]
+    # Identifiers come from the dataset description, never from a file.
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {DUPLICATES} ON COMMIT DROP AS"  # noqa: S608
+        f" SELECT 0::int AS line_number, ''::text AS raw_line, {', '.join(quoted)}"
+        f" FROM {dataset.table} WITH NO DATA"
+    )
+    cursor.execute(f"TRUNCATE {DUPLICATES}")
+    with cursor.copy(
+        f"COPY {DUPLICATES} (line_number, raw_line, {', '.join(quoted)}) FROM STDIN"
+    ) as copy:
+        for line, raw, values in duplicates:
+            stored = [v if v != "" else None for v in values[: len(names)]]
+            copy.write_row((line, raw, *stored))
+    key = f'"{dataset.key}"'
+    first_version = "concat_ws(',', " + ", ".join(f"t.{c}::text" for c in quoted) + ")"
+    cursor.execute(
+        "INSERT INTO import_rejects"  # noqa: S608
+        " (dataset, file_name, line_number, raw_line, reason, first_version)"
+        f" SELECT %s, %s, d.line_number, d.raw_line, %s, {first_version}"
+        f" FROM {DUPLICATES} d JOIN {dataset.table} t ON t.{key} = d.{key}"
+        f" WHERE ({', '.join(f't.{c}' for c in others)}) IS DISTINCT FROM"
+        f" ({', '.join(f'd.{c}' for c in others)})",
+        (dataset.name, file_name, dataset.conflicts),
+    )
+    return cursor.rowcount

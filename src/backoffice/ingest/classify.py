@@ -43,6 +43,13 @@ class Parsed:
     positions: pl.Series | None = None  # their bits in the group's filter (`KeyProbe.prepare`)
     committed: set[str] | None = None  # the keys that rows committed before the group hold
     parts: pl.DataFrame | None = None  # the parts of the kept rows, before the probe (rollups)
+    # With `Dataset.conflicts`: line number and raw text of each kept row (`fast_lines` in
+    # `fast`'s order with the stored columns, `slow_lines` in `slow_rows`' order), and every
+    # duplicate set aside so far as (line, raw text, stored values), to be compared with the
+    # version the table keeps once the block is loaded.
+    fast_lines: pl.DataFrame | None = None
+    slow_lines: list[tuple[int, str]] | None = None
+    duplicate_rows: list[tuple[int, str, list[str]]] | None = None
 
 
 class Classifier:
@@ -67,6 +74,7 @@ class Classifier:
         # Columns whose stored text is not the raw text: clean lines are then COPYed as rows
         # built from the converted columns instead of as they are (none for the merchants).
         self.transforms = [(c.name, c.transform) for c in dataset.columns if c.transform]
+        self.conflicts = dataset.conflicts is not None
 
     def classify(self, block: Block) -> Parsed:
         """Sort a block's records (runs in the reader thread).
@@ -107,6 +115,8 @@ class Classifier:
             keys = keys.scatter(slow_at, parsed.slow_keys)
         first = keys.is_first_distinct() & keys.is_not_null()
         parsed.duplicates = int(keys.is_not_null().sum()) - int(first.sum())
+        if self.conflicts:
+            self._set_lines_aside(parsed, block, columns, fast, first, slow_at)
         if parsed.duplicates and slow_at:
             firsts = first.gather(slow_at).to_list()
             parsed.slow_rows = [r for r, ok in zip(parsed.slow_rows, firsts, strict=True) if ok]
@@ -126,6 +136,39 @@ class Classifier:
         if self.reads and self.parts is not None:
             parsed.parts = self.parts.summarise(rows_frame(parsed, self.dataset, self.parts))
         return parsed
+
+    def _set_lines_aside(
+        self,
+        parsed: Parsed,
+        block: Block,
+        columns: pl.DataFrame,
+        fast: pl.Series,
+        first: pl.Series,
+        slow_at: list[int],
+    ) -> None:
+        """For `Dataset.conflicts`: where each kept row came from, and the block's duplicates."""
+        import polars as pl
+
+        names = self.dataset.column_names
+        numbers = pl.Series(
+            "line", [block.number(i) for i in range(len(block.records))], dtype=pl.Int64
+        )
+        frame = columns.select(names).with_columns(
+            numbers, pl.Series("raw", block.records, dtype=pl.String)
+        )
+        parsed.fast_lines = frame.filter(fast & first)
+        duplicates: list[tuple[int, str, list[str]]] = [
+            (row[-2], row[-1], list(row[:-2])) for row in frame.filter(fast & ~first).iter_rows()
+        ]
+        firsts = first.gather(slow_at).to_list() if slow_at else []
+        parsed.slow_lines = []
+        for index, row, ok in zip(slow_at, parsed.slow_rows, firsts, strict=True):
+            where = (block.number(index), block.records[index])
+            if ok:
+                parsed.slow_lines.append(where)
+            else:
+                duplicates.append((*where, row[: len(names)]))
+        parsed.duplicate_rows = duplicates
 
     def _converted(self, columns: pl.DataFrame, fast: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         """The block's columns with the stored text of the transformed ones; which lines stay fast.
@@ -175,6 +218,8 @@ class Classifier:
             return Reject(
                 number, text, f"wrong field count: {len(fields)} (expected {len(self.header)})"
             )
+        if self.dataset.trim:
+            fields = [f.strip() for f in fields]
         return dict(zip(self.header, fields, strict=True))
 
     def _checked(
@@ -191,7 +236,8 @@ class Classifier:
             stored.append(value)
         if reasons:
             return Reject(number, text, "; ".join(reasons))
-        stored.append("{" + ",".join(flags) + "}" if flags else "")
+        if self.dataset.flags_column is not None:
+            stored.append("{" + ",".join(flags) + "}" if flags else "")
         return stored
 
 

@@ -13,7 +13,7 @@ from itertools import compress
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
-from backoffice.ingest.audit import quarantine
+from backoffice.ingest.audit import quarantine, quarantine_conflicts
 from backoffice.ingest.classify import KEY, Parsed, rows_frame
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.results import Counts
@@ -39,7 +39,8 @@ class FileLoader:
         self.file_name = file_name
         table = dataset.table
         file_list = ", ".join(f'"{h}"' for h in header)
-        stored_list = ", ".join(f'"{n}"' for n in [*dataset.column_names, dataset.flags_column])
+        flags = [dataset.flags_column] if dataset.flags_column else []
+        stored_list = ", ".join(f'"{n}"' for n in [*dataset.column_names, *flags])
         self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
         self.rollups = rollups
@@ -69,11 +70,18 @@ class FileLoader:
                     copy.write(slow_data)
             if parsed.rejects:
                 quarantine(cursor, self.dataset, self.file_name, parsed.rejects)
+            conflicting = (
+                quarantine_conflicts(cursor, self.dataset, self.file_name, parsed.duplicate_rows)
+                if parsed.duplicate_rows
+                else 0
+            )
         if self.rollups.file_full:
             self.rollups.flush()  # a big file: roll up what the group has so far
-        flagged = sum(1 for r in slow_rows if r[-1])
+        flagged = sum(1 for r in slow_rows if r[-1]) if self.dataset.flags_column else 0
         inserted = parsed.fast.height + len(slow_rows)
-        return Counts(parsed.read, inserted, parsed.duplicates, len(parsed.rejects), flagged)
+        return Counts(
+            parsed.read, inserted, parsed.duplicates, len(parsed.rejects), flagged, conflicting
+        )
 
 
 def _drop_existing(parsed: Parsed, existing: set[str]) -> None:
@@ -85,8 +93,24 @@ def _drop_existing(parsed: Parsed, existing: set[str]) -> None:
         kept = list(compress(lines, new.to_list()))
         parsed.fast_data = b"\n".join(kept) + b"\n" if kept else b""
         parsed.fast = parsed.fast.filter(new)
+        if parsed.fast_lines is not None and parsed.duplicate_rows is not None:
+            parsed.duplicate_rows += [
+                (row[-2], row[-1], list(row[:-2]))
+                for row in parsed.fast_lines.filter(~new).iter_rows()
+            ]
+            parsed.fast_lines = parsed.fast_lines.filter(new)
+    known = [k in existing for k in parsed.slow_keys]
+    if parsed.slow_lines is not None and parsed.duplicate_rows is not None:
+        parsed.duplicate_rows += [
+            (*where, row)
+            for row, where, old in zip(parsed.slow_rows, parsed.slow_lines, known, strict=True)
+            if old
+        ]
+        parsed.slow_lines = [w for w, old in zip(parsed.slow_lines, known, strict=True) if not old]
     slow = [
-        (r, k) for r, k in zip(parsed.slow_rows, parsed.slow_keys, strict=True) if k not in existing
+        (r, k)
+        for r, k, old in zip(parsed.slow_rows, parsed.slow_keys, known, strict=True)
+        if not old
     ]
     parsed.slow_rows = [r for r, _ in slow]
     parsed.slow_keys = [k for _, k in slow]

@@ -36,6 +36,7 @@ class ImportRun(Base):
     duplicates: Mapped[int] = mapped_column(BigInteger, server_default="0")
     rejected: Mapped[int] = mapped_column(BigInteger, server_default="0")
     flagged: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    conflicting: Mapped[int] = mapped_column(BigInteger, server_default="0")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(20))
@@ -52,3 +53,5 @@ class ImportReject(Base):
     line_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     raw_line: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    # A conflicting duplicate: the version kept (its stored values as CSV); the line is the other.
+    first_version: Mapped[str | None] = mapped_column(Text)

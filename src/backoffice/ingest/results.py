@@ -18,6 +18,7 @@ class Counts:
     duplicates: int = 0
     rejected: int = 0
     flagged: int = 0
+    conflicting: int = 0  # duplicates that differ from the version kept (also quarantined)
 
     def add(self, other: Counts) -> None:
         """Add `other` to these counts."""
@@ -26,6 +27,7 @@ class Counts:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.flagged += other.flagged
+        self.conflicting += other.conflicting
 
 
 @dataclass(slots=True)

@@ -212,12 +212,14 @@ def signed_amount_column(
     stored as NULL and flagged (`<name>_missing`, `<name>_not_an_amount`).
     """
     fast = rf"[+-]?\$?[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,2}})?"
+    # Leading zeros do not count towards NUMERIC's digits (`000000000000012` is 12).
+    convertible = rf"^[+-]?\$?0*[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,2}})?$"
     reject = on_invalid == "reject"
 
     def expr(raw: pl.Expr) -> pl.Expr:
         import polars as pl
 
-        return pl.when(raw.str.contains(f"^{fast}$")).then(raw.str.replace("$", "", literal=True))
+        return pl.when(raw.str.contains(convertible)).then(raw.str.replace("$", "", literal=True))
 
     return Column(
         name,
@@ -340,7 +342,13 @@ class Dataset:
         columns: the CSV columns in their usual order (a file may order them differently).
         key: the dedup column; the first occurrence wins, later ones count as duplicates.
         key_type: SQL type of the key (used to probe the table for keys already there).
-        flags_column: text[] column of a kept row's flags (NULL when clean).
+        flags_column: text[] column of a kept row's flags (NULL when clean); None for a table
+            without one (its columns must then never flag).
+        trim: every value is trimmed (`str.strip()`) before its check, and the trimmed text is
+            stored; the fast patterns must then not match leading or trailing whitespace.
+        conflicts: reason code under which a *conflicting* duplicate (same key, another stored
+            value in some column) is quarantined with both versions; None: duplicates are only
+            counted. Values compare as the table's types (`$7` and `7.00` are one amount).
         rollups: SQL statements run before each group's commit, reading the parts of the rows
             its files inserted from the temporary table `PARTS` (set-based: a few statements
             per group, whatever its size; no rollups when empty). A big file runs them once
@@ -356,7 +364,9 @@ class Dataset:
     columns: tuple[Column, ...]
     key: str
     key_type: str = "text"
-    flags_column: str = "quality_flags"
+    flags_column: str | None = "quality_flags"
+    trim: bool = False
+    conflicts: str | None = None
     rollups: tuple[str, ...] = ()
     parts: Parts | None = None
     file_order: Callable[[str], str] = field(default=lambda name: name)

@@ -75,6 +75,7 @@ _DATES: tuple[tuple[re.Pattern[str], tuple[int, int, int]], ...] = (
     (re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})"), (3, 1, 2)),  # MM/DD/YYYY
     (re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{4})"), (3, 2, 1)),  # DD-MM-YYYY
 )
+DATE_SHAPES = tuple(pattern for pattern, _ in _DATES)  # the four formats, day or no day
 
 
 def parse_transaction_id(raw: str) -> str | Reason:
