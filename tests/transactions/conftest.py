@@ -23,7 +23,9 @@ def etl_database(server_url: str) -> Iterator[str]:
 def reset_etl(url: str) -> None:
     """Empty the transactions, their summary and the engine's audit."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE transactions, import_runs, import_rejects RESTART IDENTITY")
+        conn.execute(
+            "TRUNCATE transactions, import_runs, import_rejects, import_task_events RESTART IDENTITY"
+        )
 
 
 @pytest.fixture

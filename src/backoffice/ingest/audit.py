@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import psycopg
 
 from backoffice.ingest.reader import Reject
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.ingest.spec import Dataset
+
+StartedBy = Literal["cli", "airflow"]
+Level = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOrigin:
+    """How an import was started, stored with each of its `import_runs` rows.
+
+    Given to `import_files`, it also records each file skipped (seen before with the same
+    sha256) as a `skipped` run; without it (the merchants) skips are not recorded.
+    """
+
+    started_by: StartedBy = "cli"
+    dag_run_id: str | None = None
+    logical_date: datetime | None = None
+
+
+CLI = RunOrigin()
 
 
 def imported_files(conn: psycopg.Connection, dataset: Dataset) -> dict[str, str]:
@@ -29,12 +50,15 @@ def record_success(
     digest: str,
     counts: Counts,
     started: datetime,
+    origin: RunOrigin = CLI,
+    status: str = "succeeded",
 ) -> None:
-    """The `succeeded` run row of a file, in its savepoint (so it goes if the file goes)."""
+    """The `succeeded` (or `skipped`) run row of a file, in its savepoint (it goes with it)."""
     conn.execute(
         "INSERT INTO import_runs (dataset, file_name, file_size, sha256, rows_read, inserted,"
-        " duplicates, rejected, flagged, conflicting, started_at, finished_at, status)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), 'succeeded')",
+        " duplicates, rejected, flagged, conflicting, started_at, finished_at, status,"
+        " started_by, dag_run_id, logical_date) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, clock_timestamp(), %s, %s, %s, %s)",
         (
             dataset.name,
             name,
@@ -47,23 +71,33 @@ def record_success(
             counts.flagged,
             counts.conflicting,
             started,
+            status,
+            origin.started_by,
+            origin.dag_run_id,
+            origin.logical_date,
         ),
     )
 
 
-def record_failure(conn: psycopg.Connection, dataset: Dataset, result: FileResult) -> None:
+def record_failure(
+    conn: psycopg.Connection, dataset: Dataset, result: FileResult, origin: RunOrigin = CLI
+) -> None:
     """A `failed` run row: in its own transaction, or in a savepoint of the group's."""
     try:
         with conn.transaction():
             conn.execute(
                 "INSERT INTO import_runs (dataset, file_name, file_size, started_at, finished_at,"
-                " status, error) VALUES (%s, %s, %s, %s, clock_timestamp(), 'failed', %s)",
+                " status, error, started_by, dag_run_id, logical_date)"
+                " VALUES (%s, %s, %s, %s, clock_timestamp(), 'failed', %s, %s, %s, %s)",
                 (
                     dataset.name,
                     result.name,
                     result.size,
                     result.started or datetime.now(UTC),
                     (result.error or "")[:2000],
+                    origin.started_by,
+                    origin.dag_run_id,
+                    origin.logical_date,
                 ),
             )
     except psycopg.Error:  # the database itself is gone; the caller still gets the result
@@ -127,3 +161,30 @@ def quarantine_conflicts(
         (dataset.name, file_name, dataset.conflicts),
     )
     return cursor.rowcount
+
+
+def record_task_event(
+    conn: psycopg.Connection,
+    dataset: Dataset | str,
+    task: str,
+    message: str,
+    *,
+    level: Level = "info",
+    dag_run_id: str | None = None,
+    import_run_id: int | None = None,
+) -> int:
+    """One event of an ETL task (extract, load, audit, ...): its id. Commits as `conn` does."""
+    row = conn.execute(
+        "INSERT INTO import_task_events (dataset, dag_run_id, import_run_id, task, level, message)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            dataset if isinstance(dataset, str) else dataset.name,
+            dag_run_id,
+            import_run_id,
+            task,
+            level,
+            message[:2000],
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

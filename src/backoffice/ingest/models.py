@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.core.db import Base
@@ -24,6 +35,7 @@ class ImportRun(Base):
             unique=True,
             postgresql_where=text("status = 'succeeded'"),
         ),
+        CheckConstraint("started_by IN ('cli', 'airflow')", name="started_by"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -39,8 +51,11 @@ class ImportRun(Base):
     conflicting: Mapped[int] = mapped_column(BigInteger, server_default="0")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # succeeded, skipped (seen before), failed
     error: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(20), server_default="cli")
+    dag_run_id: Mapped[str | None] = mapped_column(String(250))
+    logical_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ImportReject(Base):
@@ -55,3 +70,27 @@ class ImportReject(Base):
     reason: Mapped[str] = mapped_column(Text)
     # A conflicting duplicate: the version kept (its stored values as CSV); the line is the other.
     first_version: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportTaskEvent(Base):
+    """What an ETL task said: the Airflow task log's lines worth keeping, and the CLI's."""
+
+    __tablename__ = "import_task_events"
+    __table_args__ = (
+        CheckConstraint("level IN ('debug', 'info', 'warning', 'error')", name="level"),
+        Index("ix_import_task_events_dag_run_id", "dag_run_id"),
+        Index("ix_import_task_events_import_run_id", "import_run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(50))
+    dag_run_id: Mapped[str | None] = mapped_column(String(250))
+    import_run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("import_runs.id", ondelete="CASCADE")
+    )
+    task: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )

@@ -44,7 +44,13 @@ from typing import Union
 
 import psycopg
 
-from backoffice.ingest.audit import imported_files, record_failure, record_success
+from backoffice.ingest.audit import (
+    CLI,
+    RunOrigin,
+    imported_files,
+    record_failure,
+    record_success,
+)
 from backoffice.ingest.classify import Classifier, Parsed
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.load import FileLoader
@@ -114,11 +120,13 @@ def import_files(
     observer: Observer | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    origin: RunOrigin | None = None,
 ) -> list[FileResult]:
     """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
 
     A failure stops the run because a later file imported before an earlier one is fixed
-    would break "first occurrence wins".
+    would break "first occurrence wins". `origin` (how the run was started) goes into every
+    run row, and with it the files skipped are recorded too.
 
     Raises:
         ImportAborted: the database cannot take the import (not migrated, unreachable, or gone
@@ -142,6 +150,7 @@ def import_files(
             if should_stop():
                 raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
+            group.origin = origin
             done = group.run(files)
             results += done
             files = files[len(done) :]
@@ -186,6 +195,7 @@ class FileGroup:
         self.rollups = Rollups(conn, dataset)
         self.keys = KeyProbe(conn, committed, dataset)
         self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
+        self.origin: RunOrigin | None = None  # recorded in the run rows (and skips with it)
 
     def run(self, files: Sequence[Path]) -> list[FileResult]:
         """Import files from the start of `files` until the group closes; commit; report."""
@@ -217,7 +227,7 @@ class FileGroup:
             done = [_not_committed(r, exc) for r in done]
             for r in done:
                 if r.status == "failed" and not self.conn.closed:
-                    record_failure(self.conn, self.dataset, r)
+                    record_failure(self.conn, self.dataset, r, self.origin or CLI)
         for result in done:
             self.observer.file_finished(result)
         return done
@@ -285,7 +295,7 @@ class FileGroup:
             )
             result.started = started
             if not self.conn.closed:
-                record_failure(self.conn, self.dataset, result)
+                record_failure(self.conn, self.dataset, result, self.origin or CLI)
         result.seconds = time.perf_counter() - clock
         return result
 
@@ -314,6 +324,18 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
         digest = sha256_of(path)
         if prior == digest:
             _skip_file(items, opened)
+            if group.origin is not None:
+                record_success(
+                    conn,
+                    dataset,
+                    path.name,
+                    size,
+                    digest,
+                    Counts(),
+                    started,
+                    group.origin,
+                    "skipped",
+                )
             return FileResult(path.name, "skipped", size=size, sha256=digest)
         raise ImportRefused(
             f"{path.name} was already imported with sha256 {prior}; this file has {digest}."
@@ -327,7 +349,7 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     if isinstance(opened, Closed):
         raise opened.error or FileFormatError("unreadable file")
     counts, digest = _load_file(group, items, opened)
-    record_success(conn, dataset, path.name, size, digest, counts, started)
+    record_success(conn, dataset, path.name, size, digest, counts, started, group.origin or CLI)
     result = FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
     result.started = started
     return result
