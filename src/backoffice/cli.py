@@ -12,6 +12,7 @@ from rich.table import Table
 from backoffice.core.config import StartupRefused, get_settings
 from backoffice.core.embedded import resolve_database_url
 from backoffice.merchants.cli import app as merchants_app
+from backoffice.transactions.cli import app as transactions_app
 
 # Alembic, FastAPI and SQLAlchemy are imported by the commands that use them: a command that
 # needs none of them (a merchant import, `--help`) starts in a fraction of the time.
@@ -22,6 +23,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(merchants_app, name="merchants")
+app.add_typer(transactions_app, name="transactions")
 console = Console()
 
 

@@ -48,8 +48,8 @@ def test_the_progress_bar_shows_each_files_status():
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
+    from backoffice.ingest.console import ProgressObserver
     from backoffice.ingest.results import Counts, FileResult
-    from backoffice.merchants.cli import ProgressObserver
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, color_system=None, width=120)

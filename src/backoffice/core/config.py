@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     home: Path = Field(Path(".backoffice"), validation_alias="BACKOFFICE_HOME")
     data_dir: Path = Field(Path("data"), validation_alias="DATA_DIR")
+    transactions_inbox: Path = Field(
+        Path("data/transactions"), validation_alias="TRANSACTIONS_INBOX"
+    )
 
     secret_key: str = Field(DEV_SECRET, validation_alias="BACKOFFICE_SECRET_KEY")
     token_ttl_seconds: int = Field(900, ge=30, le=86_400)
