@@ -243,6 +243,14 @@ async def test_email_is_formatted_and_booleans_are_strict(app, client, admin, se
     assert listed.status_code == 422
 
 
+async def test_no_path_or_query_parameter_is_nullable(app):
+    for method, path, operation in operations(app):
+        for parameter in operation.get("parameters", []):
+            assert "null" not in str(parameter["schema"]), (method, path, parameter["name"])
+    company = _schema_of(app, "/api/v1/employees/list", "get", "company_id")["schema"]
+    assert company["type"] == "integer" and company["maximum"] == 2**31 - 1
+
+
 async def test_fields_that_refuse_null_are_not_nullable(app):
     update = app.openapi()["components"]["schemas"]["EmployeeUpdate"]["properties"]
     for name in ("full_name", "job_title", "country_iso", "salary", "is_active"):

@@ -67,6 +67,17 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """A path or query parameter is absent or a value, never null: drop pydantic's null branch."""
+    schema = parameter["schema"]
+    branches = schema.get("anyOf")
+    if not branches or {"type": "null"} not in branches:
+        return
+    kept = [b for b in branches if b != {"type": "null"}]
+    rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+    parameter["schema"] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
 def _sort_as_enum(parameter: dict[str, Any]) -> None:
     """`sort=a,-b`: an array of whitelisted fields, comma-separated (form, not exploded)."""
     schema = parameter["schema"]
@@ -95,6 +106,7 @@ def _document_core_statuses(
     operation: dict[str, Any], path: str, route: APIRoute, style: ErrorStyle
 ) -> None:
     for parameter in operation.get("parameters", []):
+        _not_nullable(parameter)
         _sort_as_enum(parameter)
     authenticated = needs_credentials(route)
     validated = bool(operation.get("parameters")) or "requestBody" in operation
