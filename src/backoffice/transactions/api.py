@@ -20,7 +20,12 @@ from backoffice.core.errors import AUTH_ERRORS, ValidationFailed, error_response
 from backoffice.core.pagination import Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import IdParam
+from backoffice.ingest import history
+from backoffice.ingest.errors import RunNotFound
+from backoffice.ingest.results import Status
+from backoffice.ingest.schemas import RejectRead, RunDetail, RunRead
 from backoffice.transactions import service
+from backoffice.transactions.dataset import NAME
 from backoffice.transactions.errors import UserHasNoTransactions
 from backoffice.transactions.schemas import TransactionRead, UserSummaryRead
 
@@ -67,6 +72,51 @@ async def list_transactions(
     rows, info = await service.list_transactions(
         session, page, order, user_id=user_id, date_from=date_from, date_to=date_to
     )
+    return ok(rows, pagination=info)
+
+
+@listing.get(
+    "/runs",
+    response_model=Envelope[list[RunRead]],
+    responses=error_responses(*AUTH_ERRORS, ValidationFailed),
+    summary="The ETL's runs (one per file), most recent first",
+)
+async def list_runs(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    status: Annotated[Status | None, Query(description="Only runs that ended so")] = None,
+) -> Envelope[list[RunRead]]:
+    """How each run was started (CLI or Airflow, DAG run, logical date), its counts and end."""
+    rows, info = await history.list_runs(session, NAME, page, status=status)
+    return ok(rows, pagination=info)
+
+
+@listing.get(
+    "/runs/{run_id}",
+    response_model=Envelope[RunDetail],
+    responses=error_responses(*AUTH_ERRORS, RunNotFound, ValidationFailed),
+    summary="One run of the ETL with its task events",
+)
+async def get_run(run_id: IdParam, session: DbSession, _: CanRead) -> Envelope[RunDetail]:
+    """404 for an id that is not a transactions run."""
+    return ok(await history.run_detail(session, NAME, run_id))
+
+
+@listing.get(
+    "/rejects",
+    response_model=Envelope[list[RejectRead]],
+    responses=error_responses(*AUTH_ERRORS, RunNotFound, ValidationFailed),
+    summary="The quarantine: lines refused (and conflicting duplicates), in file order",
+)
+async def list_rejects(
+    session: DbSession,
+    _: CanRead,
+    page: Pagination,
+    run_id: Annotated[IdParam | None, Query(description="Only this run's file")] = None,
+) -> Envelope[list[RejectRead]]:
+    """Each line with its file, line number, raw text and reason code."""
+    rows, info = await history.list_rejects(session, NAME, page, run_id=run_id)
     return ok(rows, pagination=info)
 
 

@@ -1,0 +1,70 @@
+"""Reads of the run audit and the quarantine, one dataset at a time (the APIs' side).
+
+The engine writes these tables over psycopg (`audit.py`); the APIs read them here through the
+request's `AsyncSession`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.envelope import PageInfo
+from backoffice.core.pagination import PageParams, paginate
+from backoffice.ingest.errors import RunNotFound
+from backoffice.ingest.models import ImportReject, ImportRun, ImportTaskEvent
+from backoffice.ingest.results import Status
+from backoffice.ingest.schemas import RejectRead, RunDetail, RunRead, TaskEventRead
+
+
+async def list_runs(
+    session: AsyncSession, dataset: str, page: PageParams, *, status: Status | None = None
+) -> tuple[list[RunRead], PageInfo]:
+    """The dataset's runs, most recent first."""
+    statement = select(ImportRun).where(ImportRun.dataset == dataset)
+    if status is not None:
+        statement = statement.where(ImportRun.status == status)
+    runs, info = await paginate(session, statement, page, [ImportRun.id.desc()])
+    return [RunRead.model_validate(r) for r in runs], info
+
+
+async def get_run(session: AsyncSession, dataset: str, run_id: int) -> ImportRun:
+    """The dataset's run `run_id`, or `RunNotFound`."""
+    run = await session.scalar(
+        select(ImportRun).where(ImportRun.id == run_id, ImportRun.dataset == dataset)
+    )
+    if run is None:
+        raise RunNotFound(f"No {dataset} run {run_id}")
+    return run
+
+
+async def run_detail(session: AsyncSession, dataset: str, run_id: int) -> RunDetail:
+    """A run with its task events: the run's own, and its DAG run's (oldest first)."""
+    run = await get_run(session, dataset, run_id)
+    mine = ImportTaskEvent.import_run_id == run.id
+    if run.dag_run_id is not None:
+        mine = or_(mine, ImportTaskEvent.dag_run_id == run.dag_run_id)
+    events = await session.scalars(
+        select(ImportTaskEvent)
+        .where(ImportTaskEvent.dataset == dataset, mine)
+        .order_by(ImportTaskEvent.created_at, ImportTaskEvent.id)
+    )
+    return RunDetail(
+        **RunRead.model_validate(run).model_dump(),
+        events=[TaskEventRead.model_validate(e) for e in events],
+    )
+
+
+async def list_rejects(
+    session: AsyncSession, dataset: str, page: PageParams, *, run_id: int | None = None
+) -> tuple[list[RejectRead], PageInfo]:
+    """The dataset's quarantine (of one run's file when `run_id` is given), in file order."""
+    statement = select(ImportReject).where(ImportReject.dataset == dataset)
+    if run_id is not None:
+        run = await get_run(session, dataset, run_id)
+        statement = statement.where(ImportReject.file_name == run.file_name)
+    order: list[ColumnElement[Any]] = [ImportReject.file_name.asc(), ImportReject.line_number.asc()]
+    rejects, info = await paginate(session, statement, page, order)
+    return [RejectRead.model_validate(r) for r in rejects], info
