@@ -13,6 +13,7 @@ import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +25,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from backoffice.core.embedded import driver_url
+from backoffice.core.errors import DomainError
+
+FOREIGN_KEY_VIOLATION = "23503"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -129,6 +133,23 @@ async def _rollback_if_needed(conn: Any) -> None:
     """
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
+
+
+async def flush_or(
+    session: AsyncSession, error: DomainError, *, gone: DomainError | None = None
+) -> None:
+    """Flush inside a savepoint: a violated constraint raises `error`, and the session lives on.
+
+    A unique key or a referenced row that a concurrent request took or deleted between a
+    service's checks and its write is then a clean domain error (409), not a 500 and a dead
+    transaction. `gone`, if given, is raised instead for a foreign key whose row is gone.
+    """
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        foreign_key = getattr(exc.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION
+        raise (gone if gone is not None and foreign_key else error) from exc
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed
 from backoffice.core.pagination import PageParams, paginate
@@ -97,15 +97,6 @@ async def list_policies(
     return [(p, steps[p.id]) for p in policies], info
 
 
-async def _flush_or(session: AsyncSession, error: Exception) -> None:
-    """Flush in a savepoint so a violated unique constraint (a race) is a clean 409."""
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise error from exc
-
-
 async def _check_policy_unique(
     session: AsyncSession,
     company_id: int,
@@ -153,7 +144,7 @@ async def insert_policy(
         await _check_step_team(session, data.company_id, step.scope_team_id)
     policy = ExpensePolicy(**data.model_dump(exclude={"steps"}))
     session.add(policy)
-    await _flush_or(session, DuplicatePolicy())
+    await flush_or(session, DuplicatePolicy())
     steps = [ApprovalStep(policy_id=policy.id, **s.model_dump()) for s in data.steps]
     session.add_all(steps)
     await session.flush()
@@ -179,7 +170,7 @@ async def update_policy(
         )
     for name, value in changes.items():
         setattr(policy, name, value)
-    await _flush_or(session, DuplicatePolicy())
+    await flush_or(session, DuplicatePolicy())
     return policy, await _policy_steps(session, policy.id)
 
 
@@ -206,7 +197,7 @@ async def add_step(
         raise DuplicateStep(f"Policy {policy_id} already has a step {data.step_order}")
     step = ApprovalStep(policy_id=policy.id, **data.model_dump())
     session.add(step)
-    await _flush_or(session, DuplicateStep())
+    await flush_or(session, DuplicateStep())
     return step
 
 
@@ -261,7 +252,7 @@ async def update_step(
             )
     for name, value in changes.items():
         setattr(step, name, value.value if isinstance(value, Scope) else value)
-    await _flush_or(session, DuplicateStep())
+    await flush_or(session, DuplicateStep())
     return step
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound
 from backoffice.core.pagination import PageParams, contains, paginate
@@ -76,22 +77,14 @@ async def add_country(session: AsyncSession, iso_code: str, name: str, currency:
 async def rename_country(session: AsyncSession, country: Country, name: str, currency: str) -> None:
     """Change a country's name and currency (a name a concurrent writer took is a `Conflict`)."""
     country.name, country.currency = name, currency
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"Country name {name!r} is already used") from exc
+    await flush_or(session, Conflict(f"Country name {name!r} is already used"))
     await session.refresh(country, ["updated_at"])
 
 
 async def delete_country(session: AsyncSession, country: Country) -> None:
     """Delete a country (and what cascades from it); `Conflict` while rows still refer to it."""
     await session.delete(country)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"Country {country.iso_code} is still referenced") from exc
+    await flush_or(session, Conflict(f"Country {country.iso_code} is still referenced"))
 
 
 async def list_countries(

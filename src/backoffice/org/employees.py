@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account
+from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, ValidationFailed
 from backoffice.core.pagination import PageParams, contains, in_range, paginate
@@ -23,7 +24,6 @@ from backoffice.org.service import (
     add,
     changes_of,
     coerce,
-    flush_or_conflict,
     get_row,
     require_company,
     require_team_of,
@@ -199,8 +199,9 @@ async def delete_employee(session: AsyncSession, employee_id: int) -> None:
     """Delete an employee; refused (409) while other records (e.g. expenses) refer to them."""
     employee = await get_employee(session, employee_id, lock=True)
     await session.delete(employee)
-    await flush_or_conflict(
-        session, f"Employee {employee_id} is referenced by other records; deactivate instead"
+    await flush_or(
+        session,
+        Conflict(f"Employee {employee_id} is referenced by other records; deactivate instead"),
     )
 
 

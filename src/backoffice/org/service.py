@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, NotFound, ValidationFailed
 from backoffice.core.pagination import PageParams, contains, paginate
@@ -30,8 +30,6 @@ from backoffice.org.schemas import (
 
 S = TypeVar("S", bound=BaseModel)
 R = TypeVar("R")
-
-FOREIGN_KEY_VIOLATION = "23503"
 
 
 def coerce(schema: type[S], data: S | Mapping[str, Any]) -> S:
@@ -61,26 +59,15 @@ async def get_row(
 async def add(session: AsyncSession, row: Any, conflict: str) -> None:
     """Insert `row`; a key a concurrent request took, or a row it deleted, is a `Conflict`."""
     session.add(row)
-    await flush_or_conflict(session, conflict, gone="A row it refers to was just deleted")
+    await flush_or(
+        session, Conflict(conflict), gone=Conflict("A row it refers to was just deleted")
+    )
 
 
 async def save(session: AsyncSession, row: Any, conflict: str) -> None:
     """Flush an update (a taken key is a `Conflict`), then reload the database's `updated_at`."""
-    await flush_or_conflict(session, conflict)
+    await flush_or(session, Conflict(conflict))
     await session.refresh(row, ["updated_at"])
-
-
-async def flush_or_conflict(session: AsyncSession, message: str, *, gone: str = "") -> None:
-    """Flush inside a savepoint so a violated constraint is a `Conflict`, not a dead session.
-
-    `gone`, if given, is the message for a foreign key whose row no longer exists.
-    """
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        foreign_key = getattr(exc.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION
-        raise Conflict(gone if gone and foreign_key else message) from exc
 
 
 # --- companies -------------------------------------------------------------------------------
@@ -144,7 +131,7 @@ async def delete_company(session: AsyncSession, company_id: int) -> None:
     if await session.scalar(select(Employee.id).where(Employee.company_id == company_id).limit(1)):
         raise Conflict(f"Company {company_id} still has employees; move or delete them first")
     await session.delete(company)
-    await flush_or_conflict(session, f"Company {company_id} is still referenced")
+    await flush_or(session, Conflict(f"Company {company_id} is still referenced"))
 
 
 # --- teams -----------------------------------------------------------------------------------
@@ -224,7 +211,7 @@ async def delete_team(session: AsyncSession, team_id: int) -> None:
     if await session.scalar(select(Employee.id).where(Employee.team_id == team_id).limit(1)):
         raise Conflict(f"Team {team_id} still has employees; move them first")
     await session.delete(team)
-    await flush_or_conflict(session, f"Team {team_id} is still referenced")
+    await flush_or(session, Conflict(f"Team {team_id} is still referenced"))
 
 
 async def require_team_of(session: AsyncSession, team_id: int, company_id: int | None) -> Team:
@@ -337,4 +324,4 @@ async def delete_level(session: AsyncSession, level_id: int) -> None:
     if await session.scalar(select(Employee.id).where(Employee.level_id == level_id).limit(1)):
         raise Conflict(f"Hierarchy level {level_id} is held by employees; move them first")
     await session.delete(level)
-    await flush_or_conflict(session, f"Hierarchy level {level_id} is still referenced")
+    await flush_or(session, Conflict(f"Hierarchy level {level_id} is still referenced"))
