@@ -150,13 +150,12 @@ def summary_table(
     for column in ("file", "status", *(label for label, _ in counts)):
         table.add_column(column, justify="left" if column in ("file", "status") else "right")
     table.add_column("rows/s", justify="right")
-    total = Counts()
     for r in results:
-        total.add(r.counts)
         rate = f"{r.counts.rows_read / r.seconds:,.0f}" if r.seconds and r.counts.rows_read else ""
         style = {"failed": "red", "skipped": "dim"}.get(r.status, "")
         figures = (f"{count(r.counts):,}" for _, count in counts)
         table.add_row(r.name, r.status, *figures, rate, style=style)
+    total = Counts.total(r.counts for r in results)
     totals = (f"{count(total):,}" for _, count in counts)
     table.add_row("total", "", *totals, "", style="bold")
     return table

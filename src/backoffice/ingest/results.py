@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -28,6 +29,14 @@ class Counts:
         self.rejected += other.rejected
         self.flagged += other.flagged
         self.conflicting += other.conflicting
+
+    @classmethod
+    def total(cls, parts: Iterable[Counts]) -> Counts:
+        """The sum of `parts` (new counts; the parts are left as they are)."""
+        total = cls()
+        for part in parts:
+            total.add(part)
+        return total
 
 
 @dataclass(slots=True)

@@ -73,9 +73,7 @@ class ImportState:
     def report(self) -> dict[str, Any]:
         """Counts so far (the open group's uncommitted progress included)."""
         with self._lock:
-            now = Counts(**asdict(self.totals))
-            for counts in self._open.values():
-                now.add(counts)
+            now = Counts.total([self.totals, *self._open.values()])
             return {
                 "state": self.state,
                 "files_done": self.files_done,

@@ -67,14 +67,11 @@ def etl_command(
 
 def _record_outcome(url: str, results: list[FileResult]) -> None:
     """One task event for the run: what it did (the per-file figures are in `import_runs`)."""
-    total = Counts()
-    for r in results:
-        total.add(r.counts)
+    total = Counts.total(r.counts for r in results)
     failed = [r.name for r in results if r.status == "failed"]
-    message = (
-        f"{len(results)} files: read {total.rows_read}, loaded {total.inserted},"
-        f" duplicates {total.duplicates}, conflicting {total.conflicting},"
-        f" rejected {total.rejected}" + (f"; failed: {', '.join(failed)}" if failed else "")
+    figures = ", ".join(f"{label} {count(total)}" for label, count in ETL_COUNTS)
+    message = f"{len(results)} files: {figures}" + (
+        f"; failed: {', '.join(failed)}" if failed else ""
     )
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
