@@ -14,6 +14,7 @@ browser that refuses and records every request leaving the machine.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
@@ -31,8 +32,12 @@ REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 BLANK_IMAGE = b"data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
+@cache
 def redoc_bundle() -> bytes:
-    """ReDoc's standalone bundle with its CDN logo replaced by a blank inline image."""
+    """ReDoc's standalone bundle with its CDN logo replaced by a blank inline image.
+
+    Read on the first request for it, not when an app is built (1 MB nobody may ask for).
+    """
     bundle = (files("fastapi_offline") / "static" / "redoc.standalone.js").read_bytes()
     return bundle.replace(REDOC_LOGO, BLANK_IMAGE)
 
@@ -43,12 +48,11 @@ def install_docs(app: FastAPI) -> None:
     The app must be built with `docs_url=None, redoc_url=None` (FastAPI's CDN pages).
     """
     openapi_url = app.openapi_url or "/openapi.json"
-    bundle = redoc_bundle()
 
     @app.get(f"{STATIC}/redoc.standalone.js", include_in_schema=False)
     async def redoc_js() -> Response:  # before the mount, which would serve the file as it is
         return Response(
-            bundle, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+            redoc_bundle(), media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
         )
 
     app.mount(STATIC, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-static")
