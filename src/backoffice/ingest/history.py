@@ -21,13 +21,12 @@ from backoffice.ingest.schemas import RejectRead, RunDetail, RunRead, TaskEventR
 
 async def list_runs(
     session: AsyncSession, dataset: str, page: PageParams, *, status: Status | None = None
-) -> tuple[list[RunRead], PageInfo]:
-    """The dataset's runs, most recent first."""
+) -> tuple[list[ImportRun], PageInfo]:
+    """The dataset's runs, most recent first (rows: each API reads them in its own shape)."""
     statement = select(ImportRun).where(ImportRun.dataset == dataset)
     if status is not None:
         statement = statement.where(ImportRun.status == status)
-    runs, info = await paginate(session, statement, page, [ImportRun.id.desc()])
-    return [RunRead.model_validate(r) for r in runs], info
+    return await paginate(session, statement, page, [ImportRun.id.desc()])
 
 
 async def get_run(session: AsyncSession, dataset: str, run_id: int) -> ImportRun:

@@ -13,7 +13,9 @@ from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import AUTH_ERRORS, error_responses
 from backoffice.core.pagination import Pagination
 from backoffice.core.routing import ApiRouter
+from backoffice.ingest import history
 from backoffice.merchants import service
+from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.schemas import (
     FailureRateRead,
     ImportRunRead,
@@ -63,7 +65,7 @@ async def list_imports(
     session: DbSession, _: CanRead, page: Pagination
 ) -> Envelope[list[ImportRunRead]]:
     """The `import_runs` history of merchant files, most recent first (paginated)."""
-    runs, info = await service.list_import_runs(session, page)
+    runs, info = await history.list_runs(session, MERCHANT_ACTIVITIES.name, page)
     return ok([ImportRunRead.model_validate(r) for r in runs], pagination=info)
 
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.core.envelope import PageInfo
 from backoffice.core.money import to_cents
-from backoffice.core.pagination import PageParams, paginate
-from backoffice.ingest.models import ImportRun
-from backoffice.merchants.dataset import KYC_STAGES, MERCHANT_ACTIVITIES
+from backoffice.merchants.dataset import KYC_STAGES
 from backoffice.merchants.schemas import FailureRateRead, KycFunnelRead, TopMerchantRead
 
 ONE_DP = Decimal("0.1")
@@ -74,11 +71,3 @@ async def failure_rates(session: AsyncSession) -> list[FailureRateRead]:
     rates = [(product, failure_rate(int(f), int(s))) for product, f, s in rows]
     rates.sort(key=lambda item: (-item[1], item[0]))
     return [FailureRateRead(product=p, failure_rate=float(r)) for p, r in rates]
-
-
-async def list_import_runs(
-    session: AsyncSession, page: PageParams
-) -> tuple[list[ImportRun], PageInfo]:
-    """The merchant import history, most recent first."""
-    statement = select(ImportRun).where(ImportRun.dataset == MERCHANT_ACTIVITIES.name)
-    return await paginate(session, statement, page, [ImportRun.id.desc()])

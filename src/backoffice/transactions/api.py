@@ -88,8 +88,8 @@ async def list_runs(
     status: Annotated[Status | None, Query(description="Only runs that ended so")] = None,
 ) -> Envelope[list[RunRead]]:
     """How each run was started (CLI or Airflow, DAG run, logical date), its counts and end."""
-    rows, info = await history.list_runs(session, NAME, page, status=status)
-    return ok(rows, pagination=info)
+    runs, info = await history.list_runs(session, NAME, page, status=status)
+    return ok([RunRead.model_validate(r) for r in runs], pagination=info)
 
 
 @listing.get(
