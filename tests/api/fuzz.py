@@ -88,15 +88,14 @@ def run(schema_url: str, settings: SchemathesisConfig) -> Report:
     """Every failure schemathesis finds over the whole document."""
     schema = schemathesis.openapi.from_url(schema_url, config=settings)
     report = Report([], set(), 0)
-    findings = report.findings
     for event in from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
-            findings.extend(_failures(event.recorder))
+            report.findings.extend(_failures(event.recorder))
             if event.recorder.checks:
                 report.operations.add(event.recorder.label)
                 report.responses_checked += len(event.recorder.checks)
         elif isinstance(event, NonFatalError):
-            findings.append(Finding(event.label, "error", repr(event.value), None, ""))
+            report.findings.append(Finding(event.label, "error", repr(event.value), None, ""))
         elif isinstance(event, FatalError):
             raise event.exception
     return report
