@@ -6,8 +6,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
@@ -35,6 +36,14 @@ class Settings(BaseSettings):
     transactions_inbox: Path = Field(
         Path("data/transactions"), validation_alias="TRANSACTIONS_INBOX"
     )
+    # Where an Airflow run of the ETL keeps what its tasks pass on (one folder per DAG run).
+    transactions_staging: Path = Field(
+        Path("data/staging/transactions"), validation_alias="TRANSACTIONS_STAGING"
+    )
+    # The DAG's schedule (midnight) is read in this zone.
+    transactions_etl_timezone: str = Field("UTC", validation_alias="TRANSACTIONS_ETL_TIMEZONE")
+    # Airflow's metadata database, on the same PostgreSQL server as the platform's.
+    airflow_database: str = Field("airflow", validation_alias="AIRFLOW_DATABASE")
 
     secret_key: str = Field(DEV_SECRET, validation_alias="BACKOFFICE_SECRET_KEY")
     token_ttl_seconds: int = Field(900, ge=30, le=86_400)
@@ -56,6 +65,17 @@ class Settings(BaseSettings):
     log_json: bool = Field(
         default_factory=lambda data: _json_logs_by_default(data.get("env", "development"))
     )
+
+    @field_validator("transactions_etl_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not an IANA time zone (e.g. UTC, Europe/Paris)"
+            ) from None
+        return name
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:

@@ -188,3 +188,15 @@ def record_task_event(
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def runs_of_dag_run(
+    conn: psycopg.Connection, dataset: Dataset, dag_run_id: str
+) -> list[tuple[str, str, Counts]]:
+    """The runs a DAG run recorded, in order: (file name, status, counts)."""
+    rows = conn.execute(
+        "SELECT file_name, status, rows_read, inserted, duplicates, rejected, flagged, conflicting"
+        " FROM import_runs WHERE dataset = %s AND dag_run_id = %s ORDER BY id",
+        (dataset.name, dag_run_id),
+    ).fetchall()
+    return [(name, status, Counts(*figures)) for name, status, *figures in rows]

@@ -126,7 +126,7 @@ class Classifier:
         parsed.fast = chosen.filter(kept)
         if parsed.fast.height:
             rows = (
-                _joined(columns.filter(kept), self.header)
+                joined_lines(columns.filter(kept), self.header)
                 if self.transforms
                 else lines.filter(kept)
             )
@@ -259,7 +259,7 @@ def rows_frame(parsed: Parsed, dataset: Dataset, parts: Parts) -> pl.DataFrame:
     return pl.concat(frames, how="vertical")
 
 
-def _joined(columns: pl.DataFrame, header: list[str]) -> pl.Series:
+def joined_lines(columns: pl.DataFrame, header: list[str]) -> pl.Series:
     """Each row's stored values as a CSV line in file order (none holds a comma or quote)."""
     import polars as pl
 

@@ -1,7 +1,8 @@
 """Import CSV files into PostgreSQL: a group of files per transaction, a savepoint per file.
 
 Files are imported in order in groups: consecutive files share one transaction until the text of
-the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out. Each file runs in a
+the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out (a dataset without
+rollups, which groups would not save anything, commits each file on its own). Each file runs in a
 savepoint of its own, so it stays all or nothing: a failing file is rolled back to its savepoint
 and recorded as failed, the files before it commit, and the run stops there.
 
@@ -40,7 +41,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Union
+from typing import Protocol, Union
 
 import psycopg
 
@@ -121,12 +122,14 @@ def import_files(
     should_stop: Callable[[], bool] = lambda: False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     origin: RunOrigin | None = None,
+    source: BlockSource | None = None,
 ) -> list[FileResult]:
     """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
 
     A failure stops the run because a later file imported before an earlier one is fixed
     would break "first occurrence wins". `origin` (how the run was started) goes into every
-    run row, and with it the files skipped are recorded too.
+    run row, and with it the files skipped are recorded too. `source` gives the files' sorted
+    blocks instead of the reader thread (a staged run: `staging.StagedSource`).
 
     Raises:
         ImportAborted: the database cannot take the import (not migrated, unreachable, or gone
@@ -151,6 +154,7 @@ def import_files(
                 raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
             group.origin = origin
+            group.source = source
             done = group.run(files)
             results += done
             files = files[len(done) :]
@@ -196,6 +200,11 @@ class FileGroup:
         self.keys = KeyProbe(conn, committed, dataset)
         self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
         self.origin: RunOrigin | None = None  # recorded in the run rows (and skips with it)
+        self.source: BlockSource | None = None  # where blocks come from, if not from the files
+
+    def loader(self, header: list[str], name: str) -> FileLoader:
+        """The loader of file `name`, whose rows come in `header`'s column order."""
+        return FileLoader(self.conn, self.dataset, header, name, self.rollups, self.keys)
 
     def run(self, files: Sequence[Path]) -> list[FileResult]:
         """Import files from the start of `files` until the group closes; commit; report."""
@@ -218,7 +227,10 @@ class FileGroup:
                             raise ImportCancelled
                         result = self._import_in_savepoint(path)
                         done.append(result)
-                        if result.status == "failed" or self.rollups.group_full:
+                        # A group pays the rollups once for many small files; a dataset
+                        # without rollups commits each file on its own.
+                        grouped = self.rollups.active and not self.rollups.group_full
+                        if result.status == "failed" or not grouped:
                             break
                 self.rollups.flush()
         except psycopg.Error as exc:  # the commit (or the last rollup) failed: nothing is kept
@@ -252,20 +264,18 @@ class FileGroup:
 
     def read_file(self, path: Path) -> Iterator[Item]:
         """One file's items: `Opened` (header checked), its parsed blocks, `Closed` (sha256)."""
+        if self.source is not None:
+            yield from self.source.read(self, path)
+            return
         try:
             with path.open("rb") as stream:
                 chunker = CsvChunker(stream, self.chunk_bytes)
-                header = _checked_header(self.dataset, chunker.read_header())
+                header = checked_header(self.dataset, chunker.read_header())
                 if not header:
                     yield Opened(path)
                 else:
                     classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
-                    yield Opened(
-                        path,
-                        FileLoader(
-                            self.conn, self.dataset, header, path.name, self.rollups, self.keys
-                        ),
-                    )
+                    yield Opened(path, self.loader(header, path.name))
                     for block in chunker.blocks():
                         parsed = classifier.classify(block)
                         self.keys.prepare(parsed)
@@ -379,6 +389,12 @@ class Closed:
 Item = Union["Opened", "Parsed", "Closed"]
 
 
+class BlockSource(Protocol):
+    """Gives a file's items (`Opened`, its `Parsed` blocks, `Closed`) in the reader thread."""
+
+    def read(self, group: FileGroup, path: Path) -> Iterator[Item]: ...
+
+
 def _file_head(items: Iterator[Item], path: Path) -> Opened | Closed:
     """The reader's first item for `path`: `Opened`, or `Closed` with the header's error."""
     item = next(items)
@@ -422,7 +438,8 @@ def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> 
         )
 
 
-def _checked_header(dataset: Dataset, header: list[str]) -> list[str]:
+def checked_header(dataset: Dataset, header: list[str]) -> list[str]:
+    """`header` if it names each of the dataset's columns once; `FileFormatError` otherwise."""
     if not header:
         return header
     expected = set(dataset.column_names)
