@@ -7,6 +7,7 @@ is enough for a nightly load: `0 0 * * * cd /path && .venv/bin/backoffice transa
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +16,15 @@ import typer
 from rich.console import Console
 
 from backoffice.core.config import get_settings
-from backoffice.core.embedded import resolve_database_url
-from backoffice.ingest.audit import CLI, record_task_event
+from backoffice.core.embedded import (
+    driver_url,
+    ensure_database,
+    resolve_database_url,
+    with_database,
+)
+from backoffice.ingest.audit import CLI, Level, record_task_event
 from backoffice.ingest.console import CountColumns, fail, import_with_progress, summary_table
-from backoffice.ingest.pipeline import ImportAborted, libpq_url
+from backoffice.ingest.pipeline import ImportAborted, database_problem, libpq_url
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.transactions.dataset import TRANSACTIONS
 
@@ -80,3 +86,63 @@ def _record_outcome(url: str, results: list[FileResult]) -> None:
             )
     except psycopg.Error as exc:  # the load is done and audited per file; say so and go on
         console.print(f"could not record the task event: {exc}", style="yellow", markup=False)
+
+
+@app.command("task-event")
+def task_event_command(
+    task: Annotated[str, typer.Argument(help="The task that speaks: extract, load, ...")],
+    message: Annotated[str, typer.Argument(help="What it says (2,000 characters kept)")],
+    level: Annotated[Level, typer.Option(help="debug, info, warning or error")] = "info",
+    dag_run_id: Annotated[
+        str | None, typer.Option(help="The Airflow DAG run it belongs to")
+    ] = None,
+) -> None:
+    """Write one task event to the ETL's audit (the DAG's failure callback calls this)."""
+    if not task.strip() or len(task) > 100:
+        raise fail("TASK must be 1 to 100 characters")
+    url = libpq_url(resolve_database_url(get_settings()))
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            record_task_event(conn, TRANSACTIONS, task, message, level=level, dag_run_id=dag_run_id)
+    except psycopg.Error as exc:
+        raise fail(f"could not record the task event: {database_problem(exc)}") from None
+
+
+@app.command("airflow-env")
+def airflow_env_command(
+    airflow_home: Annotated[Path, typer.Option(help="AIRFLOW_HOME")] = Path(".airflow/home"),
+    dags: Annotated[Path, typer.Option(help="The folder of dags/transactions_etl.py")] = Path(
+        "dags"
+    ),
+    python: Annotated[Path, typer.Option(help="The project's Python, which runs the tasks")] = Path(
+        ".venv/bin/python"
+    ),
+) -> None:
+    """Print the environment Airflow runs the DAG with (`make airflow` writes it to a file).
+
+    Creates Airflow's metadata database (`AIRFLOW_DATABASE`) on the platform's PostgreSQL server
+    (the embedded one unless DATABASE_URL is set), so that both live on one server.
+    """
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    ensure_database(url, settings.airflow_database)
+    metadata = driver_url(with_database(url, settings.airflow_database), "psycopg2")
+    variables = {
+        "AIRFLOW_HOME": airflow_home.resolve(),
+        "AIRFLOW__CORE__DAGS_FOLDER": dags.resolve(),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.transactions_etl_timezone,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        # What the tasks (the project's code, in its virtualenv) need to find the same database,
+        # inbox and staging folder as `make run` and `backoffice transactions etl`.
+        "BACKOFFICE_PYTHON": python.absolute(),
+        "BACKOFFICE_HOME": settings.home.resolve(),
+        "TRANSACTIONS_INBOX": settings.transactions_inbox.resolve(),
+        "TRANSACTIONS_STAGING": settings.transactions_staging.resolve(),
+        "TRANSACTIONS_ETL_TIMEZONE": settings.transactions_etl_timezone,
+    }
+    if settings.database_url:
+        variables["DATABASE_URL"] = settings.database_url
+    for name, value in variables.items():
+        typer.echo(f"export {name}={shlex.quote(str(value))}")
