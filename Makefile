@@ -7,14 +7,17 @@ BIN := $(VENV)/bin
 # HOST and PORT (make run PORT=9000) override the settings' HOST, PORT (.env), 127.0.0.1:8000.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test lint typecheck pytest install dev serve migrate demo clean
+AIRFLOW_VENV := .airflow
+AIRFLOW_ENV := $(AIRFLOW_VENV)/env
+
+.PHONY: help run test lint typecheck pytest install dev serve migrate demo clean airflow-venv airflow airflow-dag-test
 
 run: install migrate demo serve  ## create .venv, install, migrate, load demo data, serve (127.0.0.1:8000)
 
 test: dev lint typecheck pytest  ## ruff, mypy and the whole pytest suite
 
 help:  ## list these targets
-	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:.*## / { printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "backoffice needs Python 3.11+"'
@@ -51,14 +54,37 @@ serve: install  ## serve the API; prints its URL and the docs URL
 	$(BIN)/backoffice serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: dev  ## ruff check and ruff format --check
-	$(BIN)/ruff check src tests bench loadtest
-	$(BIN)/ruff format --check src tests bench loadtest
+	$(BIN)/ruff check src tests bench loadtest dags ops
+	$(BIN)/ruff format --check src tests bench loadtest dags ops
 
 typecheck: dev  ## mypy (strict)
 	$(BIN)/mypy
 
-pytest: dev  ## the whole pytest suite (starts its own PostgreSQL)
+pytest: dev airflow-venv  ## the whole pytest suite (starts its own PostgreSQL; the DAG tests use .airflow)
 	$(BIN)/pytest -q
 
-clean:  ## remove .venv and the tools' caches (not .backoffice/, the embedded database)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+# Airflow in a virtualenv of its own: it pins FastAPI below the API's version and takes over
+# logging when imported. Its tasks run the project's code in .venv (dags/transactions_etl.py).
+$(AIRFLOW_VENV)/.installed: ops/airflow-requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Airflow here needs Python 3.11+"'
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r ops/airflow-requirements.txt
+	@touch $@
+
+airflow-venv: $(AIRFLOW_VENV)/.installed  ## the Airflow virtualenv alone (.airflow/, apache-airflow 3.3.2)
+
+airflow: migrate airflow-venv  ## Airflow's virtualenv and metadata database; prints how to start it
+	$(BIN)/backoffice transactions airflow-env > $(AIRFLOW_ENV)
+	. ./$(AIRFLOW_ENV) && $(AIRFLOW_VENV)/bin/airflow db migrate > $(AIRFLOW_VENV)/db-migrate.log
+	@echo "Airflow is ready (metadata in the database 'airflow' beside the platform's)."
+	@echo "Start the scheduler, DAG processor, triggerer and UI (http://localhost:8080):"
+	@echo "  . ./$(AIRFLOW_ENV) && $(AIRFLOW_VENV)/bin/airflow standalone"
+	@echo "  (it prints the UI's admin password; the DAG transactions_etl runs daily at midnight)"
+	@echo "Run the DAG once now: make airflow-dag-test"
+
+airflow-dag-test: airflow  ## run the DAG once on TRANSACTIONS_INBOX and the database of make run
+	. ./$(AIRFLOW_ENV) && TRANSACTIONS_ETL_RETRIES=0 $(AIRFLOW_VENV)/bin/python ops/airflow_dag_test.py
+
+clean:  ## remove .venv, .airflow and the tools' caches (not .backoffice/, the embedded database)
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache

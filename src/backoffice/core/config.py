@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     )
     # The DAG's schedule (midnight) is read in this zone.
     transactions_etl_timezone: str = Field("UTC", validation_alias="TRANSACTIONS_ETL_TIMEZONE")
+    # Retries of a failed DAG task (the DAG file reads it from the environment make airflow writes).
+    transactions_etl_retries: int = Field(
+        2, ge=0, le=10, validation_alias="TRANSACTIONS_ETL_RETRIES"
+    )
     # Airflow's metadata database, on the same PostgreSQL server as the platform's.
     airflow_database: str = Field("airflow", validation_alias="AIRFLOW_DATABASE")
 

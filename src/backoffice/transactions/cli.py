@@ -141,6 +141,7 @@ def airflow_env_command(
         "TRANSACTIONS_INBOX": settings.transactions_inbox.resolve(),
         "TRANSACTIONS_STAGING": settings.transactions_staging.resolve(),
         "TRANSACTIONS_ETL_TIMEZONE": settings.transactions_etl_timezone,
+        "TRANSACTIONS_ETL_RETRIES": settings.transactions_etl_retries,
     }
     if settings.database_url:
         variables["DATABASE_URL"] = settings.database_url
