@@ -78,3 +78,30 @@ def test_a_missing_inbox_is_a_clear_error(etl_url, tmp_path):
     result = _run(etl_url, inbox=tmp_path / "nope")
     assert result.returncode == 2
     assert "no such file or directory (TRANSACTIONS_INBOX)" in result.stdout
+
+
+SAMPLE = Path(__file__).parents[2] / "samples" / "transactions" / "transactions_20240618.csv"
+
+
+def test_the_readme_sample_loads_as_the_readme_says(etl_url):
+    result = _run(etl_url, str(SAMPLE))
+
+    assert result.returncode == 0, result.stderr
+    line = (
+        "transactions_20240618.csv: succeeded, read 23, loaded 12, duplicates 2, conflicting 1,"
+        " rejected 9"
+    )
+    assert line in result.stdout.splitlines()
+    assert line in (Path(__file__).parents[2] / "README.md").read_text()
+    with psycopg.connect(etl_url) as conn:
+        summaries = conn.execute(
+            "SELECT user_id, transaction_count, amount_total::text"
+            " FROM transaction_user_summaries ORDER BY user_id"
+        ).fetchall()
+    assert summaries == [
+        (1001, 4, "2574.06"),
+        (1002, 2, "3242.07"),
+        (1003, 3, "353.50"),
+        (1004, 2, "1500.00"),
+        (1005, 1, "42.10"),
+    ]
