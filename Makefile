@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 AIRFLOW_VENV := .airflow
 AIRFLOW_ENV := $(AIRFLOW_VENV)/env
 
-.PHONY: help run test lint typecheck pytest install dev serve migrate demo clean airflow-venv airflow airflow-dag-test
+.PHONY: help run test lint typecheck pytest install dev serve migrate demo clean airflow-venv airflow airflow-dag-test airflow-standalone
 
 run: install migrate demo serve  ## create .venv, install, migrate, load demo data, serve (127.0.0.1:8000)
 
@@ -79,9 +79,12 @@ airflow: migrate airflow-venv  ## Airflow's virtualenv and metadata database; pr
 	. ./$(AIRFLOW_ENV) && $(AIRFLOW_VENV)/bin/airflow db migrate > $(AIRFLOW_VENV)/db-migrate.log
 	@echo "Airflow is ready (metadata in the database 'airflow' beside the platform's)."
 	@echo "Start the scheduler, DAG processor, triggerer and UI (http://localhost:8080):"
-	@echo "  . ./$(AIRFLOW_ENV) && $(AIRFLOW_VENV)/bin/airflow standalone"
+	@echo "  make airflow-standalone"
 	@echo "  (it prints the UI's admin password; the DAG transactions_etl runs daily at midnight)"
 	@echo "Run the DAG once now: make airflow-dag-test"
+
+airflow-standalone: airflow  ## Airflow's scheduler, DAG processor, triggerer and UI on :8080
+	. ./$(AIRFLOW_ENV) && exec $(AIRFLOW_VENV)/bin/airflow standalone
 
 airflow-dag-test: airflow  ## run the DAG once on TRANSACTIONS_INBOX and the database of make run
 	. ./$(AIRFLOW_ENV) && TRANSACTIONS_ETL_RETRIES=0 $(AIRFLOW_VENV)/bin/python ops/airflow_dag_test.py
