@@ -24,6 +24,8 @@ class Transaction(Base):
     __table_args__ = (
         # The list by user, newest first, within a date range: an index range scan in order.
         Index("ix_transactions_user_id_date", "user_id", "transaction_date", "id"),
+        # Every user's, by date range, newest first (docs/query-optimization.md: not BRIN).
+        Index("ix_transactions_transaction_date_id", "transaction_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # serial
