@@ -15,45 +15,15 @@ import asyncio
 import statistics
 import time
 
-import httpx
 import psycopg
 
-from backoffice.app import create_app
-from backoffice.core.auth.service import Principal, Role
 from backoffice.core.config import Settings
 from backoffice.core.embedded import resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.reference import FULL_SCAN_SQL
+from endpoint_timing import percentile, time_endpoints
 
 DATABASE = "bench_merchants"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def time_endpoints(url: str, requests: int) -> dict[str, list[float]]:
-    settings = Settings(
-        DATABASE_URL=url, BACKOFFICE_ENV="test", rate_limit_per_minute=0, log_level="WARNING"
-    )
-    app = create_app(settings, database_url=url)
-    token, _ = app.state.auth.issue_token(Principal(1, "bench", Role.STAFF, 0))
-    headers = {"Authorization": f"Bearer {token}"}
-    out: dict[str, list[float]] = {}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-        for path in ["/health", *(f"/analytics/{q}" for q in FULL_SCAN_SQL)]:
-            for _ in range(20):  # warm up: pool, caches
-                await http.get(path, headers=headers)
-            times = []
-            for _ in range(requests):
-                response = await http.get(path, headers=headers)
-                assert response.status_code == 200, response.text
-                times.append(float(response.headers["X-Process-Time"].removesuffix("ms")))
-            out[path] = times
-    await app.state.db.dispose()
-    return out
 
 
 def time_full_scans(url: str, scans: int) -> dict[str, list[float]]:
@@ -77,7 +47,8 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=3)
     args = parser.parse_args()
     url = libpq_url(with_database(resolve_database_url(Settings()), DATABASE))
-    endpoints = asyncio.run(time_endpoints(url, args.requests))
+    paths = ["/health", *(f"/analytics/{q}" for q in FULL_SCAN_SQL)]
+    endpoints = asyncio.run(time_endpoints(url, paths, args.requests))
     scans = time_full_scans(url, args.scans)
     print("| endpoint | p50 ms | p99 ms | full-scan SQL p50 ms | ratio |")
     print("|---|---:|---:|---:|---:|")

@@ -34,14 +34,12 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import psycopg
 
-from backoffice.app import create_app
-from backoffice.core.auth.service import Principal, Role
 from backoffice.core.config import Settings
 from backoffice.core.embedded import resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
+from endpoint_timing import percentile, time_endpoints
 
 DATABASE = "bench_transactions"
 SUMMARY_SQL = "SELECT count(*), sum(amount) FROM transactions WHERE user_id = %(user)s"
@@ -49,6 +47,12 @@ KEPT_SQL = "SELECT transaction_count, amount_total FROM transaction_user_summari
 NO_INDEXES = (
     "SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;"
     " SET LOCAL enable_indexonlyscan = off"
+)
+DATE_INDEX = "ix_transactions_transaction_date_id"
+# The summary's index variants, each alone on the table: (title, index name, columns).
+SUMMARY_INDEXES = (
+    ("a (user_id) index alone", "bench_user", "(user_id)"),
+    ("(user_id) INCLUDE (amount), index-only", "bench_user_amount", "(user_id) INCLUDE (amount)"),
 )
 USER_PAGE_SQL = (
     "SELECT * FROM transactions WHERE user_id = %(user)s"
@@ -132,29 +136,6 @@ def date_ranges(conn: psycopg.Connection) -> dict[str, dict[str, date]]:
     return {"week": week, "month": {"start": month_start, "end": month_end}}
 
 
-async def endpoint_p50(url: str, paths: list[str], requests: int) -> dict[str, list[float]]:
-    settings = Settings(
-        DATABASE_URL=url, BACKOFFICE_ENV="test", rate_limit_per_minute=0, log_level="WARNING"
-    )
-    app = create_app(settings, database_url=url)
-    token, _ = app.state.auth.issue_token(Principal(1, "bench", Role.STAFF, 0))
-    headers = {"Authorization": f"Bearer {token}"}
-    out: dict[str, list[float]] = {}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-        for path in paths:
-            for _ in range(20):  # warm up: pools, prepared statements
-                await http.get(path, headers=headers)
-            times = []
-            for _ in range(requests):
-                response = await http.get(path, headers=headers)
-                assert response.status_code == 200, response.text
-                times.append(float(response.headers["X-Process-Time"].removesuffix("ms")))
-            out[path] = times
-    await app.state.db.dispose()
-    return out
-
-
 def summary(conn: psycopg.Connection, url: str, who: dict[str, int], args: Any) -> None:
     heading("summary: count and sum of one user's transactions")
     scans: dict[str, float] = {}
@@ -165,31 +146,24 @@ def summary(conn: psycopg.Connection, url: str, who: dict[str, int], args: Any) 
             scans[label] = explain(conn, SUMMARY_SQL, params, max(3, args.repeat // 10))
         print(f"\n-- {label}: the table's (user_id, transaction_date, id) index")
         explain(conn, SUMMARY_SQL, params, args.repeat)
-        print(f"\n-- {label}: a (user_id) index alone")
-        with rolled_back(
-            conn,
-            "DROP INDEX ix_transactions_user_id_date",
-            "CREATE INDEX bench_user ON transactions (user_id)",
-        ):
-            print(f"  (size {index_size(conn, 'bench_user')})")
-            explain(conn, SUMMARY_SQL, params, args.repeat)
-        print(f"\n-- {label}: (user_id) INCLUDE (amount), index-only")
-        with rolled_back(
-            conn,
-            "DROP INDEX ix_transactions_user_id_date",
-            "CREATE INDEX bench_user_amount ON transactions (user_id) INCLUDE (amount)",
-        ):
-            print(f"  (size {index_size(conn, 'bench_user_amount')})")
-            explain(conn, SUMMARY_SQL, params, args.repeat)
+        for title, index, columns in SUMMARY_INDEXES:
+            print(f"\n-- {label}: {title}")
+            with rolled_back(
+                conn,
+                "DROP INDEX ix_transactions_user_id_date",
+                f"CREATE INDEX {index} ON transactions {columns}",
+            ):
+                print(f"  (size {index_size(conn, index)})")
+                explain(conn, SUMMARY_SQL, params, args.repeat)
         print(f"\n-- {label}: the maintained summary (transaction_user_summaries)")
         explain(conn, KEPT_SQL, params, args.repeat)
     print(f"\n-- the endpoint, in-process, {args.requests} requests each (server time)")
     paths = ["/health", *(f"/transactions/{user}/summary" for user in who.values())]
-    times = asyncio.run(endpoint_p50(url, paths, args.requests))
+    times = asyncio.run(time_endpoints(url, paths, args.requests))
     print("| endpoint | p50 ms | p99 ms | full scan ms | full scan / p50 |")
     print("|---|---:|---:|---:|---:|")
     for path, values in times.items():
-        p50, p99 = statistics.median(values), sorted(values)[int(0.99 * len(values))]
+        p50, p99 = statistics.median(values), percentile(values, 0.99)
         label = next((k for k, u in who.items() if f"/{u}/" in path), None)
         if label is None:
             print(f"| `{path}` (no-op floor) | {p50:.2f} | {p99:.2f} | | |")
@@ -219,7 +193,8 @@ def listing(conn: psycopg.Connection, who: dict[str, int], ranges: Any, args: An
         ),
     }
     for name, setup in variants.items():
-        with rolled_back(conn, *setup):
+        # Each variant alone: without the table's own B-tree (migration 0012), rolled back.
+        with rolled_back(conn, f"DROP INDEX IF EXISTS {DATE_INDEX}", *setup):
             if setup:
                 print(f"\n## {name}: size {index_size(conn, 'bench_date')}")
             else:
