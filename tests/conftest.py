@@ -40,8 +40,8 @@ from backoffice.core.db import (
     get_session,
     get_statement_pool,
 )
-from backoffice.core.embedded import start_postgres
-from tests.live import scratch_database, settings_for
+from backoffice.core.embedded import EmbeddedNats, start_postgres
+from tests.live import savings_databases, scratch_database, settings_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -58,6 +58,23 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS server with JetStream: `NATS_URL`, or a fresh embedded one.
+
+    The machine's own server keeps its streams between runs: tests name theirs uniquely.
+    """
+    external = os.environ.get("NATS_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedNats(Path(tmp_path_factory.mktemp("nats")))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A scratch database migrated to head, dropped at the end of the session."""
     for url in scratch_database(server_url, "backoffice_test"):
@@ -71,10 +88,27 @@ def empty_database_url(server_url: str) -> Iterator[str]:
     yield from scratch_database(server_url, "backoffice_empty")
 
 
+@pytest.fixture
+def empty_savings_env(server_url: str) -> Iterator[dict[str, str]]:
+    """Scratch databases with no schema for the savings services, as environment variables."""
+    for users in scratch_database(server_url, "savings_users_empty"):
+        for accounting in scratch_database(server_url, "savings_accounting_empty"):
+            yield {
+                "SAVINGS_USERS_DATABASE_URL": users,
+                "SAVINGS_ACCOUNTING_DATABASE_URL": accounting,
+            }
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def savings_urls(server_url: str) -> Iterator[dict[str, str]]:
+    """Each savings service's own scratch database, migrated by its own history."""
+    yield from savings_databases(server_url, "savings_test")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, savings_urls: dict[str, str], nats_url: str) -> Settings:
     """Settings for tests: cheap hashing, no rate limit, quiet logs."""
-    return settings_for(database_url)
+    return settings_for(database_url, savings=savings_urls, nats_url=nats_url)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,12 @@ def test_embedded_nats_accepts_connections(tmp_path):
         server.stop()
 
 
-def test_cli_db_upgrade_migrates_an_empty_database(empty_database_url, monkeypatch):
+def test_cli_db_upgrade_migrates_every_service_database(
+    empty_database_url, empty_savings_env, monkeypatch
+):
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    for variable, url in empty_savings_env.items():
+        monkeypatch.setenv(variable, url)
     from backoffice.core.config import get_settings
 
     get_settings.cache_clear()
@@ -32,7 +36,8 @@ def test_cli_db_upgrade_migrates_an_empty_database(empty_database_url, monkeypat
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "database at heads" in result.output
+    for service in ("main", "savings-users", "savings-accounting"):
+        assert f"{service}: database at heads" in result.output
 
 
 async def test_demo_load_is_idempotent(empty_database_url, settings):

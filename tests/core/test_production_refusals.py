@@ -22,8 +22,9 @@ from backoffice.core.auth.models import Account
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import Database
-from backoffice.core.embedded import free_port
-from tests.live import scratch_database
+from backoffice.core.embedded import EmbeddedNats, free_port
+from backoffice.savings.tokens import ensure_key_pair
+from tests.live import SAVINGS, savings_databases, scratch_database
 
 SECRET = "a-production-secret-of-more-than-32-characters"
 COMMANDS = [
@@ -128,8 +129,13 @@ def production_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-def _production(url: str) -> dict[str, str]:
-    return {"BACKOFFICE_ENV": "production", "DATABASE_URL": url, "BACKOFFICE_SECRET_KEY": SECRET}
+def _production(url: str, nats_url: str = "nats://127.0.0.1:1") -> dict[str, str]:
+    return {
+        "BACKOFFICE_ENV": "production",
+        "DATABASE_URL": url,
+        "NATS_URL": nats_url,
+        "BACKOFFICE_SECRET_KEY": SECRET,
+    }
 
 
 @pytest.mark.parametrize(
@@ -150,13 +156,27 @@ def test_serve_in_production_refuses_any_working_demo_login(
     assert "password" in line
 
 
-def test_serve_in_production_starts_once_the_demo_passwords_are_changed(production_url, tmp_path):
+def test_serve_in_production_starts_once_the_demo_passwords_are_changed(
+    production_url, server_url, tmp_path
+):
     _in_its_own_loop(_set_logins(production_url, {"alice": "not-alice-pass", "admin": "changed!"}))
     clean = {k: v for k, v in os.environ.items() if k.upper() not in _setting_names()}
     port = free_port()
+    keys = ensure_key_pair(tmp_path / "keys")
+    nats = EmbeddedNats(tmp_path / "nats")
+    savings = savings_databases(server_url, "production")
+    savings_env = {SAVINGS[name].variable: url for name, url in next(savings).items()}
+    env = {
+        **clean,
+        **_production(production_url, nats.start()),
+        **savings_env,
+        "SAVINGS_TOKEN_PRIVATE_KEY_FILE": str(keys.private_path),
+        "SAVINGS_TOKEN_PUBLIC_KEY_FILE": str(keys.public_path),
+        "DATA_DIR": str(tmp_path / "none"),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "backoffice", "serve", "--port", str(port)],
-        env={**clean, **_production(production_url), "DATA_DIR": str(tmp_path / "none")},
+        env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -168,10 +188,12 @@ def test_serve_in_production_starts_once_the_demo_passwords_are_changed(producti
             assert server.poll() is None, server.communicate()[1]
             assert time.monotonic() < deadline, "the server did not start"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        nats.stop()
+        savings.close()

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = Field(
         "development", validation_alias="BACKOFFICE_ENV"
     )
+    # Which service this process serves: all of them, or one alone (`backoffice serve SERVICE`).
+    service: Literal["all", "savings-users", "savings-accounting", "savings-gateway"] = Field(
+        "all", validation_alias="BACKOFFICE_SERVICE"
+    )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     nats_url: str | None = Field(None, validation_alias="NATS_URL")
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
@@ -63,6 +67,32 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="port `backoffice serve` listens on")
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
+
+    # The savings services: a database each (unset: a database of that name beside the main
+    # one, never the main one itself; core.databases), and smaller pools, so that everything in
+    # one process stays well inside PostgreSQL's default 100 connections.
+    savings_users_database_url: str | None = Field(
+        None, validation_alias="SAVINGS_USERS_DATABASE_URL"
+    )
+    savings_users_db_pool_size: int = Field(4, ge=1)
+    savings_users_db_max_overflow: int = Field(4, ge=0)
+    savings_accounting_database_url: str | None = Field(
+        None, validation_alias="SAVINGS_ACCOUNTING_DATABASE_URL"
+    )
+    savings_accounting_db_pool_size: int = Field(4, ge=1)
+    savings_accounting_db_max_overflow: int = Field(4, ge=0)
+    # Customer tokens: the users service signs with the private key, the gateway verifies with
+    # the public one. Unset: a key pair made once under BACKOFFICE_HOME/savings (development).
+    savings_token_private_key_file: Path | None = Field(
+        None, validation_alias="SAVINGS_TOKEN_PRIVATE_KEY_FILE"
+    )
+    savings_token_public_key_file: Path | None = Field(
+        None, validation_alias="SAVINGS_TOKEN_PUBLIC_KEY_FILE"
+    )
+    savings_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    # How long the gateway waits for a service's reply, and for a new customer's account.
+    savings_request_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    savings_account_wait_seconds: float = Field(10.0, ge=0, le=120)
     log_level: str = "INFO"
     # Readable lines for a developer at a terminal, JSON lines for everything else (log
     # collectors, CI, production); LOG_JSON, when set, wins.
@@ -86,10 +116,15 @@ class Settings(BaseSettings):
         if self.env != "production":
             return self
         missing = []
-        if not self.database_url:
+        if not self.database_url and self.service == "all":  # a savings service has its own
             missing.append(
                 "BACKOFFICE_ENV=production needs DATABASE_URL: set it to the PostgreSQL"
                 " server's URL, e.g. postgresql://user:password@db:5432/backoffice"
+            )
+        if not self.nats_url:
+            missing.append(
+                "BACKOFFICE_ENV=production needs NATS_URL: set it to the NATS server's URL"
+                " (with JetStream), e.g. nats://nats:4222"
             )
         if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
             missing.append(

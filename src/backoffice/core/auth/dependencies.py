@@ -44,7 +44,12 @@ async def authenticate(request: Request) -> Principal:
         principal = auth.decode_token(value.strip())
     elif scheme.lower() == "basic":
         username, password = _basic_credentials(value.strip())
-        sessions: SessionFactory = request.app.state.auth_sessions
+        sessions: SessionFactory | None = request.app.state.auth_sessions
+        if sessions is None:  # a service served alone, without the platform's database
+            raise Unauthorized(
+                "This service runs without the platform's accounts: sign in with a bearer"
+                " token from POST /api/v1/auth/token"
+            )
         principal = await auth.authenticate(sessions, username, password)
     else:
         raise Unauthorized("Unsupported authorization scheme")

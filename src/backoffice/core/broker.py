@@ -1,0 +1,59 @@
+"""The NATS server the app's services connect to, as a context.
+
+`NATS_URL` names the server; without it the app starts an embedded one under
+`BACKOFFICE_HOME/nats` for its lifetime (`backoffice serve` starts it once for all workers and
+sets `NATS_URL`). Each service opens a connection of its own (`connect`), so that it stops
+answering before it closes its database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backoffice.core.config import Settings
+from backoffice.core.contexts import Context
+from backoffice.core.embedded import EmbeddedNats
+from backoffice.core.health import NotReady
+from backoffice.core.messaging import Bus
+
+
+def broker_context(settings: Settings) -> Context:
+    """Put the server's URL in `app.state.nats_url` for the app's lifetime (first of the users)."""
+
+    @asynccontextmanager
+    async def server(app: FastAPI) -> AsyncIterator[None]:
+        if settings.nats_url is not None:
+            app.state.nats_url = settings.nats_url
+            yield
+            return
+        embedded = EmbeddedNats(settings.home / "nats")
+        app.state.nats_url = embedded.start()
+        try:
+            yield
+        finally:
+            embedded.stop()
+
+    return Context("broker", lifespan=(server,))
+
+
+@asynccontextmanager
+async def connect(app: FastAPI, name: str) -> AsyncIterator[Bus]:
+    """A connection of `name`'s own to the app's server, closed (drained) on exit."""
+    bus = await Bus.connect(app.state.nats_url, name=name)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+def check_connected(bus: Bus | None) -> None:
+    """For a readiness check.
+
+    Raises:
+        NotReady: the connection is not up (never made, or reconnecting).
+    """
+    if bus is None or not bus.connected:
+        raise NotReady("broker_unavailable", "NATS is not connected")

@@ -1,0 +1,90 @@
+"""JetStream: streams, dedup by Nats-Msg-Id, durable consumers that ack and redeliver."""
+
+from nats.js.api import StorageType
+
+from backoffice.core.messaging import Bus, Message
+from tests.core.messaging.conftest import Collector, eventually, unique
+
+
+async def test_ensure_stream_is_idempotent_and_updates_the_subjects(bus: Bus):
+    name, prefix = unique("S").upper(), unique("t")
+    await bus.ensure_stream(name, [f"{prefix}.a.>"])
+    await bus.ensure_stream(name, [f"{prefix}.a.>"])
+    await bus.ensure_stream(name, [f"{prefix}.a.>", f"{prefix}.b.>"])
+    config = (await bus.jetstream.stream_info(name)).config
+    assert config.subjects == [f"{prefix}.a.>", f"{prefix}.b.>"]
+    assert config.storage == StorageType.FILE
+    assert config.duplicate_window == 120
+
+
+async def test_the_same_msg_id_twice_is_stored_once(bus: Bus, stream: tuple[str, str]):
+    name, prefix = stream
+    await bus.publish(f"{prefix}.x", {"n": 1}, msg_id="first")
+    await bus.publish(f"{prefix}.x", {"n": 1}, msg_id="first")
+    assert (await bus.jetstream.stream_info(name)).state.messages == 1
+    await bus.publish(f"{prefix}.x", {"n": 2}, msg_id="second")
+    assert (await bus.jetstream.stream_info(name)).state.messages == 2
+
+
+async def test_a_consumer_gets_each_message_and_acks_it(bus: Bus, stream: tuple[str, str]):
+    name, prefix = stream
+    for n in range(3):
+        await bus.publish(f"{prefix}.created", {"n": n}, msg_id=f"m{n}")
+    await bus.publish(f"{prefix}.other", {"n": 9}, msg_id="elsewhere")  # outside the filter
+    seen, durable = Collector(), unique("d")
+    await bus.consume(name, durable, f"{prefix}.created", seen)
+    await eventually(lambda: len(seen.messages) == 3)
+    assert seen.messages == [
+        Message(subject=f"{prefix}.created", msg_id=f"m{n}", data={"n": n}, deliveries=1)
+        for n in range(3)
+    ]
+
+    async def all_acked() -> bool:
+        info = await bus.jetstream.consumer_info(name, durable)
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+    await eventually(all_acked)
+
+
+async def test_a_durable_resumes_after_what_it_acked(bus: Bus, stream: tuple[str, str], nats_url):
+    name, prefix = stream
+    durable = unique("d")
+    first = Collector()
+    await bus.consume(name, durable, f"{prefix}.>", first)
+    await bus.publish(f"{prefix}.e", {"n": 1}, msg_id="one")
+    await eventually(lambda: len(first.messages) == 1)
+    await bus.close()  # the consumer stops; its acks stay with the broker
+
+    other = await Bus.connect(nats_url, name="restarted")
+    try:
+        await other.publish(f"{prefix}.e", {"n": 2}, msg_id="two")
+        second = Collector()
+        await other.consume(name, durable, f"{prefix}.>", second)
+        await eventually(lambda: len(second.messages) == 1)
+        assert second.msg_ids == ["two"]
+    finally:
+        await other.close()
+
+
+async def test_a_failed_handler_gets_the_message_again(bus: Bus, stream: tuple[str, str]):
+    name, prefix = stream
+    deliveries: list[int] = []
+    done: list[Message] = []
+
+    async def flaky(message: Message) -> None:
+        deliveries.append(message.deliveries)
+        if message.deliveries == 1:
+            raise RuntimeError("database hiccup")
+        done.append(message)
+
+    durable = unique("d")
+    await bus.consume(name, durable, f"{prefix}.>", flaky)
+    await bus.publish(f"{prefix}.e", {"n": 1}, msg_id="once")
+    await eventually(lambda: len(done) == 1)
+    assert deliveries == [1, 2]
+
+    async def acked() -> bool:
+        info = await bus.jetstream.consumer_info(name, durable)
+        return bool(info.num_ack_pending == 0 and info.num_redelivered == 0)
+
+    await eventually(acked)

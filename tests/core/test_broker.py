@@ -1,0 +1,37 @@
+"""The app's NATS server: `NATS_URL`, or an embedded one for the app's lifetime."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from backoffice.core.broker import broker_context, check_connected
+from backoffice.core.config import Settings
+from backoffice.core.contexts import build_app
+from backoffice.core.health import NotReady
+
+
+async def test_without_nats_url_the_app_starts_an_embedded_server_and_stops_it(tmp_path: Path):
+    app = build_app([broker_context(Settings(BACKOFFICE_HOME=tmp_path))])
+    async with app.router.lifespan_context(app):
+        url = app.state.nats_url
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            assert conn.recv(4).startswith(b"INFO")
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
+
+
+async def test_with_nats_url_the_app_uses_it(nats_url: str):
+    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url))])
+    async with app.router.lifespan_context(app):
+        assert app.state.nats_url == nats_url
+
+
+def test_a_connection_never_made_is_not_ready():
+    with pytest.raises(NotReady) as failure:
+        check_connected(None)
+    assert failure.value.code == "broker_unavailable"
