@@ -1,0 +1,66 @@
+"""The users service as a context: its database, its responders and its outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backoffice.core.broker import check_connected, connect
+from backoffice.core.config import Settings
+from backoffice.core.contexts import Context
+from backoffice.core.db import Database
+from backoffice.core.health import database_ready
+from backoffice.core.messaging import OutboxRelay
+from backoffice.core.migrations import head_revisions
+from backoffice.savings.keys import signing_key
+from backoffice.savings.subjects import USERS_EVENTS, USERS_STREAM
+from backoffice.savings.tokens import TokenSigner
+from backoffice.savings.users import handlers
+from backoffice.savings.users.models import OUTBOX
+from backoffice.savings.users.passwords import Hasher
+
+SCRIPTS = "backoffice.savings.users:migrations"
+
+
+def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
+    """The users service on the database at `url`, on a NATS connection of its own.
+
+    Args:
+        settings: hashing costs, token keys and lifetime.
+        url: its own database.
+        pool: its connection pool's size and overflow.
+    """
+    signer = TokenSigner(signing_key(settings), ttl_seconds=settings.savings_token_ttl_seconds)
+    heads = head_revisions(SCRIPTS)
+
+    def setup(app: FastAPI) -> None:
+        app.state.savings_users_db = Database(url, pool_size=pool[0], max_overflow=pool[1])
+
+    @asynccontextmanager
+    async def serving(app: FastAPI) -> AsyncIterator[None]:
+        database: Database = app.state.savings_users_db
+        try:
+            async with connect(app, "savings-users") as bus:
+                await bus.ensure_stream(USERS_STREAM, [USERS_EVENTS])
+                relay = OutboxRelay(database.sessionmaker, OUTBOX, bus)
+                relay.start()
+                try:
+                    hasher = Hasher.from_settings(settings)
+                    await handlers.register(bus, database.sessionmaker, relay, hasher, signer)
+                    app.state.savings_users_bus = bus
+                    yield
+                finally:
+                    app.state.savings_users_bus = None
+                    await relay.stop()
+        finally:
+            await database.dispose()
+
+    async def ready(app: FastAPI) -> str:
+        check_connected(getattr(app.state, "savings_users_bus", None))
+        return await database_ready(app.state.savings_users_db.engine, heads)
+
+    return Context(
+        "savings-users", setup=setup, lifespan=(serving,), readiness={"savings-users": ready}
+    )

@@ -1,0 +1,41 @@
+"""Tables of the users service's own database (`savings_users`): customers and the outbox."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from sqlalchemy import MetaData, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backoffice.core.db import NAMING_CONVENTION, TimestampMixin
+from backoffice.core.messaging import outbox_table
+
+
+class UsersBase(DeclarativeBase):
+    """Declarative base of the users service's database (not `core.db.Base`: another database)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Customer(TimestampMixin, UsersBase):
+    """A customer of the savings scheme.
+
+    Attributes:
+        id: chosen in Python (uuid4), so it is known before the row is written.
+        email: normalised (`rules.normalise_email`), unique.
+        full_name: as the customer gave it, stripped.
+        password_hash: argon2id.
+    """
+
+    __tablename__ = "customers"
+    # created_at / updated_at come back with the INSERT or UPDATE (RETURNING), not lazily later.
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid4)
+    email: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    full_name: Mapped[str] = mapped_column(Text, nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# Events of this service, written in the same transaction as the change they announce.
+OUTBOX = outbox_table(UsersBase.metadata)

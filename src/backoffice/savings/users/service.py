@@ -1,0 +1,203 @@
+"""The users service's operations on customers.
+
+Each function takes the caller's session and never commits: the caller (a handler) owns the
+transaction, so a change and the outbox row announcing it commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.db import flush_or
+from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from backoffice.core.messaging import enqueue
+from backoffice.savings.subjects import USER_CREATED, USER_DELETED, USER_UPDATED
+from backoffice.savings.tokens import TokenSigner
+from backoffice.savings.users.models import OUTBOX, Customer
+from backoffice.savings.users.passwords import Hasher
+from backoffice.savings.users.rules import check_password, normalise_email, normalise_full_name
+
+INVALID_CREDENTIALS = "Invalid email or password"
+
+
+class EmailTaken(Conflict):
+    """Another customer already has this email."""
+
+    code = "email_taken"
+    default_message = "A customer with this email already exists"
+
+
+class CustomerNotFound(NotFound):
+    """No customer has this id."""
+
+    code = "customer_not_found"
+    default_message = "Customer not found"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _event(customer: Customer) -> dict[str, Any]:
+    return {
+        "user_id": str(customer.id),
+        "email": customer.email,
+        "full_name": customer.full_name,
+        "at": _now(),
+    }
+
+
+async def create_customer(
+    session: AsyncSession, hasher: Hasher, *, email: str, password: str, full_name: str
+) -> Customer:
+    """Sign a customer up and enqueue `savings.users.v1.created`.
+
+    Args:
+        session: the caller's session (not committed here).
+        hasher: hashes the password.
+        email: as typed; stored normalised.
+        password: the new password (8 to 1024 characters).
+        full_name: as typed; stored stripped.
+
+    Returns:
+        The new customer, flushed.
+
+    Raises:
+        ValidationFailed: a field breaks its rule.
+        EmailTaken: the normalised email belongs to another customer (also when a concurrent
+            signup took it first: the unique key decides).
+    """
+    customer = Customer(
+        email=normalise_email(email),
+        full_name=normalise_full_name(full_name),
+        password_hash=await hasher.hash(check_password(password)),
+    )
+    session.add(customer)
+    await flush_or(session, EmailTaken())
+    await enqueue(session, OUTBOX, USER_CREATED, _event(customer))
+    return customer
+
+
+async def get_customer(session: AsyncSession, user_id: UUID) -> Customer:
+    """The customer with this id.
+
+    Args:
+        session: the caller's session.
+        user_id: the customer's id.
+
+    Returns:
+        The customer.
+
+    Raises:
+        CustomerNotFound: no customer has this id.
+    """
+    customer = await session.get(Customer, user_id)
+    if customer is None:
+        raise CustomerNotFound()
+    return customer
+
+
+async def update_customer(
+    session: AsyncSession,
+    hasher: Hasher,
+    user_id: UUID,
+    *,
+    email: str | None = None,
+    full_name: str | None = None,
+    password: str | None = None,
+) -> Customer:
+    """Change a customer's fields (those given) and enqueue `savings.users.v1.updated`.
+
+    A call that gives no field changes nothing and enqueues nothing.
+
+    Args:
+        session: the caller's session (not committed here).
+        hasher: hashes a new password.
+        user_id: the customer's id.
+        email: a new email, normalised like at signup.
+        full_name: a new full name.
+        password: a new password.
+
+    Returns:
+        The customer as it is now, flushed.
+
+    Raises:
+        CustomerNotFound: no customer has this id.
+        ValidationFailed: a field breaks its rule.
+        EmailTaken: the new email belongs to another customer.
+    """
+    # Checked before the row is locked: a bad field costs no lock and no hash.
+    new_email = None if email is None else normalise_email(email)
+    new_name = None if full_name is None else normalise_full_name(full_name)
+    new_password = None if password is None else check_password(password)
+    customer = await session.get(Customer, user_id, with_for_update=True)
+    if customer is None:
+        raise CustomerNotFound()
+    if new_email is None and new_name is None and new_password is None:
+        return customer
+    if new_email is not None:
+        customer.email = new_email
+    if new_name is not None:
+        customer.full_name = new_name
+    if new_password is not None:
+        customer.password_hash = await hasher.hash(new_password)
+    await flush_or(session, EmailTaken())
+    await enqueue(session, OUTBOX, USER_UPDATED, _event(customer))
+    return customer
+
+
+async def delete_customer(session: AsyncSession, user_id: UUID) -> None:
+    """Delete a customer and enqueue `savings.users.v1.deleted`.
+
+    Args:
+        session: the caller's session (not committed here).
+        user_id: the customer's id.
+
+    Raises:
+        CustomerNotFound: no customer has this id.
+    """
+    customer = await get_customer(session, user_id)
+    await session.delete(customer)
+    await session.flush()
+    await enqueue(session, OUTBOX, USER_DELETED, {"user_id": str(user_id), "at": _now()})
+
+
+async def authenticate(
+    session: AsyncSession, hasher: Hasher, signer: TokenSigner, *, email: str, password: str
+) -> tuple[str, int]:
+    """A token for the customer these credentials name.
+
+    An unknown email, a malformed one and a wrong password all get the same answer, after
+    the same argon2 work (a dummy hash stands in for a missing customer), so neither the
+    message nor the time tells which emails are registered.
+
+    Args:
+        session: the caller's session (only read).
+        hasher: verifies the password.
+        signer: signs the token.
+        email: as typed; normalised before the lookup.
+        password: the plain password.
+
+    Returns:
+        The signed token and its lifetime in seconds.
+
+    Raises:
+        Unauthorized: the credentials are wrong.
+    """
+    customer: Customer | None = None
+    try:
+        normalised = normalise_email(email)
+    except ValidationFailed:
+        normalised = None
+    if normalised is not None:
+        customer = await session.scalar(select(Customer).where(Customer.email == normalised))
+    # Always verified (against a dummy hash when there is no customer): equal work either way.
+    valid = await hasher.verify(None if customer is None else customer.password_hash, password)
+    if customer is None or not valid:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    return signer.issue(customer.id, customer.email)

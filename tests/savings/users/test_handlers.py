@@ -1,0 +1,194 @@
+"""The users service over a real NATS: its responders, and its events relayed to JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from backoffice.core.messaging import Message, RemoteError
+from backoffice.savings.subjects import (
+    DELETE_USER,
+    GET_USER,
+    LOGIN,
+    SIGNUP,
+    UPDATE_USER,
+    USER_CREATED,
+    USER_DELETED,
+    USER_UPDATED,
+)
+from backoffice.savings.tokens import TokenVerifier
+from backoffice.savings.users.models import OUTBOX, Customer
+from tests.savings.users.conftest import EVENTS_FILTER, UsersService, unique_email
+
+PASSWORD = "correct-horse-battery"
+# Well under the relay's 5 s poll: an event arriving this fast was sent because of wake().
+EVENT_WAIT = 3.0
+
+
+async def _signup(users: UsersService, email: str) -> dict[str, Any]:
+    return await users.client.request(
+        SIGNUP, {"email": email, "password": PASSWORD, "full_name": " Ada Lovelace "}
+    )
+
+
+async def _outbox_drained(users: UsersService, msg_id: str) -> bool:
+    deadline = asyncio.get_running_loop().time() + EVENT_WAIT
+    while True:
+        async with users.database.sessionmaker() as session:
+            left = await session.scalar(
+                select(func.count()).select_from(OUTBOX).where(OUTBOX.c.msg_id == msg_id)
+            )
+        if left == 0 or asyncio.get_running_loop().time() > deadline:
+            return left == 0
+        await asyncio.sleep(0.05)
+
+
+class Events:
+    """The users events of one customer, read from the stream by a consumer of this test."""
+
+    def __init__(self, users: UsersService, user_id: str) -> None:
+        self.users = users
+        self.user_id = user_id
+        self.queue: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def start(self) -> None:
+        async def handle(message: Message) -> None:
+            if message.data.get("user_id") == self.user_id:
+                await self.queue.put(message)
+
+        durable = f"users-test-{uuid.uuid4().hex[:8]}"
+        await self.users.client.consume(self.users.stream, durable, EVENTS_FILTER, handle)
+
+    async def next(self) -> Message:
+        return await asyncio.wait_for(self.queue.get(), EVENT_WAIT)
+
+
+async def test_signup_replies_and_its_event_is_relayed(users_service: UsersService) -> None:
+    email = unique_email()
+    reply = await _signup(users_service, email.upper())
+    assert set(reply) == {"user_id", "email", "full_name"}
+    assert (reply["email"], reply["full_name"]) == (email, "Ada Lovelace")
+
+    events = Events(users_service, reply["user_id"])
+    await events.start()
+    created = await events.next()
+    assert created.subject == USER_CREATED
+    assert created.data["email"] == email
+    assert created.data["full_name"] == "Ada Lovelace"
+    assert created.msg_id is not None and uuid.UUID(created.msg_id)
+    assert created.deliveries == 1
+    # The relay deletes the row in the transaction that published it, committed just after.
+    assert await _outbox_drained(users_service, created.msg_id)
+
+
+async def test_login_token_verifies_with_the_public_key_alone(
+    users_service: UsersService, verifier: TokenVerifier
+) -> None:
+    email = unique_email()
+    user = await _signup(users_service, email)
+    reply = await users_service.client.request(LOGIN, {"email": email, "password": PASSWORD})
+    assert reply["token_type"] == "bearer"
+    assert reply["expires_in"] == 900
+    claims = verifier.verify(reply["access_token"])
+    assert (str(claims.user_id), claims.email) == (user["user_id"], email)
+
+
+async def test_login_with_a_wrong_password_or_unknown_email_is_one_401(
+    users_service: UsersService,
+) -> None:
+    email = unique_email()
+    await _signup(users_service, email)
+    messages = set()
+    for credentials in (
+        {"email": email, "password": "wrong-password"},
+        {"email": unique_email(), "password": PASSWORD},
+    ):
+        with pytest.raises(RemoteError) as caught:
+            await users_service.client.request(LOGIN, credentials)
+        assert (caught.value.status_code, caught.value.code) == (401, "unauthorized")
+        messages.add(caught.value.message)
+    assert len(messages) == 1
+
+
+async def test_a_bad_message_is_a_422_with_every_field_at_fault(
+    users_service: UsersService,
+) -> None:
+    with pytest.raises(RemoteError) as caught:
+        await users_service.client.request(SIGNUP, {"email": 42, "full_name": "Ada"})
+    error = caught.value
+    assert (error.status_code, error.code) == (422, "validation_error")
+    assert error.errors is not None
+    by_field = {e["field"]: e for e in error.errors}
+    assert set(by_field) == {"email", "password"}
+    assert by_field["email"]["code"] == "string_type"
+    assert by_field["password"]["code"] == "missing"
+    assert all(set(e) == {"field", "message", "code"} and e["message"] for e in error.errors)
+
+    with pytest.raises(RemoteError) as rule:
+        await users_service.client.request(
+            SIGNUP, {"email": "not-an-email", "password": PASSWORD, "full_name": "Ada"}
+        )
+    assert rule.value.status_code == 422
+    assert rule.value.errors is not None and rule.value.errors[0]["field"] == "email"
+
+    with pytest.raises(RemoteError) as bad_id:
+        await users_service.client.request(GET_USER, {"user_id": "nope"})
+    assert bad_id.value.status_code == 422
+    assert bad_id.value.errors is not None and bad_id.value.errors[0]["field"] == "user_id"
+
+
+async def test_a_duplicate_email_is_a_409_and_writes_nothing(users_service: UsersService) -> None:
+    await users_service.relay.stop()  # the outbox keeps what both signups enqueued
+    email = unique_email()
+    await _signup(users_service, email)
+    with pytest.raises(RemoteError) as caught:
+        await _signup(users_service, f"  {email.upper()} ")
+    assert (caught.value.status_code, caught.value.code) == (409, "email_taken")
+    async with users_service.database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.email == email)
+        )
+        events = await session.scalar(
+            select(func.count())
+            .select_from(OUTBOX)
+            .where(OUTBOX.c.payload["email"].astext == email)
+        )
+    assert count == 1
+    assert events == 1  # the first signup's event; the refused one enqueued none
+
+
+async def test_get_update_delete_round_trip_with_their_events(
+    users_service: UsersService,
+) -> None:
+    user = await _signup(users_service, unique_email())
+    user_id = user["user_id"]
+    events = Events(users_service, user_id)
+    await events.start()
+    assert (await events.next()).subject == USER_CREATED
+
+    assert await users_service.client.request(GET_USER, {"user_id": user_id}) == user
+
+    new_email = unique_email("countess")
+    updated = await users_service.client.request(
+        UPDATE_USER, {"user_id": user_id, "email": new_email.upper(), "full_name": "Augusta"}
+    )
+    assert updated == {"user_id": user_id, "email": new_email, "full_name": "Augusta"}
+    changed = await events.next()
+    assert changed.subject == USER_UPDATED
+    assert (changed.data["email"], changed.data["full_name"]) == (new_email, "Augusta")
+
+    assert await users_service.client.request(DELETE_USER, {"user_id": user_id}) == {
+        "user_id": user_id
+    }
+    gone = await events.next()
+    assert gone.subject == USER_DELETED
+    assert set(gone.data) == {"user_id", "at"}
+
+    for subject in (GET_USER, DELETE_USER):
+        with pytest.raises(RemoteError) as caught:
+            await users_service.client.request(subject, {"user_id": user_id})
+        assert (caught.value.status_code, caught.value.code) == (404, "customer_not_found")
