@@ -1,0 +1,47 @@
+"""The accounting service's errors a client may see (beside the rules' validation errors)."""
+
+from __future__ import annotations
+
+from backoffice.core.errors import Conflict, NotFound
+
+
+class AccountNotFound(NotFound):
+    """No open account for this user (not opened yet, or closed)."""
+
+    code = "account_not_found"
+    default_message = "Account not found"
+
+
+class AccountClosed(AccountNotFound):
+    """The user's account was closed (the user was deleted): it takes nothing more."""
+
+    code = "account_closed"
+    default_message = "Account closed"
+
+
+class PlanNotFound(NotFound):
+    """No plan with this id."""
+
+    code = "plan_not_found"
+    default_message = "Plan not found"
+
+
+class PlanNameTaken(Conflict):
+    """Another plan has this name."""
+
+    code = "plan_name_taken"
+    default_message = "A plan with this name already exists"
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key was used before for a different request."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request"
+
+
+class AccountBusy(Conflict):
+    """Concurrent writes to the account kept winning over this one; the client may retry."""
+
+    code = "account_busy"
+    default_message = "The account is busy; retry the request with the same Idempotency-Key"

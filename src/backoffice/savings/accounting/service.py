@@ -1,0 +1,381 @@
+"""The accounting service: accounts from the users' events, plans, credits, balances.
+
+Writes go through the event store (`store.py`), which is synchronous (the library has no
+async API): each call runs in a thread (~0.1 ms a hop, measured), never more at once than the
+store's pool has connections, so no thread sits inside the library waiting for one. Reads of
+the projections and the plans go through `queries.py` on an async engine.
+
+Writes are optimistic: load the account, append events, save. A concurrent save of the same
+account makes the library raise `IntegrityError` (the version is taken), as does a unique key
+committed first (an idempotency key, a processed message). Then the write's precondition is
+checked again (the key still unused, the message still unprocessed) and the write retried on
+a freshly loaded account, up to `max_attempts` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.core.db import Database
+from backoffice.core.errors import ValidationFailed
+from backoffice.savings.accounting import queries
+from backoffice.savings.accounting.aggregate import Account
+from backoffice.savings.accounting.errors import (
+    AccountBusy,
+    AccountClosed,
+    AccountNotFound,
+    IdempotencyKeyReused,
+    PlanNameTaken,
+    PlanNotFound,
+)
+from backoffice.savings.accounting.rules import validate_credit_amount, validate_plan
+from backoffice.savings.accounting.store import (
+    AccountingStore,
+    ProcessedMessage,
+    eventsourcing_env,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The durable consumer of the users service's events (the owner of its processed message ids).
+USERS_EVENTS_CONSUMER = "accounting-users-events"
+# Attempts of one write against concurrent writes to the same account.
+MAX_ATTEMPTS = 50
+PLAN_NAME_MAX = 100
+
+
+def _aware(moment: datetime) -> datetime:
+    """`moment`, read as UTC when it carries no offset."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class AccountingService:
+    """The accounting service's operations (what its NATS handlers call).
+
+    Args:
+        store: the event store (built with `eventsourcing_env(url, pool_size=threads)`).
+        database: the async engine for the reads and the plans.
+        threads: calls into the store at once; at most the store's pool size.
+        max_attempts: tries of a write that keeps losing to concurrent writes.
+    """
+
+    def __init__(
+        self,
+        store: AccountingStore,
+        database: Database,
+        *,
+        threads: int,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.store = store
+        self.database = database
+        self.max_attempts = max_attempts
+        self._threads = asyncio.Semaphore(threads)
+
+    @classmethod
+    async def open(
+        cls, url: str, *, store_pool_size: int = 4, db_pool_size: int = 4, db_max_overflow: int = 0
+    ) -> AccountingService:
+        """Connect to the accounting database (migrated to head beforehand).
+
+        Args:
+            url: the database's URL (any form libpq takes, the embedded server's included).
+            store_pool_size: the event store's connections (and threads into it).
+            db_pool_size: the async engine's connections, for the reads.
+            db_max_overflow: the async engine's extra connections under load.
+        """
+        env = eventsourcing_env(url, pool_size=store_pool_size)
+        store = await asyncio.to_thread(AccountingStore, env=env)
+        database = Database(url, pool_size=db_pool_size, max_overflow=db_max_overflow)
+        return cls(store, database, threads=store_pool_size)
+
+    async def close(self) -> None:
+        """Close the store's pool and the engine."""
+        await asyncio.to_thread(self.store.close)
+        await self.database.dispose()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _session(self) -> AsyncSession:
+        return self.database.autocommit_sessionmaker()
+
+    async def _in_thread(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self._threads:
+            return await asyncio.to_thread(func, *args, **kwargs)
+
+    async def _write(
+        self,
+        precheck: Callable[[], Awaitable[T | None]],
+        func: Callable[P, T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `func` in a thread until it saves; before each try, `precheck` may answer."""
+        for _ in range(self.max_attempts):
+            answer = await precheck()
+            if answer is not None:
+                return answer
+            try:
+                return await self._in_thread(func, *args, **kwargs)
+            except IntegrityError:
+                continue  # another save won: check again, reload, retry
+        raise AccountBusy()
+
+    def _already_processed(
+        self, processed: ProcessedMessage | None
+    ) -> Callable[[], Awaitable[bool | None]]:
+        async def precheck() -> bool | None:
+            if processed is None:
+                return None
+            async with self._session() as session:
+                done = await queries.is_processed(session, processed.consumer, processed.msg_id)
+            return False if done else None
+
+        return precheck
+
+    def _load(self, user_id: UUID) -> Account | None:
+        try:
+            return self.store.get_account(user_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _load_open(self, user_id: UUID) -> Account:
+        account = self._load(user_id)
+        if account is None:
+            raise AccountNotFound()
+        if account.is_closed:
+            raise AccountClosed()
+        return account
+
+    def _no_change(self, processed: ProcessedMessage | None) -> bool:
+        if processed is not None:
+            self.store.record_processed(processed)
+        return False
+
+    # --- accounts, from the users service's events ----------------------------------------
+
+    async def open_account(
+        self, user_id: UUID, email: str, full_name: str, *, msg_id: str | None = None
+    ) -> bool:
+        """Open the user's account (a user was created).
+
+        Idempotent: an existing account, or a message id already handled, changes nothing.
+
+        Returns:
+            Whether an account was opened.
+        """
+        processed = self._processed(msg_id)
+        return await self._write(
+            self._already_processed(processed), self._open, user_id, email, full_name, processed
+        )
+
+    def _open(
+        self, user_id: UUID, email: str, full_name: str, processed: ProcessedMessage | None
+    ) -> bool:
+        if self._load(user_id) is not None:
+            return self._no_change(processed)
+        account = Account(user_id=user_id, email=email, full_name=full_name)
+        self.store.save_account(account, processed=processed)
+        return True
+
+    async def update_profile(
+        self, user_id: UUID, email: str, full_name: str, *, msg_id: str | None = None
+    ) -> bool:
+        """Record the user's new email and name (a user was updated).
+
+        An unknown user's account is opened with them: a redelivery can bring `updated`
+        before `created`, which then finds the account and changes nothing. A closed account
+        is left as it is.
+
+        Returns:
+            Whether anything changed.
+        """
+        processed = self._processed(msg_id)
+        return await self._write(
+            self._already_processed(processed), self._update, user_id, email, full_name, processed
+        )
+
+    def _update(
+        self, user_id: UUID, email: str, full_name: str, processed: ProcessedMessage | None
+    ) -> bool:
+        account = self._load(user_id)
+        if account is None:
+            return self._open(user_id, email, full_name, processed)
+        if account.is_closed or (account.email, account.full_name) == (email, full_name):
+            return self._no_change(processed)
+        account.update_profile(email=email, full_name=full_name)
+        self.store.save_account(account, processed=processed)
+        return True
+
+    async def close_account(self, user_id: UUID, *, msg_id: str | None = None) -> bool:
+        """Close the user's account (a user was deleted); unknown or closed: no change.
+
+        Returns:
+            Whether an account was closed.
+        """
+        processed = self._processed(msg_id)
+        return await self._write(
+            self._already_processed(processed), self._close, user_id, processed
+        )
+
+    def _close(self, user_id: UUID, processed: ProcessedMessage | None) -> bool:
+        account = self._load(user_id)
+        if account is None or account.is_closed:
+            return self._no_change(processed)
+        account.close()
+        self.store.save_account(account, processed=processed)
+        return True
+
+    @staticmethod
+    def _processed(msg_id: str | None) -> ProcessedMessage | None:
+        return None if msg_id is None else ProcessedMessage(USERS_EVENTS_CONSUMER, msg_id)
+
+    # --- plans ----------------------------------------------------------------------------
+
+    async def create_plan(self, name: str, kind: str, value: Decimal) -> dict[str, Any]:
+        """Create a billing plan.
+
+        Returns:
+            The plan: id, name, kind, value.
+
+        Raises:
+            ValidationFailed: an empty or overlong name, an unknown kind, a value out of range.
+            PlanNameTaken: another plan has this name.
+        """
+        name = name.strip()
+        if not 0 < len(name) <= PLAN_NAME_MAX:
+            raise ValidationFailed.field("name", f"name must be 1 to {PLAN_NAME_MAX} characters")
+        terms = validate_plan(kind, value)
+        async with self._session() as session:
+            plan = await queries.insert_plan(session, name, terms)
+        if plan is None:
+            raise PlanNameTaken()
+        return plan.as_dict()
+
+    async def list_plans(self) -> list[dict[str, Any]]:
+        """Every plan (id, name, kind, value), oldest first."""
+        async with self._session() as session:
+            return [plan.as_dict() for plan in await queries.list_plans(session)]
+
+    async def assign_plan(self, user_id: UUID, plan_id: int) -> dict[str, Any]:
+        """Put a plan in force for the user's future credits.
+
+        Returns:
+            The plan: id, name, kind, value.
+
+        Raises:
+            PlanNotFound: no such plan.
+            AccountNotFound: no open account for this user.
+        """
+        async with self._session() as session:
+            plan = await queries.get_plan(session, plan_id)
+        if plan is None:
+            raise PlanNotFound()
+
+        async def never() -> None:
+            return None
+
+        def assign() -> None:
+            account = self._load_open(user_id)
+            account.assign_plan(plan_id=plan.id, kind=plan.kind, value=plan.value)
+            self.store.save_account(account)
+
+        await self._write(never, assign)
+        return plan.as_dict()
+
+    # --- credits and balances -------------------------------------------------------------
+
+    async def credit(
+        self, user_id: UUID, amount: Decimal, *, idempotency_key: str, request_hash: str
+    ) -> dict[str, Any]:
+        """Credit the user's account, split by the plan in force.
+
+        Args:
+            user_id: the account's user.
+            amount: above zero, at most two decimals.
+            idempotency_key: the client's key: the same key again returns the first result.
+            request_hash: a digest of the request, to tell a retry from a different request.
+
+        Returns:
+            The credit: credit_id, amount, main, savings (the split) and at.
+
+        Raises:
+            ValidationFailed: a bad amount; `CreditTooSmall` for a credit not above a flat
+                plan's amount (nothing written).
+            IdempotencyKeyReused: the key was used for a different request.
+            AccountNotFound: no open account for this user.
+            AccountBusy: concurrent credits kept winning (`max_attempts` tries).
+        """
+        amount = validate_credit_amount(amount)
+
+        async def first_result() -> dict[str, Any] | None:
+            async with self._session() as session:
+                found = await queries.find_credit(session, user_id, idempotency_key)
+            if found is None:
+                return None
+            if found.request_hash != request_hash:
+                raise IdempotencyKeyReused()
+            return found.as_dict()
+
+        def credit() -> dict[str, Any]:
+            account = self._load_open(user_id)
+            event = account.credit(
+                uuid4(), amount, idempotency_key=idempotency_key, request_hash=request_hash
+            )
+            self.store.save_account(account)
+            return {
+                "credit_id": event.credit_id,
+                "amount": event.amount,
+                "main": event.main,
+                "savings": event.savings,
+                "at": event.timestamp,
+            }
+
+        return await self._write(first_result, credit)
+
+    async def balance(self, user_id: UUID, at: datetime) -> dict[str, Any]:
+        """The balances right after the last credit at or before `at` (zeros if none).
+
+        Returns:
+            at, main, savings and total (main + savings).
+
+        Raises:
+            AccountNotFound: the account was never opened.
+        """
+        at = _aware(at)
+        async with self._session() as session:
+            found = await queries.balance_at(session, user_id, at)
+        if found is None:
+            raise AccountNotFound()
+        main, savings = found
+        return {"at": at, "main": main, "savings": savings, "total": main + savings}
+
+    async def transactions(
+        self, user_id: UUID, from_: datetime, to: datetime, *, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the user's credits in [from_, to), oldest first.
+
+        Returns:
+            The page's credits (credit_id, amount, main, savings, at) and the range's total.
+
+        Raises:
+            AccountNotFound: the account was never opened.
+        """
+        async with self._session() as session:
+            items, total = await queries.credits_between(
+                session, user_id, _aware(from_), _aware(to), limit=limit, offset=offset
+            )
+            missing = total == 0 and not await queries.account_exists(session, user_id)
+        if missing:
+            raise AccountNotFound()
+        return [item.as_dict() for item in items], total

@@ -1,0 +1,196 @@
+"""The event store on PostgreSQL: settings, round trips, snapshots, projections in one commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from backoffice.savings.accounting.aggregate import Account
+from backoffice.savings.accounting.store import (
+    SNAPSHOT_INTERVAL,
+    AccountingStore,
+    ProcessedMessage,
+    eventsourcing_env,
+)
+from tests.savings.accounting.helpers import make_plan
+
+
+def test_env_from_the_embedded_servers_unix_socket_url() -> None:
+    env = eventsourcing_env("postgresql://postgres:@/savings?host=/tmp/pg-sock", pool_size=3)
+    assert env["POSTGRES_HOST"] == "/tmp/pg-sock"
+    assert env["POSTGRES_DBNAME"] == "savings"
+    assert env["POSTGRES_USER"] == "postgres"
+    assert env["POSTGRES_PASSWORD"] == ""
+    assert env["POSTGRES_PORT"] == "5432"
+    assert (env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"]) == ("3", "0")
+
+
+def test_env_from_a_tcp_url_with_a_driver() -> None:
+    env = eventsourcing_env("postgresql+asyncpg://ann:p%40ss@db.example:6543/acc", pool_size=2)
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("db.example", "6543")
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ann", "p@ss")
+    assert env["POSTGRES_DBNAME"] == "acc"
+
+
+def test_env_defaults_like_libpq() -> None:
+    env = eventsourcing_env("postgresql://", pool_size=1)
+    assert (env["POSTGRES_HOST"], env["POSTGRES_USER"]) == ("localhost", "postgres")
+    assert env["POSTGRES_DBNAME"] == "postgres"
+
+
+def test_the_process_environment_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, store: AccountingStore
+) -> None:
+    monkeypatch.setenv("POSTGRES_DBNAME", "elsewhere")
+    monkeypatch.setenv("ACCOUNTING_CREATE_TABLE", "yes")
+    monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "1")
+    env = store.construct_env(store.name, {"POSTGRES_DBNAME": "here"})
+    assert env.get("POSTGRES_DBNAME") == "here"
+    assert env.get("CREATE_TABLE") == "no"
+    assert env.get("AGGREGATE_CACHE_MAXSIZE") == "10000"
+
+
+def test_tables_are_named_after_the_application(store: AccountingStore) -> None:
+    assert store.recorder.events_table_name == "accounting_events"  # type: ignore[attr-defined]
+    assert store.snapshots is not None
+    assert store.snapshots.recorder.events_table_name == "accounting_snapshots"  # type: ignore[attr-defined]
+
+
+def test_decimals_and_plans_round_trip_through_the_store(
+    store: AccountingStore, plain_url: str
+) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    account.assign_plan(plan_id=make_plan(plain_url), kind="percentage", value=Decimal("33.33"))
+    account.credit(uuid.uuid4(), Decimal("0.10"), idempotency_key="k", request_hash="h")
+    store.save_account(account)
+    loaded = store.get_account(account.id)
+    assert (loaded.main, loaded.savings) == (Decimal("0.07"), Decimal("0.03"))
+    assert isinstance(loaded.main, Decimal) and isinstance(loaded.plan_value, Decimal)
+    assert loaded.plan_value == Decimal("33.33") and loaded.version == 3
+    events = list(store.events.get(account.id))
+    credited = events[-1]
+    assert isinstance(credited, Account.Credited)
+    assert credited.amount == Decimal("0.10") and isinstance(credited.credit_id, uuid.UUID)
+
+
+@pytest.fixture
+def counted_reads(store: AccountingStore) -> Iterator[list[int]]:
+    """How many events each read of the events table returned."""
+    counts: list[int] = []
+    recorder: Any = store.events.recorder
+    original = recorder.select_events
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        rows = original(*args, **kwargs)
+        counts.append(len(rows))
+        return rows
+
+    recorder.select_events = counting
+    try:
+        yield counts
+    finally:
+        del recorder.select_events
+
+
+def test_snapshots_bound_the_replay(store: AccountingStore, counted_reads: list[int]) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account)
+    for n in range(2 * SNAPSHOT_INTERVAL + 49):  # versions 2..250
+        account.credit(uuid.uuid4(), Decimal(1), idempotency_key=str(n), request_hash="h")
+        store.save_account(account)
+    assert account.version == 2 * SNAPSHOT_INTERVAL + 50
+    assert store.snapshots is not None
+    snapshots = list(store.snapshots.get(account.id))
+    assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL]
+    counted_reads.clear()
+    # A rebuild from the table (a version given skips the in-memory cache):
+    loaded = store.get_account(account.id, version=account.version)
+    assert loaded.main == Decimal(2 * SNAPSHOT_INTERVAL + 49)
+    assert counted_reads == [50]  # the events after the snapshot at 200, not 250
+    # A cached account reads only what was saved since it was cached.
+    store.get_account(account.id)  # rebuilt once, then cached
+    counted_reads.clear()
+    store.get_account(account.id)
+    assert counted_reads == [0]
+
+
+def _count(url: str, sql: str, *params: Any) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_a_lost_version_race_writes_no_projection_row(
+    store: AccountingStore, plain_url: str
+) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account)
+    first, second = store.get_account(account.id), store.get_account(account.id)
+    first.credit(uuid.uuid4(), Decimal(5), idempotency_key="a", request_hash="h")
+    store.save_account(first)
+    late = second.credit(uuid.uuid4(), Decimal(7), idempotency_key="b", request_hash="h")
+    with pytest.raises(IntegrityError):
+        store.save_account(second)
+    assert (
+        _count(plain_url, "SELECT count(*) FROM credits WHERE credit_id = %s", late.credit_id) == 0
+    )
+    assert _count(plain_url, "SELECT count(*) FROM credits WHERE account_id = %s", account.id) == 1
+
+
+def test_a_failing_projection_row_writes_no_event(store: AccountingStore, plain_url: str) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    account.credit(uuid.uuid4(), Decimal(5), idempotency_key="same", request_hash="h")
+    store.save_account(account)
+    account.credit(uuid.uuid4(), Decimal(7), idempotency_key="same", request_hash="h")
+    with pytest.raises(IntegrityError):  # the key is unique per account in `credits`
+        store.save_account(account)
+    assert store.get_account(account.id).version == 2
+    events = "SELECT count(*) FROM accounting_events WHERE originator_id = %s"
+    assert _count(plain_url, events, account.id) == 2
+
+
+def test_a_processed_message_commits_with_the_effect(
+    store: AccountingStore, plain_url: str
+) -> None:
+    message = ProcessedMessage("test", uuid.uuid4().hex)
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account, processed=message)
+    other = Account(user_id=uuid.uuid4(), email="bob@example.com", full_name="Bob")
+    with pytest.raises(IntegrityError):
+        store.save_account(other, processed=message)
+    assert other.id not in store.repository
+    processed = "SELECT count(*) FROM processed_messages WHERE consumer = %s AND msg_id = %s"
+    assert _count(plain_url, processed, "test", message.msg_id) == 1
+    accounts = "SELECT count(*) FROM accounts WHERE account_id = %s"
+    assert _count(plain_url, accounts, account.id) == 1
+    assert _count(plain_url, accounts, other.id) == 0
+
+
+def test_failed_saves_leave_the_connection_usable(accounting_database_url: str) -> None:
+    # One connection, so every save after a failed one reuses it (psycopg's prepared
+    # statements must still match the server's: see ProjectingRecorder).
+    store = AccountingStore(env=eventsourcing_env(accounting_database_url, pool_size=1))
+    try:
+        account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+        store.save_account(account)
+        for n in range(8):  # past psycopg's threshold for preparing a statement on its own
+            stale = store.get_account(account.id)
+            account.credit(uuid.uuid4(), Decimal(1), idempotency_key=f"k{n}", request_hash="h")
+            store.save_account(account)
+            duplicate = store.get_account(account.id)
+            duplicate.credit(uuid.uuid4(), Decimal(1), idempotency_key=f"k{n}", request_hash="h")
+            with pytest.raises(IntegrityError):  # the key is taken
+                store.save_account(duplicate)
+            stale.credit(uuid.uuid4(), Decimal(1), idempotency_key=f"s{n}", request_hash="h")
+            with pytest.raises(IntegrityError):  # the version is taken
+                store.save_account(stale)
+        assert store.get_account(account.id).main == Decimal(8)
+    finally:
+        store.close()
