@@ -7,11 +7,14 @@ seeing each other's commits, a real pool, HTTP from another client (a fuzzer, a 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,20 +24,58 @@ from backoffice.core import migrations
 from backoffice.core.auth.service import Authenticator
 from backoffice.core.config import Settings
 from backoffice.core.db import Database
-from backoffice.core.embedded import drop_database, ensure_database, free_port, with_database
+from backoffice.core.embedded import (
+    EmbeddedNats,
+    drop_database,
+    ensure_database,
+    free_port,
+    with_database,
+)
 from backoffice.demo import load_demo
+from backoffice.savings.accounting.demo import load_demo_plans
+from backoffice.services import SAVINGS_ACCOUNTING, SAVINGS_USERS
+
+# BACKOFFICE_HOME of every test app: the development key pair of the savings tokens lives
+# there, never in the checkout's own home.
+TEST_HOME = Path(tempfile.mkdtemp(prefix="backoffice-tests-"))
+SAVINGS = {
+    SAVINGS_USERS.service: SAVINGS_USERS,
+    SAVINGS_ACCOUNTING.service: SAVINGS_ACCOUNTING,
+}
 
 
-def settings_for(url: str) -> Settings:
-    """Settings for tests: cheap hashing, no rate limit, quiet logs."""
-    return Settings(
+def settings_for(
+    url: str, *, savings: Mapping[str, str] | None = None, nats_url: str | None = None
+) -> Settings:
+    """Settings for tests: cheap hashing, no rate limit, quiet logs.
+
+    `savings` gives the savings services' databases by service name (unset: databases of
+    their names beside `url`'s); `nats_url` the broker (unset: an embedded one per app).
+    """
+    settings = Settings(
         BACKOFFICE_ENV="test",
         DATABASE_URL=url,
+        NATS_URL=nats_url,
+        BACKOFFICE_HOME=TEST_HOME,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         rate_limit_per_minute=0,
         log_level="WARNING",
     )
+    fields = {
+        f"{SAVINGS[name].prefix}database_url": value for name, value in (savings or {}).items()
+    }
+    return settings.model_copy(update=fields)
+
+
+def savings_databases(server_url: str, prefix: str) -> Generator[dict[str, str], None, None]:
+    """A migrated scratch database for each savings service, by service name; dropped after."""
+    for users in scratch_database(server_url, f"{prefix}_users"):
+        for accounting in scratch_database(server_url, f"{prefix}_accounting"):
+            urls = {SAVINGS_USERS.service: users, SAVINGS_ACCOUNTING.service: accounting}
+            for name, url in urls.items():
+                migrations.upgrade(url, scripts=SAVINGS[name].scripts)
+            yield urls
 
 
 def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
@@ -56,10 +97,22 @@ def demo_database(server_url: str, prefix: str) -> Iterator[str]:
 
 
 def live_demo(server_url: str, prefix: str) -> Iterator[str]:
-    """The real app served on a fresh demo database: yields its base URL (for fixtures)."""
+    """The real app served on fresh demo databases: yields its base URL (for fixtures).
+
+    With a NATS server of its own: two live apps on one server would answer each other's
+    requests from their own databases (same subjects, same queue groups).
+    """
     for url in demo_database(server_url, prefix):
-        with serve(create_app(settings_for(url), database_url=url)) as base:
-            yield base
+        for savings in savings_databases(server_url, prefix):
+            asyncio.run(load_demo_plans(savings[SAVINGS_ACCOUNTING.service]))
+            nats = EmbeddedNats(Path(tempfile.mkdtemp(prefix=f"{prefix}-nats-")))
+            settings = settings_for(url, savings=savings, nats_url=nats.start())
+            try:
+                with serve(create_app(settings, database_url=url)) as base:
+                    yield base
+            finally:
+                nats.stop()
+                shutil.rmtree(nats.store_dir, ignore_errors=True)
 
 
 async def _load_demo(url: str, settings: Settings) -> None:

@@ -17,6 +17,7 @@ from backoffice.cli import app as cli
 from backoffice.core import migrations
 from backoffice.core.config import Settings
 from backoffice.demo import published_logins
+from backoffice.services import SAVINGS_ACCOUNTING
 
 ROOT = Path(__file__).parents[1]
 
@@ -94,14 +95,20 @@ def test_logs_are_readable_in_a_terminal_in_development_and_json_otherwise(
     values = {
         "BACKOFFICE_ENV": env,
         "DATABASE_URL": "postgresql://db/x",
+        "NATS_URL": "nats://nats:4222",
         "BACKOFFICE_SECRET_KEY": "s" * 40,
     }
     assert Settings(_env_file=None, **values).log_json is json
 
 
-def test_demo_load_prints_the_demo_logins(empty_database_url, monkeypatch):
+def test_demo_load_prints_the_demo_logins(empty_database_url, empty_savings_env, monkeypatch):
     migrations.upgrade(empty_database_url)
+    migrations.upgrade(
+        empty_savings_env["SAVINGS_ACCOUNTING_DATABASE_URL"], scripts=SAVINGS_ACCOUNTING.scripts
+    )
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    for variable, url in empty_savings_env.items():
+        monkeypatch.setenv(variable, url)
     monkeypatch.setenv("ARGON2_TIME_COST", "1")
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
     from backoffice.core.config import get_settings
@@ -115,6 +122,7 @@ def test_demo_load_prints_the_demo_logins(empty_database_url, monkeypatch):
     for username, password in published_logins().items():
         assert f"{username}/{password}" in result.output
     assert "alice/alice-pass" in result.output
+    assert "savings plans" in result.output
 
 
 def test_the_license_file_matches_pyproject():

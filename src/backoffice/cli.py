@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from backoffice.core.config import StartupRefused, get_settings
-from backoffice.core.embedded import resolve_database_url
 from backoffice.merchants.cli import app as merchants_app
 from backoffice.transactions.cli import app as transactions_app
 
@@ -27,8 +26,12 @@ app.add_typer(transactions_app, name="transactions")
 console = Console()
 
 
+SERVICES = ("all", "savings-users", "savings-accounting", "savings-gateway")
+
+
 @app.command()
 def serve(
+    service: Annotated[str, typer.Argument(help=f"What to serve: {', '.join(SERVICES)}")] = "all",
     host: Annotated[
         str | None, typer.Option(help="Interface to bind [default: HOST or 127.0.0.1]")
     ] = None,
@@ -37,53 +40,113 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Serve every context in one ASGI app (embedded PostgreSQL when DATABASE_URL is unset)."""
+    """Serve every context in one ASGI app, or one savings service alone.
+
+    Each service uses its own database (embedded PostgreSQL when its URL and DATABASE_URL are
+    unset) and NATS_URL (an embedded NATS when unset).
+    """
     import os
 
     import uvicorn
 
+    from backoffice.app import SERVICE_DATABASES
+    from backoffice.core.databases import resolve_url
+    from backoffice.core.embedded import EmbeddedNats
     from backoffice.core.startup import check_before_serving
     from backoffice.demo import published_logins
+    from backoffice.services import MAIN, databases_for
 
+    if service not in SERVICES:
+        raise typer.BadParameter(f"{service!r} is none of: {', '.join(SERVICES)}")
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    url = resolve_database_url(settings)
-    check_before_serving(settings, url, published_logins())  # one line, not uvicorn's traceback
-    os.environ["DATABASE_URL"] = url  # workers and the app factory find the same database
+    specs = SERVICE_DATABASES[service]
+    given = {}
+    if MAIN in specs:  # refused first, in one line (not uvicorn's traceback), creating nothing
+        given[MAIN.service] = resolve_url(settings, MAIN)
+        check_before_serving(settings, given[MAIN.service], published_logins())
+    urls = databases_for(settings, specs, given)
+    # Workers and the app factory find the same databases, broker and service.
+    os.environ["BACKOFFICE_SERVICE"] = service
+    for spec in specs:
+        os.environ[spec.variable] = urls[spec.service]
+    nats: EmbeddedNats | None = None
+    if settings.nats_url is None:
+        nats = EmbeddedNats(settings.home / "nats")
+        os.environ["NATS_URL"] = nats.start()
+    get_settings.cache_clear()
     base = f"http://{host}:{port}"
     console.print(
-        f"[green]serving[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)", soft_wrap=True
+        f"[green]serving {service}[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)",
+        soft_wrap=True,
     )
-    uvicorn.run(
-        "backoffice.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    try:
+        uvicorn.run(
+            "backoffice.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+        )
+    finally:
+        if nats is not None:
+            nats.stop()
+
+
+DATABASE_NAMES = "main, savings-users, savings-accounting"
+
+
+def _database_urls(service: str) -> dict[str, str]:
+    """The URL of `service`'s database, or of every one for `all` (refusing any shared one)."""
+    from backoffice.services import DATABASES, databases_for
+
+    if service != "all" and service not in DATABASES:
+        raise typer.BadParameter(f"{service!r} is none of: all, {DATABASE_NAMES}")
+    specs = list(DATABASES.values()) if service == "all" else [DATABASES[service]]
+    return databases_for(get_settings(), specs, {})
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
-    """Apply migrations up to REVISION (default: every head)."""
+def db_upgrade(
+    service: Annotated[
+        str, typer.Argument(help=f"The service whose database to migrate: all, {DATABASE_NAMES}")
+    ] = "all",
+    revision: Annotated[
+        str, typer.Option(help="Target revision of that service's history (default: every head)")
+    ] = "heads",
+) -> None:
+    """Apply the migrations of SERVICE's database (each service has a history of its own)."""
     from backoffice.core import migrations
+    from backoffice.services import DATABASES
 
-    migrations.upgrade(resolve_database_url(get_settings()), revision)
-    console.print(f"[green]database at {revision}[/]")
+    if service == "all" and revision != "heads":
+        raise typer.BadParameter("a --revision belongs to one service's history: name the service")
+    for name, url in _database_urls(service).items():
+        migrations.upgrade(url, revision, scripts=DATABASES[name].scripts)
+        console.print(f"[green]{name}: database at {revision}[/]")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")]) -> None:
-    """Revert migrations down to REVISION."""
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")],
+    service: Annotated[
+        str, typer.Option(help=f"The service whose database to revert: {DATABASE_NAMES}")
+    ] = "main",
+) -> None:
+    """Revert SERVICE's database (default: the main one) down to REVISION."""
     from backoffice.core import migrations
+    from backoffice.services import DATABASES
 
-    migrations.downgrade(resolve_database_url(get_settings()), revision)
-    console.print(f"[yellow]database at {revision}[/]")
+    if service == "all":
+        raise typer.BadParameter(f"downgrade one service at a time: {DATABASE_NAMES}")
+    url = _database_urls(service)[service]
+    migrations.downgrade(url, revision, scripts=DATABASES[service].scripts)
+    console.print(f"[yellow]{service}: database at {revision}[/]")
 
 
 @db_app.command("stop")
@@ -96,9 +159,13 @@ def db_stop() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
-    """Print the main database URL (starting the embedded server if needed)."""
-    typer.echo(resolve_database_url(get_settings()))
+def db_url(
+    service: Annotated[str, typer.Argument(help=f"Whose database: {DATABASE_NAMES}")] = "main",
+) -> None:
+    """Print SERVICE's database URL (starting the embedded server if needed)."""
+    if service == "all":
+        raise typer.BadParameter(f"one service at a time: {DATABASE_NAMES}")
+    typer.echo(_database_urls(service)[service])
 
 
 @demo_app.command("load")
@@ -107,16 +174,20 @@ def demo_load() -> None:
     from backoffice.core.auth.service import Authenticator, find_demo_credentials
     from backoffice.core.db import Database
     from backoffice.demo import load_demo, published_logins
+    from backoffice.savings.accounting.demo import load_demo_plans
+    from backoffice.services import SAVINGS_ACCOUNTING, resolve_all
 
     settings = get_settings()
     logins = published_logins()
+    urls = resolve_all(settings)
 
     async def run() -> tuple[dict[str, int], list[str]]:
-        database = Database(resolve_database_url(settings))
+        database = Database(urls["main"])
         auth = Authenticator(settings)
         try:
             async with database.unit_of_work() as session:
                 created = await load_demo(session, auth)
+            created["savings plans"] = await load_demo_plans(urls[SAVINGS_ACCOUNTING.service])
             async with database.sessionmaker() as session:
                 return created, await find_demo_credentials(session, auth, logins)
         finally:

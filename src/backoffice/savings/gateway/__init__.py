@@ -1,0 +1,1 @@
+"""The savings gateway: the only API customers call; it talks to the services over NATS."""

@@ -1,0 +1,51 @@
+"""The gateway as a context: its routes, the public key it verifies customers with, its client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backoffice.core.broker import check_connected, connect
+from backoffice.core.config import Settings
+from backoffice.core.contexts import Context
+from backoffice.savings.gateway.api import router
+from backoffice.savings.gateway.client import SavingsClient
+from backoffice.savings.keys import verifying_key
+from backoffice.savings.tokens import TokenVerifier
+
+
+def context(settings: Settings) -> Context:
+    """The savings API, calling the services over NATS (no database of its own)."""
+    verifier = TokenVerifier(verifying_key(settings))
+
+    def setup(app: FastAPI) -> None:
+        app.state.savings_tokens = verifier
+
+    @asynccontextmanager
+    async def client(app: FastAPI) -> AsyncIterator[None]:
+        async with connect(app, "savings-gateway") as bus:
+            app.state.savings_gateway_bus = bus
+            app.state.savings_client = SavingsClient(
+                bus,
+                timeout=settings.savings_request_timeout_seconds,
+                account_wait=settings.savings_account_wait_seconds,
+            )
+            try:
+                yield
+            finally:
+                app.state.savings_client = None
+                app.state.savings_gateway_bus = None
+
+    async def ready(app: FastAPI) -> str:
+        check_connected(getattr(app.state, "savings_gateway_bus", None))
+        return "connected"
+
+    return Context(
+        "savings-gateway",
+        routers=(router,),
+        setup=setup,
+        lifespan=(client,),
+        readiness={"savings-gateway": ready},
+    )

@@ -1,0 +1,70 @@
+"""Each service served alone (`backoffice serve SERVICE`): three apps, three connections, NATS
+between them, and a gateway with no database that takes core bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from backoffice.app import create_app
+from backoffice.core.auth.service import Authenticator, Principal, Role
+from backoffice.core.embedded import EmbeddedNats
+from tests.live import settings_for
+from tests.savings.gateway.conftest import sign_up
+
+UNUSED = "postgresql://unused@localhost/unused"  # no service alone touches the main database
+
+
+@pytest.fixture
+async def gateway_alone(
+    stack_urls: dict[str, str], stack_nats: EmbeddedNats
+) -> AsyncIterator[httpx.AsyncClient]:
+    savings = {k: v for k, v in stack_urls.items() if k != "main"}
+    base = settings_for(UNUSED, savings=savings)
+    async with AsyncExitStack() as stack:
+        apps = {}
+        for service in ("savings-users", "savings-accounting", "savings-gateway"):
+            settings = base.model_copy(
+                update={"service": service, "database_url": None, "nats_url": stack_nats.url}
+            )
+            app = create_app(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            apps[service] = app
+        gateway = apps["savings-gateway"]
+        assert not hasattr(gateway.state, "db"), "the gateway keeps no database"
+        transport = httpx.ASGITransport(app=gateway, raise_app_exceptions=False)
+        client = httpx.AsyncClient(transport=transport, base_url="http://test")
+        await stack.enter_async_context(client)
+        yield client
+
+
+async def test_the_services_run_alone_and_the_gateway_reaches_them_over_nats(gateway_alone):
+    api = gateway_alone
+    ready = await api.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["data"]["checks"]) == {"savings-gateway"}
+
+    # The platform's token, as `POST /api/v1/auth/token` issues it (same secret key).
+    operator = Authenticator(settings_for(UNUSED))
+    token, _ = operator.issue_token(Principal(1, "admin", Role.ADMIN, 1))
+    plan = await api.post(
+        "/api/v1/savings/plans",
+        json={"name": "alone 7%", "kind": "percentage", "value": 7},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert plan.status_code in (201, 409), plan.text
+    basic = await api.get("/api/v1/savings/plans", auth=("admin", "adminpass"))
+    assert basic.status_code == 401
+    assert "bearer token" in basic.json()["message"]
+
+    api.base_url = httpx.URL("http://test/api/v1/savings")
+    customer = await sign_up(api)
+    credit = await api.post(
+        "/credits", json={"amount": "70"}, headers={**customer.headers, "Idempotency-Key": "alone"}
+    )
+    assert credit.status_code == 201, credit.text
+    balance = await api.get("/balance", headers=customer.headers)
+    assert balance.json()["data"]["total"] == 70
