@@ -51,7 +51,7 @@ def serve(
 
     from backoffice.app import SERVICE_DATABASES
     from backoffice.core.databases import resolve_url
-    from backoffice.core.embedded import EmbeddedNats
+    from backoffice.core.embedded import start_nats
     from backoffice.core.startup import check_before_serving
     from backoffice.demo import published_logins
     from backoffice.services import MAIN, databases_for
@@ -71,31 +71,25 @@ def serve(
     os.environ["BACKOFFICE_SERVICE"] = service
     for spec in specs:
         os.environ[spec.variable] = urls[spec.service]
-    nats: EmbeddedNats | None = None
-    if settings.nats_url is None:
-        nats = EmbeddedNats(settings.home / "nats")
-        os.environ["NATS_URL"] = nats.start()
+    if settings.nats_url is None:  # the home's embedded one, shared with other `serve`s
+        os.environ["NATS_URL"] = start_nats(settings.home)
     get_settings.cache_clear()
     base = f"http://{host}:{port}"
     console.print(
         f"[green]serving {service}[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)",
         soft_wrap=True,
     )
-    try:
-        uvicorn.run(
-            "backoffice.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_level="warning",
-        )
-    finally:
-        if nats is not None:
-            nats.stop()
+    uvicorn.run(
+        "backoffice.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 DATABASE_NAMES = "main, savings-users, savings-accounting"
@@ -151,11 +145,12 @@ def db_downgrade(
 
 @db_app.command("stop")
 def db_stop() -> None:
-    """Stop the embedded PostgreSQL that `make run` left running under BACKOFFICE_HOME."""
-    from backoffice.core.embedded import stop_postgres
+    """Stop the embedded PostgreSQL and NATS that `make run` left running under BACKOFFICE_HOME."""
+    from backoffice.core.embedded import stop_nats, stop_postgres
 
-    stopped = stop_postgres(get_settings().home)
-    console.print("[green]embedded PostgreSQL stopped[/]" if stopped else "not running")
+    home = get_settings().home
+    for name, stopped in (("PostgreSQL", stop_postgres(home)), ("NATS", stop_nats(home))):
+        console.print(f"[green]embedded {name} stopped[/]" if stopped else f"{name}: not running")
 
 
 @db_app.command("url")

