@@ -28,6 +28,8 @@ AUDIENCE: Final = "backoffice-savings"
 PRIVATE_KEY_FILE: Final = "savings-token.key"
 PUBLIC_KEY_FILE: Final = "savings-token.pub"
 INVALID_TOKEN: Final = "Invalid or expired token"  # noqa: S105 - a message, not a secret
+# Verified tokens remembered at most (expired ones are dropped first when it is full).
+MAX_VERIFIED: Final = 10_000
 _REQUIRED_CLAIMS: Final = ["sub", "email", "iss", "aud", "iat", "exp"]
 
 
@@ -115,6 +117,9 @@ class TokenVerifier:
             StartupRefused: the PEM is not an Ed25519 public key.
         """
         self._key = _public_key(public_key_pem, "the savings token public key")
+        # Tokens verified before, until they expire: a customer sends the same token with every
+        # request, and its signature check and decoding cost ~0.1 ms of the gateway's ~1 ms.
+        self._verified: dict[str, tuple[int, CustomerClaims]] = {}
 
     def verify(self, token: str) -> CustomerClaims:
         """The claims of a valid token.
@@ -132,6 +137,10 @@ class TokenVerifier:
         Raises:
             Unauthorized: anything is wrong with the token (one message for every reason).
         """
+        now = int(time.time())
+        known = self._verified.get(token)
+        if known is not None and known[0] > now:
+            return known[1]
         try:
             claims = jwt.decode(
                 token,
@@ -144,9 +153,16 @@ class TokenVerifier:
             email = claims["email"]
             if not isinstance(email, str):
                 raise TypeError("email claim is not a string")
-            return CustomerClaims(user_id=UUID(claims["sub"]), email=email)
+            customer = CustomerClaims(user_id=UUID(claims["sub"]), email=email)
+            expires = int(claims["exp"])
         except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
             raise Unauthorized(INVALID_TOKEN) from exc
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified = {k: v for k, v in self._verified.items() if v[0] > now}
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+        self._verified[token] = (expires, customer)
+        return customer
 
 
 def ensure_key_pair(directory: Path) -> KeyPair:

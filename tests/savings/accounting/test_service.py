@@ -196,6 +196,21 @@ async def test_the_same_key_returns_the_first_result(service: AccountingService)
     assert service.store.get_account(user).main == Decimal(12)
 
 
+async def test_a_replay_returns_the_first_credit_even_where_the_rules_now_refuse_it(
+    service: AccountingService,
+) -> None:
+    user = await opened(service)
+    first = await credit(service, user, "5.00", key="before-the-plan")
+    await service.assign_plan(user, await plan(service, "flat-amount", "10"))
+    assert await credit(service, user, "5.00", key="before-the-plan") == first
+    with pytest.raises(CreditTooSmall):
+        await credit(service, user, "5.00", key="a-new-key")
+    closed_user = await opened(service)
+    landed = await credit(service, closed_user, "1.00", key="before-closing")
+    await service.close_account(closed_user)
+    assert await credit(service, closed_user, "1.00", key="before-closing") == landed
+
+
 async def test_the_same_key_ten_times_at_once_makes_one_credit(
     service: AccountingService,
 ) -> None:

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt import decode as jwt_decode
 
 from backoffice.core.config import StartupRefused
 from backoffice.core.errors import Unauthorized
@@ -101,6 +102,44 @@ def _refused(verifier: TokenVerifier, token: str) -> None:
 def test_expired_token_is_refused(private_pem: bytes, verifier: TokenVerifier) -> None:
     past = int(time.time()) - 120
     _refused(verifier, _signed(private_pem, _claims(iat=past - 60, exp=past)))
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+    private_pem: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(public_pem_of(private_pem))
+    token = _signed(private_pem, _claims())
+    first = verifier.verify(token)
+    decodes: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decodes.append(1)
+        return jwt_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    assert verifier.verify(token) == first
+    assert decodes == [], "a remembered token is not decoded again"
+    expiry = jwt_decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(time, "time", lambda: expiry + 1)
+    verifier.verify(token)  # past its expiry here: decoded (and its expiry checked) again
+    assert decodes == [1]
+
+
+def test_the_memory_of_verified_tokens_is_bounded_expired_ones_first(
+    private_pem: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("backoffice.savings.tokens.MAX_VERIFIED", 2)
+    verifier = TokenVerifier(public_pem_of(private_pem))
+    now = int(time.time())
+    live, expired, new = (_signed(private_pem, _claims(sub=str(uuid.uuid4()))) for _ in range(3))
+    verifier.verify(live)
+    verifier.verify(expired)
+    _, claims = verifier._verified[expired]
+    verifier._verified[expired] = (now - 1, claims)  # as if it had expired meanwhile
+    verifier.verify(new)
+    assert set(verifier._verified) == {live, new}, "the expired one made room"
+    verifier.verify(_signed(private_pem, _claims(sub=str(uuid.uuid4()))))
+    assert len(verifier._verified) == 1, "full of live ones: forgotten, not grown"
 
 
 def test_tampered_token_is_refused(private_pem: bytes, verifier: TokenVerifier) -> None:

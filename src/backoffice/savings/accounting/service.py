@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
@@ -26,7 +27,7 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.db import Database
-from backoffice.core.errors import ValidationFailed
+from backoffice.core.errors import DomainError, ValidationFailed
 from backoffice.savings.accounting import queries
 from backoffice.savings.accounting.aggregate import Account
 from backoffice.savings.accounting.errors import (
@@ -116,19 +117,33 @@ class AccountingService:
     async def _write(
         self,
         precheck: Callable[[], Awaitable[T | None]],
-        func: Callable[P, T],
-        *args: P.args,
-        **kwargs: P.kwargs,
+        write: Callable[[], T],
+        *,
+        check_first: bool = True,
     ) -> T:
-        """Run `func` in a thread until it saves; before each try, `precheck` may answer."""
-        for _ in range(self.max_attempts):
-            answer = await precheck()
-            if answer is not None:
-                return answer
+        """Run `write` in a thread until it saves; before each try, `precheck` may answer.
+
+        With `check_first=False` the first try goes without the check: for credits, where a
+        repeated key is the exception and would fail on its unique key anyway, the check before
+        every credit cost a query each (bench/savings_credits.py: the accounting service's CPU
+        per credit fell from 2.5 to 1.8 ms without it). A first try refused by a rule (a replay
+        after the plan changed, or the account closed) asks the check before the error stands.
+        """
+        for attempt in range(self.max_attempts):
+            checked = check_first or attempt > 0
+            if checked:
+                answer = await precheck()
+                if answer is not None:
+                    return answer
             try:
-                return await self._in_thread(func, *args, **kwargs)
+                return await self._in_thread(write)
             except IntegrityError:
-                continue  # another save won: check again, reload, retry
+                continue  # another save won, or the key is taken: check again, reload, retry
+            except DomainError:
+                answer = None if checked else await precheck()
+                if answer is None:
+                    raise
+                return answer
         raise AccountBusy()
 
     def _already_processed(
@@ -176,7 +191,8 @@ class AccountingService:
         """
         processed = self._processed(msg_id)
         return await self._write(
-            self._already_processed(processed), self._open, user_id, email, full_name, processed
+            self._already_processed(processed),
+            partial(self._open, user_id, email, full_name, processed),
         )
 
     def _open(
@@ -202,7 +218,8 @@ class AccountingService:
         """
         processed = self._processed(msg_id)
         return await self._write(
-            self._already_processed(processed), self._update, user_id, email, full_name, processed
+            self._already_processed(processed),
+            partial(self._update, user_id, email, full_name, processed),
         )
 
     def _update(
@@ -225,7 +242,7 @@ class AccountingService:
         """
         processed = self._processed(msg_id)
         return await self._write(
-            self._already_processed(processed), self._close, user_id, processed
+            self._already_processed(processed), partial(self._close, user_id, processed)
         )
 
     def _close(self, user_id: UUID, processed: ProcessedMessage | None) -> bool:
@@ -341,7 +358,7 @@ class AccountingService:
                 "at": event.timestamp,
             }
 
-        return await self._write(first_result, credit)
+        return await self._write(first_result, credit, check_first=False)
 
     async def balance(self, user_id: UUID, at: datetime) -> dict[str, Any]:
         """The balances right after the last credit at or before `at` (zeros if none).
