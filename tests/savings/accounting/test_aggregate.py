@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from backoffice.savings.accounting.aggregate import Account
 from backoffice.savings.accounting.rules import (
@@ -16,6 +15,7 @@ from backoffice.savings.accounting.rules import (
     PlanKind,
     PlanTerms,
 )
+from tests.savings.accounting.helpers import plan_changes_and_credits
 
 
 def new_account() -> Account:
@@ -77,23 +77,7 @@ def test_profile_update() -> None:
     assert (account.email, account.full_name) == ("bob@example.com", "Bob")
 
 
-operations = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("percentage"),
-            st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=2),
-        ),
-        st.tuples(
-            st.just("flat-amount"),
-            st.decimals(min_value=Decimal("0.01"), max_value=Decimal(500), places=2),
-        ),
-        st.tuples(
-            st.just("credit"),
-            st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=2),
-        ),
-    ),
-    max_size=30,
-)
+operations = plan_changes_and_credits(max_flat="500", max_credit="100000", max_size=30)
 
 
 @settings(max_examples=200)

@@ -14,32 +14,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from backoffice.savings.accounting.aggregate import Account
 from backoffice.savings.accounting.rules import CreditTooSmall
 from backoffice.savings.accounting.service import AccountingService
+from tests.savings.accounting.helpers import plan_changes_and_credits
 
 T = TypeVar("T")
 
-steps = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("percentage"),
-            st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=2),
-        ),
-        st.tuples(
-            st.just("flat-amount"),
-            st.decimals(min_value=Decimal("0.01"), max_value=Decimal(50), places=2),
-        ),
-        st.tuples(
-            st.just("credit"),
-            st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1000), places=2),
-        ),
-    ),
-    min_size=1,
-    max_size=8,
-)
+steps = plan_changes_and_credits(max_flat="50", max_credit="1000", min_size=1, max_size=8)
 
 
 def replayed_balance(service: AccountingService, user: uuid.UUID, at: datetime) -> Decimal:
