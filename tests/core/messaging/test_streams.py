@@ -88,3 +88,22 @@ async def test_a_failed_handler_gets_the_message_again(bus: Bus, stream: tuple[s
         return bool(info.num_ack_pending == 0 and info.num_redelivered == 0)
 
     await eventually(acked)
+
+
+async def test_a_message_that_is_no_json_object_is_dropped_not_redelivered(
+    bus: Bus, stream: tuple[str, str]
+):
+    name, prefix = stream
+    for raw in (b"not json", b"[1, 2]"):
+        await bus.jetstream.publish(f"{prefix}.bad", raw)
+    await bus.publish(f"{prefix}.good", {"n": 1}, msg_id="good")
+    seen, durable = Collector(), unique("d")
+    await bus.consume(name, durable, f"{prefix}.>", seen)
+
+    async def settled() -> bool:
+        info = await bus.jetstream.consumer_info(name, durable)
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+    await eventually(settled)
+    assert [m.data for m in seen.messages] == [{"n": 1}]
+    assert (await bus.jetstream.consumer_info(name, durable)).num_redelivered == 0

@@ -212,7 +212,8 @@ class Bus:
         """Start a durable pull consumer in the background, acking each message once handled.
 
         A handler that raises gets its message redelivered after a short delay, as many times
-        as it takes (delivery is at-least-once: handlers must be idempotent).
+        as it takes (delivery is at-least-once: handlers must be idempotent). A message that is
+        not a JSON object never reaches the handler: it is logged and ended, not redelivered.
 
         Args:
             stream: The stream to read.
@@ -255,10 +256,19 @@ class Bus:
     async def _handle(self, msg: Msg, durable: str, handler: MessageHandler) -> None:
         headers = msg.headers or {}
         try:
+            data = json.loads(msg.data)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            # It would fail the same way at every redelivery: end it, loudly (no dead letters).
+            log.error("undecodable message dropped", consumer=durable, subject=msg.subject)
+            await _settle(msg.term(), durable)
+            return
+        try:
             message = Message(
                 subject=msg.subject,
                 msg_id=headers.get(MSG_ID_HEADER),
-                data=json.loads(msg.data),
+                data=data,
                 deliveries=msg.metadata.num_delivered,
             )
             await handler(message)
