@@ -41,7 +41,7 @@ from backoffice.core.db import (
     get_statement_pool,
 )
 from backoffice.core.embedded import EmbeddedNats, start_postgres
-from tests.live import savings_databases, scratch_database, settings_for
+from tests.live import SAVINGS, savings_databases, scratch_database, settings_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -103,6 +103,23 @@ def empty_savings_env(server_url: str) -> Iterator[dict[str, str]]:
 def savings_urls(server_url: str) -> Iterator[dict[str, str]]:
     """Each savings service's own scratch database, migrated by its own history."""
     yield from savings_databases(server_url, "savings_test")
+
+
+@pytest.fixture
+def services_env(server_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """For a `backoffice serve` in a subprocess: environment variables naming the savings
+    services' own migrated databases and a NATS server of the test's own.
+
+    So the process neither derives databases beside `DATABASE_URL` nor leaves an embedded NATS
+    running after the test.
+    """
+    nats = EmbeddedNats(tmp_path / "nats-server")
+    try:
+        for urls in savings_databases(server_url, "served"):
+            variables = {SAVINGS[name].variable: url for name, url in urls.items()}
+            yield {"NATS_URL": nats.start(), **variables}
+    finally:
+        nats.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from backoffice.core.auth.models import Account
 from backoffice.core.auth.service import Authenticator, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import Database
-from backoffice.core.embedded import EmbeddedNats, free_port
+from backoffice.core.embedded import free_port
 from backoffice.savings.tokens import ensure_key_pair
-from tests.live import SAVINGS, savings_databases, scratch_database
+from tests.live import scratch_database
 
 SECRET = "a-production-secret-of-more-than-32-characters"
 COMMANDS = [
@@ -157,19 +157,16 @@ def test_serve_in_production_refuses_any_working_demo_login(
 
 
 def test_serve_in_production_starts_once_the_demo_passwords_are_changed(
-    production_url, server_url, tmp_path
+    production_url, services_env, tmp_path
 ):
     _in_its_own_loop(_set_logins(production_url, {"alice": "not-alice-pass", "admin": "changed!"}))
     clean = {k: v for k, v in os.environ.items() if k.upper() not in _setting_names()}
     port = free_port()
     keys = ensure_key_pair(tmp_path / "keys")
-    nats = EmbeddedNats(tmp_path / "nats")
-    savings = savings_databases(server_url, "production")
-    savings_env = {SAVINGS[name].variable: url for name, url in next(savings).items()}
     env = {
         **clean,
-        **_production(production_url, nats.start()),
-        **savings_env,
+        **_production(production_url),
+        **services_env,
         "SAVINGS_TOKEN_PRIVATE_KEY_FILE": str(keys.private_path),
         "SAVINGS_TOKEN_PUBLIC_KEY_FILE": str(keys.public_path),
         "DATA_DIR": str(tmp_path / "none"),
@@ -195,5 +192,3 @@ def test_serve_in_production_starts_once_the_demo_passwords_are_changed(
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-        nats.stop()
-        savings.close()

@@ -118,9 +118,16 @@ def _lock_waiters(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def test_sigterm_ends_the_server_while_its_import_waits_on_the_database(merchants_url, tmp_path):
+def test_sigterm_ends_the_server_while_its_import_waits_on_the_database(
+    merchants_url, services_env, tmp_path
+):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": merchants_url, "DATA_DIR": str(FIXTURES)}
+    env = {
+        **os.environ,
+        **services_env,
+        "DATABASE_URL": merchants_url,
+        "DATA_DIR": str(FIXTURES),
+    }
     with psycopg.connect(merchants_url) as holder:
         # Another importer holds the dataset's lock: the server's import waits in PostgreSQL.
         holder.execute(
