@@ -105,14 +105,25 @@ def live_demo(server_url: str, prefix: str) -> Iterator[str]:
     for url in demo_database(server_url, prefix):
         for savings in savings_databases(server_url, prefix):
             asyncio.run(load_demo_plans(savings[SAVINGS_ACCOUNTING.service]))
-            nats = EmbeddedNats(Path(tempfile.mkdtemp(prefix=f"{prefix}-nats-")))
-            settings = settings_for(url, savings=savings, nats_url=nats.start())
-            try:
+            with own_nats(prefix) as nats:
+                settings = settings_for(url, savings=savings, nats_url=nats.url)
                 with serve(create_app(settings, database_url=url)) as base:
                     yield base
-            finally:
-                nats.stop()
-                shutil.rmtree(nats.store_dir, ignore_errors=True)
+
+
+@contextmanager
+def own_nats(prefix: str) -> Iterator[EmbeddedNats]:
+    """A started NATS server of the caller's own (nothing else answers on its subjects).
+
+    Its store is a temporary folder, removed with it.
+    """
+    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix=f"{prefix}-nats-")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.store_dir, ignore_errors=True)
 
 
 async def _load_demo(url: str, settings: Settings) -> None:

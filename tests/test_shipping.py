@@ -24,8 +24,8 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from backoffice.app import SERVICE_DATABASES
-from backoffice.cli import SERVICES, app
-from backoffice.core.config import Settings
+from backoffice.cli import app
+from backoffice.core.config import SERVICES, Settings
 from backoffice.core.databases import refuse_shared
 from backoffice.services import DATABASES
 

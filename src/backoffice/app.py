@@ -18,6 +18,7 @@ from backoffice.core.auth.service import Authenticator
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.contexts import Context, build_app
+from backoffice.core.databases import DatabaseSpec
 from backoffice.core.db import Database
 from backoffice.core.docs import install_docs
 from backoffice.core.health import MAIN_CHECK, database_ready
@@ -41,7 +42,7 @@ from backoffice.transactions.api import context as transactions
 DESCRIPTION = "Payroll, expense approvals, merchant analytics, transactions ETL and savings."
 
 # What each service needs of the databases (the gateway keeps no data).
-SERVICE_DATABASES = {
+SERVICE_DATABASES: dict[str, tuple[DatabaseSpec, ...]] = {
     "all": (MAIN, SAVINGS_USERS, SAVINGS_ACCOUNTING),
     "savings-users": (SAVINGS_USERS,),
     "savings-accounting": (SAVINGS_ACCOUNTING,),

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backoffice.core.config import StartupRefused, get_settings
+from backoffice.core.config import SERVICES, StartupRefused, get_settings
 from backoffice.merchants.cli import app as merchants_app
 from backoffice.transactions.cli import app as transactions_app
 
@@ -24,9 +24,6 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(transactions_app, name="transactions")
 console = Console()
-
-
-SERVICES = ("all", "savings-users", "savings-accounting", "savings-gateway")
 
 
 @app.command()
@@ -170,11 +167,11 @@ def demo_load() -> None:
     from backoffice.core.db import Database
     from backoffice.demo import load_demo, published_logins
     from backoffice.savings.accounting.demo import load_demo_plans
-    from backoffice.services import SAVINGS_ACCOUNTING, resolve_all
+    from backoffice.services import SAVINGS_ACCOUNTING
 
     settings = get_settings()
     logins = published_logins()
-    urls = resolve_all(settings)
+    urls = _database_urls("all")
 
     async def run() -> tuple[dict[str, int], list[str]]:
         database = Database(urls["main"])

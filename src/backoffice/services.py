@@ -22,15 +22,6 @@ SAVINGS_ACCOUNTING = DatabaseSpec(
 DATABASES = {spec.service: spec for spec in (MAIN, SAVINGS_USERS, SAVINGS_ACCOUNTING)}
 
 
-def resolve_all(settings: Settings) -> dict[str, str]:
-    """Every service's database URL (creating derived databases), refusing any two that share one.
-
-    Raises:
-        StartupRefused: two services would share a database, or one cannot be created.
-    """
-    return databases_for(settings, list(DATABASES.values()), {})
-
-
 def databases_for(
     settings: Settings, specs: Sequence[DatabaseSpec], given: Mapping[str, str]
 ) -> dict[str, str]:

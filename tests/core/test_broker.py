@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from backoffice.core.broker import broker_context, check_connected
+from backoffice.core.broker import broker_context, check_connected, connect
 from backoffice.core.config import Settings
 from backoffice.core.contexts import build_app
 from backoffice.core.health import NotReady
@@ -31,7 +31,13 @@ async def test_with_nats_url_the_app_uses_it(nats_url: str):
         assert app.state.nats_url == nats_url
 
 
-def test_a_connection_never_made_is_not_ready():
+async def test_a_connection_is_ready_only_while_it_is_open(nats_url: str):
+    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url))])
     with pytest.raises(NotReady) as failure:
-        check_connected(None)
+        check_connected(app, "svc")  # never made
     assert failure.value.code == "broker_unavailable"
+    async with app.router.lifespan_context(app), connect(app, "svc") as bus:
+        assert bus.connected
+        check_connected(app, "svc")
+    with pytest.raises(NotReady):
+        check_connected(app, "svc")  # closed

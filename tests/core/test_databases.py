@@ -66,3 +66,10 @@ def test_two_services_on_one_database_are_refused():
         )
     with pytest.raises(StartupRefused, match="same database"):
         refuse_shared({"a": "postgresql://u@/x?host=/tmp", "b": "postgresql://u@/x?host=/tmp"})
+
+
+def test_every_service_says_which_databases_it_uses():
+    from backoffice.app import SERVICE_DATABASES
+    from backoffice.core.config import SERVICES
+
+    assert tuple(SERVICE_DATABASES) == SERVICES

@@ -23,6 +23,9 @@ from backoffice.core.messaging import Bus
 def broker_context(settings: Settings) -> Context:
     """Put the server's URL in `app.state.nats_url` for the app's lifetime (first of the users)."""
 
+    def setup(app: FastAPI) -> None:
+        app.state.buses = {}  # each service's connection by its name, while it is open
+
     @asynccontextmanager
     async def server(app: FastAPI) -> AsyncIterator[None]:
         if settings.nats_url is not None:
@@ -36,24 +39,31 @@ def broker_context(settings: Settings) -> Context:
         finally:
             embedded.stop()
 
-    return Context("broker", lifespan=(server,))
+    return Context("broker", setup=setup, lifespan=(server,))
 
 
 @asynccontextmanager
 async def connect(app: FastAPI, name: str) -> AsyncIterator[Bus]:
-    """A connection of `name`'s own to the app's server, closed (drained) on exit."""
+    """A connection of `name`'s own to the app's server, closed (drained) on exit.
+
+    Kept in `app.state.buses` while it is open, for `check_connected`.
+    """
     bus = await Bus.connect(app.state.nats_url, name=name)
+    app.state.buses[name] = bus
     try:
         yield bus
     finally:
+        del app.state.buses[name]
         await bus.close()
 
 
-def check_connected(bus: Bus | None) -> None:
-    """For a readiness check.
+def check_connected(app: FastAPI, name: str) -> None:
+    """For a readiness check: `name`'s connection is up.
 
     Raises:
-        NotReady: the connection is not up (never made, or reconnecting).
+        NotReady: the connection is not up (never made, closed, or reconnecting).
     """
+    buses: dict[str, Bus] = getattr(app.state, "buses", {})
+    bus = buses.get(name)
     if bus is None or not bus.connected:
         raise NotReady("broker_unavailable", "NATS is not connected")

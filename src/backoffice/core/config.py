@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -20,6 +20,11 @@ def _json_logs_by_default(env: str) -> bool:
     return not (env == "development" and at_a_terminal)
 
 
+# What one process can serve: everything, or one savings service alone.
+Service = Literal["all", "savings-users", "savings-accounting", "savings-gateway"]
+SERVICES: tuple[str, ...] = get_args(Service)
+
+
 class Settings(BaseSettings):
     """Every knob of the platform; environment variables override `.env`."""
 
@@ -29,9 +34,7 @@ class Settings(BaseSettings):
         "development", validation_alias="BACKOFFICE_ENV"
     )
     # Which service this process serves: all of them, or one alone (`backoffice serve SERVICE`).
-    service: Literal["all", "savings-users", "savings-accounting", "savings-gateway"] = Field(
-        "all", validation_alias="BACKOFFICE_SERVICE"
-    )
+    service: Service = Field("all", validation_alias="BACKOFFICE_SERVICE")
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     nats_url: str | None = Field(None, validation_alias="NATS_URL")
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +12,7 @@ from fastapi import FastAPI
 
 from backoffice.app import create_app
 from backoffice.core.embedded import EmbeddedNats
-from tests.live import demo_database, savings_databases, settings_for
+from tests.live import demo_database, own_nats, savings_databases, settings_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -23,11 +20,8 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture(scope="package")
 def stack_nats() -> Iterator[EmbeddedNats]:
     """A NATS server of the package's own: nothing else answers on the services' subjects."""
-    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="savings-gateway-nats-")))
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.store_dir, ignore_errors=True)
+    with own_nats("savings-gateway") as server:
+        yield server
 
 
 @pytest.fixture(scope="package")

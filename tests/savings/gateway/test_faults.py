@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from backoffice.app import create_app
 from backoffice.core.embedded import EmbeddedNats, free_port
-from tests.live import TEST_HOME, savings_databases, settings_for
+from tests.live import TEST_HOME, own_nats, savings_databases, settings_for
 from tests.savings.gateway.conftest import Customer, sign_up
 
 UNUSED = "postgresql://unused@localhost/unused"
@@ -38,11 +35,8 @@ def fault_urls(server_url: str) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def fault_nats() -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="savings-faults-nats-")))
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.store_dir, ignore_errors=True)
+    with own_nats("savings-faults") as server:
+        yield server
 
 
 class AccountingProcess:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
 
-from backoffice.core.envelope import Envelope, PageInfo, ok
+from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
@@ -23,7 +23,7 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.money import to_cents
-from backoffice.core.pagination import Pagination
+from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
 from backoffice.savings import subjects
 from backoffice.savings.gateway.auth import AnyCaller, Customer, Operator
@@ -84,7 +84,7 @@ def _instant(value: datetime | None, field: str) -> datetime:
 )
 async def signup(body: SignupCreate, request: Request) -> Envelope[CustomerRead]:
     """A taken email (in any case) is a 409."""
-    data = await _client(request).users(subjects.SIGNUP, body.model_dump())
+    data = await _client(request).ask(subjects.SIGNUP, body.model_dump())
     return ok(CustomerRead.model_validate(data), "Created", status_code=201)
 
 
@@ -96,7 +96,7 @@ async def signup(body: SignupCreate, request: Request) -> Envelope[CustomerRead]
 )
 async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
     """Wrong email or password: a 401 that does not say which."""
-    data = await _client(request).users(subjects.LOGIN, body.model_dump())
+    data = await _client(request).ask(subjects.LOGIN, body.model_dump())
     return ok(TokenRead.model_validate(data))
 
 
@@ -108,7 +108,7 @@ async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
 )
 async def list_plans(_: AnyCaller, request: Request) -> Envelope[list[PlanRead]]:
     """Every plan, oldest first."""
-    data = await _client(request).plans(subjects.LIST_PLANS, {})
+    data = await _client(request).ask(subjects.LIST_PLANS, {})
     return ok([PlanRead.model_validate(plan) for plan in data["plans"]])
 
 
@@ -122,7 +122,7 @@ async def list_plans(_: AnyCaller, request: Request) -> Envelope[list[PlanRead]]
 async def create_plan(body: PlanCreate, _: Operator, request: Request) -> Envelope[PlanRead]:
     """A taken name is a 409; a percentage above 100 or a flat amount of 0 is a 422."""
     payload = {"name": body.name, "kind": body.kind, "value": str(body.value)}
-    data = await _client(request).plans(subjects.CREATE_PLAN, payload)
+    data = await _client(request).ask(subjects.CREATE_PLAN, payload)
     return ok(PlanRead.model_validate(data), "Created", status_code=201)
 
 
@@ -216,14 +216,7 @@ async def transactions(
     }
     data = await _client(request).account(subjects.TRANSACTIONS, payload)
     items = [CreditRead.model_validate(item) for item in data["items"]]
-    total = int(data["total"])
-    info = PageInfo(
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        has_more=page.offset + len(items) < total,
-    )
-    return ok(items, pagination=info)
+    return ok(items, pagination=page_info(page, len(items), int(data["total"])))
 
 
 def _request_hash(amount: Decimal) -> str:

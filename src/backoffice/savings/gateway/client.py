@@ -29,12 +29,8 @@ class SavingsClient:
         self._timeout = timeout
         self._account_wait = account_wait
 
-    async def users(self, subject: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """A command or query of the users service."""
-        return await self._bus.request(subject, payload, timeout=self._timeout)
-
-    async def plans(self, subject: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """A command or query of the accounting service that names no account."""
+    async def ask(self, subject: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A command or query of either service that names no account: one request."""
         return await self._bus.request(subject, payload, timeout=self._timeout)
 
     async def account(self, subject: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,7 +44,7 @@ class SavingsClient:
         pause = 0.02
         while True:
             try:
-                return await self._bus.request(subject, payload, timeout=self._timeout)
+                return await self.ask(subject, payload)
             except RemoteError as error:
                 if error.code != ACCOUNT_NOT_FOUND or time.monotonic() + pause > deadline:
                     raise

@@ -15,6 +15,8 @@ from backoffice.savings.gateway.client import SavingsClient
 from backoffice.savings.keys import verifying_key
 from backoffice.savings.tokens import TokenVerifier
 
+NAME = "savings-gateway"
+
 
 def context(settings: Settings) -> Context:
     """The savings API, calling the services over NATS (no database of its own)."""
@@ -25,8 +27,7 @@ def context(settings: Settings) -> Context:
 
     @asynccontextmanager
     async def client(app: FastAPI) -> AsyncIterator[None]:
-        async with connect(app, "savings-gateway") as bus:
-            app.state.savings_gateway_bus = bus
+        async with connect(app, NAME) as bus:
             app.state.savings_client = SavingsClient(
                 bus,
                 timeout=settings.savings_request_timeout_seconds,
@@ -36,16 +37,11 @@ def context(settings: Settings) -> Context:
                 yield
             finally:
                 app.state.savings_client = None
-                app.state.savings_gateway_bus = None
 
     async def ready(app: FastAPI) -> str:
-        check_connected(getattr(app.state, "savings_gateway_bus", None))
+        check_connected(app, NAME)
         return "connected"
 
     return Context(
-        "savings-gateway",
-        routers=(router,),
-        setup=setup,
-        lifespan=(client,),
-        readiness={"savings-gateway": ready},
+        NAME, routers=(router,), setup=setup, lifespan=(client,), readiness={NAME: ready}
     )

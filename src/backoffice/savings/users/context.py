@@ -20,8 +20,9 @@ from backoffice.savings.tokens import TokenSigner
 from backoffice.savings.users import handlers
 from backoffice.savings.users.models import OUTBOX
 from backoffice.savings.users.passwords import Hasher
+from backoffice.services import SAVINGS_USERS
 
-SCRIPTS = "backoffice.savings.users:migrations"
+NAME = SAVINGS_USERS.service
 
 
 def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
@@ -33,7 +34,7 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
         pool: its connection pool's size and overflow.
     """
     signer = TokenSigner(signing_key(settings), ttl_seconds=settings.savings_token_ttl_seconds)
-    heads = head_revisions(SCRIPTS)
+    heads = head_revisions(SAVINGS_USERS.scripts)
 
     def setup(app: FastAPI) -> None:
         app.state.savings_users_db = Database(url, pool_size=pool[0], max_overflow=pool[1])
@@ -42,25 +43,18 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
     async def serving(app: FastAPI) -> AsyncIterator[None]:
         database: Database = app.state.savings_users_db
         try:
-            async with connect(app, "savings-users") as bus:
+            async with connect(app, NAME) as bus:
                 await bus.ensure_stream(USERS_STREAM, [USERS_EVENTS])
                 relay = OutboxRelay(database.sessionmaker, OUTBOX, bus)
-                relay.start()
-                try:
+                async with relay.lifespan():
                     hasher = Hasher.from_settings(settings)
                     await handlers.register(bus, database.sessionmaker, relay, hasher, signer)
-                    app.state.savings_users_bus = bus
                     yield
-                finally:
-                    app.state.savings_users_bus = None
-                    await relay.stop()
         finally:
             await database.dispose()
 
     async def ready(app: FastAPI) -> str:
-        check_connected(getattr(app.state, "savings_users_bus", None))
+        check_connected(app, NAME)
         return await database_ready(app.state.savings_users_db.engine, heads)
 
-    return Context(
-        "savings-users", setup=setup, lifespan=(serving,), readiness={"savings-users": ready}
-    )
+    return Context(NAME, setup=setup, lifespan=(serving,), readiness={NAME: ready})
