@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator
+from backoffice.core.bodylimit import BodyLimitMiddleware
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.contexts import Context, build_app
@@ -89,6 +90,7 @@ def create_app(
         description=DESCRIPTION,
         docs_url=None,  # core.docs serves them, with no CDN
         redoc_url=None,
+        max_body_size=settings.max_body_bytes,
     )
 
 
@@ -143,6 +145,7 @@ async def _close_database(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(BodyLimitMiddleware)  # innermost: a 429 or CORS headers come first
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit_per_minute, limiter=limiter)
     if settings.cors_origins:

@@ -19,6 +19,8 @@ from backoffice.core.errors import Conflict
 from backoffice.core.pagination import Pagination, contains, paginate, sorting
 from backoffice.core.routing import ApiRouter
 
+UPLOAD_LIMIT = 4 * 1024 * 1024
+
 
 class Item(BaseModel):
     name: str
@@ -34,6 +36,11 @@ def build_probe_router() -> ApiRouter:
 
     @router.post("/create", status_code=201)
     async def create(item: Item, _: CanCreate) -> Envelope[Item]:
+        return ok(item, "Created", status_code=201)
+
+    @router.post("/upload", status_code=201, max_body_size=UPLOAD_LIMIT)
+    async def upload(item: Item, _: CanCreate) -> Envelope[Item]:
+        """A route that takes larger bodies than the app's limit."""
         return ok(item, "Created", status_code=201)
 
     @router.delete("/delete")

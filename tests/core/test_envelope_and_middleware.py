@@ -1,3 +1,6 @@
+from tests.core.conftest import UPLOAD_LIMIT
+
+
 async def test_success_envelope_shape(probe, admin):
     response = await probe.post(
         "/api/v1/probe/create", json={"name": "pen", "quantity": 2}, headers=admin
@@ -105,3 +108,16 @@ async def test_docs_are_public_and_not_locked_down_by_csp(client):
     schema = await client.get("/openapi.json")
     assert schema.status_code == 200
     assert "/api/v1/auth/token" in schema.json()["paths"]
+
+
+async def test_a_route_may_take_larger_bodies_than_the_app(probe, admin):
+    padded = b'{"name": "big", "quantity": 1' + b" " * (2 * UPLOAD_LIMIT // 4) + b"}"
+    headers = {**admin, "Content-Type": "application/json"}
+    taken = await probe.post("/api/v1/probe/upload", content=padded, headers=headers)
+    assert taken.status_code == 201, taken.text
+    elsewhere = await probe.post("/api/v1/probe/create", content=padded, headers=headers)
+    assert elsewhere.status_code == 413, elsewhere.text
+    too_big = b'{"name": "big", "quantity": 1' + b" " * UPLOAD_LIMIT + b"}"
+    refused = await probe.post("/api/v1/probe/upload", content=too_big, headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert str(UPLOAD_LIMIT) in refused.json()["message"]

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=1024)
 
     rate_limit_per_minute: int = Field(6000, ge=0, description="0 disables rate limiting")
+    # The largest request body a route takes unless it declares its own (`max_body_size=`).
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=2**31)
     cors_origins: list[str] = Field(default_factory=list)
 
     host: str = Field("127.0.0.1", description="interface `backoffice serve` binds")

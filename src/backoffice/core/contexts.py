@@ -61,7 +61,8 @@ def install(app: FastAPI, context: Context) -> None:
             # Routes define __eq__ but no hash: keyed by identity. Errors are rendered for the
             # route a request reached (FastAPI keeps the declared route in `scope["route"]`).
             app.state.error_styles[id(route)] = routes.errors
-        app.include_router(routes.router)
+        # A route's own `max_body_size=` wins over the app's (core.bodylimit).
+        app.include_router(routes.router, max_body_size=app.state.max_body_size)
     if context.setup is not None:
         context.setup(app)
     app.state.lifespan_hooks.extend(context.lifespan)
@@ -71,8 +72,13 @@ def install(app: FastAPI, context: Context) -> None:
         app.state.readiness_checks[name] = partial(check, app)
 
 
-def build_app(contexts: Sequence[Context], **fastapi: Any) -> FastAPI:
+def build_app(
+    contexts: Sequence[Context], *, max_body_size: int | None = None, **fastapi: Any
+) -> FastAPI:
     """An app serving `contexts`, their hooks run by its lifespan (in order, undone in reverse).
+
+    Every route takes bodies of at most `max_body_size` bytes unless it declares its own limit
+    (`core.bodylimit`).
 
     A sub-app mounted into another gets no lifespan events of its own: the app that assembles
     it must run its hooks, which is why they are data here rather than a FastAPI lifespan.
@@ -88,6 +94,7 @@ def build_app(contexts: Sequence[Context], **fastapi: Any) -> FastAPI:
     app = FastAPI(version=__version__, lifespan=lifespan, **fastapi)
     app.state.started_at = time.monotonic()
     app.state.error_styles = {}
+    app.state.max_body_size = max_body_size
     app.state.health_reporters = {}
     app.state.readiness_checks = {}
     app.state.lifespan_hooks = []

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from backoffice.core.errors import DomainError
 
@@ -157,6 +158,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:  # a body streamed past the limit, cut off by FastAPI's count
+        return body_too_large_response(request, request.scope.get(MAX_BODY_SIZE_SCOPE_KEY))
     try:
         phrase = HTTPStatus(exc.status_code).phrase
     except ValueError:
@@ -169,6 +172,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
         headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
     return error_response(request, exc.status_code, code, message, headers=headers)
+
+
+def body_too_large_response(request: Request, limit: int | None) -> JSONResponse:
+    """The 413 of a body over the route's limit (`core.bodylimit`)."""
+    size = f"the limit of {limit} bytes" if limit is not None else "the limit"
+    return error_response(request, 413, "body_too_large", f"The request body is larger than {size}")
 
 
 def internal_error_response(request: Request) -> JSONResponse:

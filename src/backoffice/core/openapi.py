@@ -3,7 +3,8 @@
 Endpoints declare the domain errors they raise (`responses=error_responses(...)`); the statuses
 that core itself produces are added here for every operation, so a route added later is
 documented with no extra work: 400 (a body that cannot be read), 401 and 403 (an operation
-that needs credentials), 422 (parameters or a body to validate) and 429 (rate limiting).
+that needs credentials), 413 (a body over the limit), 422 (parameters or a body to validate)
+and 429 (rate limiting).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CORE_STATUSES = {
     "400": "The body could not be read (not UTF-8, or not the declared content type)",
     "401": "Missing or wrong credentials (`WWW-Authenticate` says which schemes)",
     "403": "The caller's role does not allow this",
+    "413": "The body is larger than the limit (`MAX_BODY_BYTES`, 1 MiB by default)",
     "422": "A parameter or the body breaks a rule; `errors` lists each field and reason",
     "429": "Too many requests from this client; `Retry-After` says when to retry",
 }
@@ -114,6 +116,7 @@ def _document_core_statuses(
         "400": "requestBody" in operation,
         "401": authenticated,
         "403": authenticated,
+        "413": "requestBody" in operation,
         "422": validated,
         "429": path not in EXEMPT_PATHS,
     }
