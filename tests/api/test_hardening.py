@@ -170,9 +170,15 @@ async def test_nul_in_the_basic_username_is_401(client):
         ("POST", "/api/expenses"),
         ("POST", "/api/expenses/approve"),
         ("PUT", "/api/v1/employees/1/account"),
+        # The savings gateway's: a customer's token, a customer's or an operator's, an admin's.
+        ("PUT", "/api/v1/savings/plan"),
+        ("POST", "/api/v1/savings/credits"),
+        ("POST", "/api/v1/savings/plans"),
     ],
 )
-@pytest.mark.parametrize("body", [b"\xff\xfe#\x17", b"{not json", b'{"name": "x"'])
+@pytest.mark.parametrize(
+    "body", [b"\xff\xfe#\x17", b"{not json", b'{"name": "x"', b'{"name": "x\\u0000"}']
+)
 async def test_authentication_comes_before_the_body(client, method, path, body):
     response = await client.request(
         method, path, content=body, headers={"Content-Type": "application/json"}

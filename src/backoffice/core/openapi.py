@@ -16,10 +16,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from backoffice.core.auth.dependencies import PLATFORM
 from backoffice.core.envelope import ERROR_MODELS, ErrorStyle
 from backoffice.core.pagination import SORT_FIELDS
 from backoffice.core.ratelimit import EXEMPT_PATHS
-from backoffice.core.routing import needs_credentials, route_contexts
+from backoffice.core.routing import needs_credentials, route_contexts, security_schemes
 
 CORE_STATUSES = {
     "400": "The body could not be read (not UTF-8, or not the declared content type)",
@@ -48,23 +49,26 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {})
-    components["securitySchemes"] = {
-        "basic": {"type": "http", "scheme": "basic"},
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    documented = components["securitySchemes"] = {
+        scheme.name: dict(scheme.definition) for scheme in PLATFORM
     }
     schemas = components.setdefault("schemas", {})
     for model in ERROR_MODELS.values():
         _add_component(schemas, model)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    schema["security"] = [{"basic": []}, {"bearer": []}]
+    schema["security"] = [{scheme.name: []} for scheme in PLATFORM]
     styles: dict[int, ErrorStyle] = getattr(app.state, "error_styles", {})
     for served in route_contexts(app):
         route = served.original_route
         if isinstance(route, APIRoute) and served.include_in_schema and served.path_format:
             style = styles.get(id(route), ErrorStyle.ENVELOPE)
+            schemes = security_schemes(route)
+            documented.update((scheme.name, dict(scheme.definition)) for scheme in schemes)
             for method in served.methods or ():
                 operation = schema["paths"][served.path_format][method.lower()]
+                # Each operation says which schemes it takes: none, the platform's, a context's.
+                operation["security"] = [{scheme.name: []} for scheme in schemes]
                 _document_core_statuses(operation, served.path_format, route, style)
     return schema
 
@@ -120,8 +124,6 @@ def _document_core_statuses(
         "422": validated,
         "429": path not in EXEMPT_PATHS,
     }
-    if not authenticated:
-        operation["security"] = []
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, applies in statuses.items():
         if applies:

@@ -6,8 +6,8 @@ their own dependencies and body parsing:
 - a method the path does not serve is a 405 with an `Allow` header, even where a templated
   route would match the same path (`DELETE /api/v1/countries/list` is not a country named
   "list");
-- authentication comes before the body is read, so an anonymous request is a 401 whatever its
-  body;
+- credentials are checked before the body is read (every dependency declared with
+  `core.auth.dependencies.credentials`), so an anonymous request is a 401 whatever its body;
 - NUL (U+0000), which PostgreSQL cannot store in text, is refused in the path, the query and
   every string of a JSON body (keys included): one rule here instead of a validator per field.
 
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from backoffice.core.auth.dependencies import authenticate, get_current_user
+from backoffice.core.auth.dependencies import CREDENTIAL_CHECKS, SecurityScheme
 from backoffice.core.errors import ValidationFailed
 
 NUL = "\x00"
@@ -42,7 +42,7 @@ class GuardedRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         templated = bool(self.param_convertors)
-        authenticated = needs_credentials(self)
+        checks = credential_checks(self)
         has_body = self.body_field is not None
 
         async def guarded(request: Request) -> Response:
@@ -50,8 +50,8 @@ class GuardedRoute(APIRoute):
                 served = literal_paths(request.app).get(request.scope["path"])
                 if served is not None and request.method not in served:
                     raise HTTPException(405)  # the error handler adds `Allow`
-            if authenticated:
-                request.state.principal = await authenticate(request)
+            for check in checks:
+                await check(request)
             _refuse_nul_in_url(request)
             if has_body:
                 await _refuse_nul_in_json(request)
@@ -67,13 +67,31 @@ class ApiRouter(APIRouter):
         super().__init__(route_class=GuardedRoute, **options)
 
 
+def credential_checks(route: APIRoute) -> list[Callable[..., Any]]:
+    """The credentials checks among the route's dependencies, each once, outermost first."""
+    found: list[Callable[..., Any]] = []
+    _collect_checks(route.dependant, found)
+    return found
+
+
+def _collect_checks(dependant: Dependant, found: list[Callable[..., Any]]) -> None:
+    for dependency in dependant.dependencies:
+        if dependency.call in CREDENTIAL_CHECKS and dependency.call not in found:
+            found.append(dependency.call)
+        _collect_checks(dependency, found)
+
+
 def needs_credentials(route: APIRoute) -> bool:
     """Whether the route's dependencies ask who the caller is."""
-    return _uses(route.dependant, get_current_user)
+    return bool(credential_checks(route))
 
 
-def _uses(dependant: Dependant, call: Any) -> bool:
-    return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
+def security_schemes(route: APIRoute) -> tuple[SecurityScheme, ...]:
+    """The ways of sending credentials the route takes (none: it is open to anyone)."""
+    schemes: dict[str, SecurityScheme] = {}
+    for check in credential_checks(route):
+        schemes.update((scheme.name, scheme) for scheme in CREDENTIAL_CHECKS[check])
+    return tuple(schemes.values())
 
 
 def route_contexts(app: FastAPI) -> Iterator[RouteContext]:

@@ -1,10 +1,18 @@
-"""Who is calling: `authenticate`, and the dependencies `CurrentUser` and `RequirePermission`."""
+"""Who is calling: `authenticate`, and the dependencies `CurrentUser` and `RequirePermission`.
+
+A dependency that checks credentials is declared with `credentials(*schemes)`: the route guard
+(core.routing) runs it before the body is read, and the OpenAPI document (core.openapi) says
+that the operation takes those schemes. The platform's own is `get_current_user`; a context with
+callers of its own (the savings gateway's customers) declares its check the same way.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
@@ -15,6 +23,63 @@ from backoffice.core.auth.service import (
     SessionFactory,
 )
 from backoffice.core.errors import Forbidden, Unauthorized
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    """A way of sending credentials, as the OpenAPI document names and describes it."""
+
+    name: str
+    definition: Mapping[str, Any] = field(hash=False)
+
+
+BASIC = SecurityScheme("basic", {"type": "http", "scheme": "basic"})
+BEARER = SecurityScheme(
+    "bearer",
+    {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A platform account's token from POST /api/v1/auth/token",
+    },
+)
+# Platform accounts: HTTP Basic or a bearer token from POST /api/v1/auth/token.
+PLATFORM = (BASIC, BEARER)
+
+# Every credentials check and the schemes it takes (filled by `credentials`).
+CREDENTIAL_CHECKS: dict[Callable[..., Any], tuple[SecurityScheme, ...]] = {}
+
+
+def credentials(
+    *schemes: SecurityScheme,
+) -> Callable[[Callable[[Request], Awaitable[T]]], Callable[[Request], Coroutine[Any, Any, T]]]:
+    """Declare a dependency as a credentials check that takes `schemes`.
+
+    The check runs once per request: the route guard runs it before the body is read (an
+    error ends the request there), and the dependency then returns what it found.
+    """
+
+    def declare(
+        check: Callable[[Request], Awaitable[T]],
+    ) -> Callable[[Request], Coroutine[Any, Any, T]]:
+        async def checked(request: Request) -> T:
+            found: dict[Any, Any] = request.scope.setdefault("state", {}).setdefault(
+                "credentials", {}
+            )
+            if checked not in found:
+                found[checked] = await check(request)
+            result: T = found[checked]
+            return result
+
+        checked.__name__ = check.__name__
+        checked.__qualname__ = check.__qualname__
+        checked.__doc__ = check.__doc__
+        CREDENTIAL_CHECKS[checked] = schemes
+        return checked
+
+    return declare
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -57,15 +122,15 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+@credentials(*PLATFORM)
 async def get_current_user(request: Request) -> Principal:
     """The authenticated caller (401 otherwise).
 
-    The route guard (core.routing) authenticates before the body is read and leaves the
-    principal in the request's state; this dependency hands it to the endpoint. `async def`,
-    like every dependency on the hot path: a plain `def` runs in a worker thread.
+    The route guard (core.routing) authenticates before the body is read; this dependency
+    hands the principal it found to the endpoint. `async def`, like every dependency on the hot
+    path: a plain `def` runs in a worker thread.
     """
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return principal if principal is not None else await authenticate(request)
+    return await authenticate(request)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

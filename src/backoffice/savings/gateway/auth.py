@@ -2,7 +2,9 @@
 
 A customer token is verified with the users service's public key, with no call to it. An
 operator signs in as everywhere on the platform (Basic, or a core bearer token, which needs no
-database either); their credentials are valid here but name no savings account.
+database either); their credentials are valid here but name no savings account. Each check is
+declared with the schemes it takes (`credentials`), so the route guard runs it before the body
+is read and the OpenAPI document says which credentials each operation wants.
 """
 
 from __future__ import annotations
@@ -11,10 +13,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from backoffice.core.auth.dependencies import authenticate
+from backoffice.core.auth.dependencies import PLATFORM, SecurityScheme, authenticate, credentials
 from backoffice.core.auth.service import Principal
 from backoffice.core.errors import Forbidden, Unauthorized
 from backoffice.savings.tokens import CustomerClaims, TokenVerifier
+
+# A customer's own token (EdDSA), from POST /api/v1/savings/login.
+CUSTOMER = SecurityScheme(
+    "customer",
+    {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A savings customer's token from POST /api/v1/savings/login",
+    },
+)
 
 
 class NotACustomer(Forbidden):
@@ -50,6 +63,7 @@ def _verify_customer(request: Request) -> CustomerClaims | None:
         return None  # perhaps a platform token: the caller's next step decides
 
 
+@credentials(CUSTOMER)
 async def get_customer(request: Request) -> CustomerClaims:
     """The signed-in customer; 401 without valid credentials, 403 for an operator's."""
     customer = _verify_customer(request)
@@ -59,11 +73,13 @@ async def get_customer(request: Request) -> CustomerClaims:
     raise NotACustomer()
 
 
+@credentials(CUSTOMER, *PLATFORM)
 async def get_any_caller(request: Request) -> CustomerClaims | Principal:
     """A customer or a platform account; 401 otherwise."""
     return _verify_customer(request) or await authenticate(request)
 
 
+@credentials(*PLATFORM)
 async def get_operator(request: Request) -> Principal:
     """A platform admin; 401 without valid credentials, 403 for anyone else."""
     if _verify_customer(request) is not None:
