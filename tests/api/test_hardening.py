@@ -187,6 +187,41 @@ async def test_authentication_comes_before_the_body(client, method, path, body):
     assert "WWW-Authenticate" in response.headers
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    ("path", "style", "credentials"),
+    [
+        ("/api/v1/savings/signup", "envelope", False),
+        ("/api/v1/org/companies", "envelope", True),
+        ("/api/expenses", "detail", True),
+    ],
+)
+async def test_a_body_that_is_not_declared_json_is_422_saying_so(
+    client, admin, content_type, path, style, credentials
+):
+    # What `curl -d '{...}'` sends without `-H 'Content-Type: application/json'`.
+    headers = {**(admin if credentials else {})}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await client.post(path, content=b'{"name": "x"}', headers=headers)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    message = body["message"] if style == "envelope" else body["detail"]
+    assert "Content-Type: application/json" in message, response.text
+    assert body["errors"][0]["field"] == "Content-Type"
+
+
+async def test_a_json_content_type_with_parameters_or_a_json_suffix_is_json(client, admin):
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = await client.post(
+            "/api/v1/org/companies",
+            content=b'{"name": 1}',
+            headers={**admin, "Content-Type": content_type},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "name"  # parsed, then validated
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [

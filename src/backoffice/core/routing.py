@@ -8,6 +8,9 @@ their own dependencies and body parsing:
   "list");
 - credentials are checked before the body is read (every dependency declared with
   `core.auth.dependencies.credentials`), so an anonymous request is a 401 whatever its body;
+- a body that is not declared JSON (`Content-Type: application/json`, or `application/*+json`)
+  is a 422 that says so, not pydantic's "Input should be a valid dictionary" (what a client
+  gets from `curl -d` without the header);
 - NUL (U+0000), which PostgreSQL cannot store in text, is refused in the path, the query and
   every string of a JSON body (keys included): one rule here instead of a validator per field.
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.exceptions import HTTPException
@@ -43,7 +46,9 @@ class GuardedRoute(APIRoute):
         handler = super().get_route_handler()
         templated = bool(self.param_convertors)
         checks = credential_checks(self)
-        has_body = self.body_field is not None
+        json_body = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
         async def guarded(request: Request) -> Response:
             if templated:
@@ -53,7 +58,8 @@ class GuardedRoute(APIRoute):
             for check in checks:
                 await check(request)
             _refuse_nul_in_url(request)
-            if has_body:
+            if json_body:
+                await _refuse_undeclared_json(request)
                 await _refuse_nul_in_json(request)
             return await handler(request)
 
@@ -143,6 +149,26 @@ def _refuse_nul_in_url(request: Request) -> None:
         for name, value in request.query_params.multi_items():
             if NUL in name or NUL in value:
                 raise ValidationFailed.field(name.replace(NUL, ""), "must not contain NUL")
+
+
+def _declared_json(content_type: str | None) -> bool:
+    """Whether FastAPI parses a body of this type as JSON (it parses no other)."""
+    if content_type is None:
+        return False
+    media = content_type.partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+async def _refuse_undeclared_json(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if _declared_json(content_type) or not await request.body():
+        return  # JSON, or nothing sent: the route's own validation says what is missing
+    sent = f"`{content_type[:100]}`" if content_type else "no Content-Type"
+    message = f"Send the body as JSON with `Content-Type: application/json` (got {sent})"
+    raise ValidationFailed(
+        message, errors=[{"field": "Content-Type", "message": message, "code": "not_json"}]
+    )
 
 
 async def _refuse_nul_in_json(request: Request) -> None:
