@@ -192,3 +192,65 @@ async def test_get_update_delete_round_trip_with_their_events(
         with pytest.raises(RemoteError) as caught:
             await users_service.client.request(subject, {"user_id": user_id})
         assert (caught.value.status_code, caught.value.code) == (404, "customer_not_found")
+
+
+async def _customers_with(users: UsersService, email: str) -> int:
+    async with users.database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.email == email)
+        )
+    return int(count or 0)
+
+
+async def test_a_signup_retried_with_its_key_returns_the_first_customer(
+    users_service: UsersService,
+) -> None:
+    email = unique_email()
+    body = {"email": email, "password": PASSWORD, "full_name": "Ada"}
+    key = f"signup-{uuid.uuid4().hex}"
+    first = await users_service.client.request(SIGNUP, {**body, "idempotency_key": key})
+    # The retry of a signup whose reply was lost: the same key, the same body (email in any case).
+    again = await users_service.client.request(
+        SIGNUP, {**body, "email": email.upper(), "idempotency_key": key}
+    )
+    assert again == first
+    assert await _customers_with(users_service, email) == 1
+    # Without the key, a taken email is still a 409.
+    with pytest.raises(RemoteError) as taken:
+        await users_service.client.request(SIGNUP, body)
+    assert taken.value.code == "email_taken"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"password": "another-good-passphrase"}, {"full_name": "Someone Else"}, {"email": "x"}],
+)
+async def test_a_signup_key_used_with_another_body_is_a_409(
+    users_service: UsersService, change: dict[str, str]
+) -> None:
+    key = f"signup-{uuid.uuid4().hex}"
+    body = {"email": unique_email(), "password": PASSWORD, "full_name": "Ada"}
+    await users_service.client.request(SIGNUP, {**body, "idempotency_key": key})
+    other = {**body, **change}
+    if "email" in change:
+        other["email"] = unique_email("other")
+    with pytest.raises(RemoteError) as caught:
+        await users_service.client.request(SIGNUP, {**other, "idempotency_key": key})
+    assert (caught.value.status_code, caught.value.code) == (409, "idempotency_key_reused")
+    if "email" in change:
+        assert await _customers_with(users_service, other["email"]) == 0
+
+
+async def test_ten_signups_with_one_key_at_once_make_one_customer(
+    users_service: UsersService,
+) -> None:
+    key = f"signup-{uuid.uuid4().hex}"
+    body = {
+        "email": unique_email(),
+        "password": PASSWORD,
+        "full_name": "Ada",
+        "idempotency_key": key,
+    }
+    replies = await asyncio.gather(*(users_service.client.request(SIGNUP, body) for _ in range(10)))
+    assert len({reply["user_id"] for reply in replies}) == 1
+    assert await _customers_with(users_service, body["email"]) == 1

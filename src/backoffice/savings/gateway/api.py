@@ -46,14 +46,26 @@ router = ApiRouter(prefix="/api/v1/savings", tags=["savings"])
 # Every call may find a service down (503) or reply with a validation error of its own (422).
 CALL_ERRORS = (ServiceUnavailable, ValidationFailed)
 # An idempotency key: visible ASCII, as clients generate them (a UUID, a hash, a counter).
+KEY_RULES: dict[str, Any] = {
+    "alias": "Idempotency-Key",
+    "min_length": 1,
+    "max_length": 200,
+    "pattern": r"^[\x21-\x7e]+$",
+}
 IdempotencyKey = Annotated[
     str,
     Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        **KEY_RULES,
         description="Required: the same key with the same body returns the first result",
+    ),
+]
+# Optional on signup, so that clients written before it keep working.
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        **KEY_RULES,
+        description="Optional: the same key with the same body returns the first customer"
+        " (also after a 503); with another body it is a 409",
     ),
 ]
 
@@ -82,9 +94,19 @@ def _instant(value: datetime | None, field: str) -> datetime:
     responses=error_responses(Conflict, *CALL_ERRORS),
     summary="Sign up as a savings customer",
 )
-async def signup(body: SignupCreate, request: Request) -> Envelope[CustomerRead]:
-    """A taken email (in any case) is a 409."""
-    data = await _client(request).ask(subjects.SIGNUP, body.model_dump())
+async def signup(
+    body: SignupCreate, request: Request, key: OptionalIdempotencyKey = None
+) -> Envelope[CustomerRead]:
+    """A taken email (in any case) is a 409.
+
+    With an `Idempotency-Key`, a retry of a signup whose answer was lost (a 503, a timeout)
+    returns the customer it made (201), not a 409; the same key with another email, name or
+    password is a 409 `idempotency_key_reused`.
+    """
+    payload = body.model_dump()
+    if key is not None:
+        payload["idempotency_key"] = key
+    data = await _client(request).ask(subjects.SIGNUP, payload)
     return ok(CustomerRead.model_validate(data), "Created", status_code=201)
 
 

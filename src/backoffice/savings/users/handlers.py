@@ -8,11 +8,13 @@ relay's own timer would deliver it anyway). A `DomainError` raised here becomes 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backoffice.core.errors import Conflict
 from backoffice.core.messaging import Bus, OutboxRelay
 from backoffice.core.messaging.messages import MessageModel, parse
 from backoffice.savings.subjects import (
@@ -32,11 +34,12 @@ Handler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 
 class SignupMessage(MessageModel):
-    """`savings.users.v1.cmd.signup`."""
+    """`savings.users.v1.cmd.signup`: with the client's Idempotency-Key, if it sent one."""
 
     email: str
     password: str
     full_name: str
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class LoginMessage(MessageModel):
@@ -90,17 +93,45 @@ async def register(
         signer: signs login tokens.
     """
 
-    async def signup(data: Mapping[str, Any]) -> Mapping[str, Any]:
-        message = parse(SignupMessage, data)
+    async def first_signup(message: SignupMessage) -> dict[str, Any] | None:
+        """The reply to the signup first made with the message's key, if it was this one."""
+        if message.idempotency_key is None:
+            return None
         async with sessionmaker() as session, session.begin():
-            customer = await service.create_customer(
+            customer = await service.signup_made_with(
                 session,
                 hasher,
+                message.idempotency_key,
                 email=message.email,
                 password=message.password,
                 full_name=message.full_name,
             )
-            reply = customer_reply(customer)
+            return None if customer is None else customer_reply(customer)
+
+    async def signup(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(SignupMessage, data)
+        # A retry (its first reply lost, the client answered 503) finds what the first made.
+        first = await first_signup(message)
+        if first is not None:
+            return first
+        try:
+            async with sessionmaker() as session, session.begin():
+                customer = await service.create_customer(
+                    session,
+                    hasher,
+                    email=message.email,
+                    password=message.password,
+                    full_name=message.full_name,
+                    idempotency_key=message.idempotency_key,
+                )
+                reply = customer_reply(customer)
+        except Conflict:
+            # A signup with the same key may have committed since the look-up (a retry racing
+            # its first attempt): its answer, if it was this same signup.
+            first = await first_signup(message)
+            if first is None:
+                raise
+            return first
         relay.wake()
         return reply
 

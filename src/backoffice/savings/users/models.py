@@ -1,10 +1,14 @@
-"""Tables of the users service's own database (`savings_users`): customers and the outbox."""
+"""Tables of the users service's own database (`savings_users`).
+
+Customers, the keys their signups were made with, and the outbox.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import MetaData, Text, Uuid
+from sqlalchemy import DateTime, ForeignKey, MetaData, Text, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backoffice.core.db import NAMING_CONVENTION, TimestampMixin
@@ -35,6 +39,23 @@ class Customer(TimestampMixin, UsersBase):
     email: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
     full_name: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class SignupKey(UsersBase):
+    """The `Idempotency-Key` a signup was made with: a retry with it returns that customer.
+
+    Attributes:
+        key: the client's key (unique: signups are anonymous, so keys are not per customer).
+        customer_id: the customer the signup made; the key goes with them.
+    """
+
+    __tablename__ = "signup_keys"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # Events of this service, written in the same transaction as the change they announce.

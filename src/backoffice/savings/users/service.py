@@ -18,7 +18,7 @@ from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationF
 from backoffice.core.messaging import enqueue
 from backoffice.savings.subjects import USER_CREATED, USER_DELETED, USER_UPDATED
 from backoffice.savings.tokens import TokenSigner
-from backoffice.savings.users.models import OUTBOX, Customer
+from backoffice.savings.users.models import OUTBOX, Customer, SignupKey
 from backoffice.savings.users.passwords import Hasher
 from backoffice.savings.users.rules import check_password, normalise_email, normalise_full_name
 
@@ -30,6 +30,13 @@ class EmailTaken(Conflict):
 
     code = "email_taken"
     default_message = "A customer with this email already exists"
+
+
+class SignupKeyReused(Conflict):
+    """The Idempotency-Key made another signup (another email, name or password)."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request"
 
 
 class CustomerNotFound(NotFound):
@@ -53,7 +60,13 @@ def _event(customer: Customer) -> dict[str, Any]:
 
 
 async def create_customer(
-    session: AsyncSession, hasher: Hasher, *, email: str, password: str, full_name: str
+    session: AsyncSession,
+    hasher: Hasher,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    idempotency_key: str | None = None,
 ) -> Customer:
     """Sign a customer up and enqueue `savings.users.v1.created`.
 
@@ -63,6 +76,8 @@ async def create_customer(
         email: as typed; stored normalised.
         password: the new password (8 to 1024 characters).
         full_name: as typed; stored stripped.
+        idempotency_key: the client's key for this signup, kept with the customer
+            (`signup_made_with` finds it again).
 
     Returns:
         The new customer, flushed.
@@ -71,6 +86,7 @@ async def create_customer(
         ValidationFailed: a field breaks its rule.
         EmailTaken: the normalised email belongs to another customer (also when a concurrent
             signup took it first: the unique key decides).
+        SignupKeyReused: another signup, with another email, took the key first.
     """
     customer = Customer(
         email=normalise_email(email),
@@ -79,7 +95,51 @@ async def create_customer(
     )
     session.add(customer)
     await flush_or(session, EmailTaken())
+    if idempotency_key is not None:
+        session.add(SignupKey(key=idempotency_key, customer_id=customer.id))
+        await flush_or(session, SignupKeyReused())
     await enqueue(session, OUTBOX, USER_CREATED, _event(customer))
+    return customer
+
+
+async def signup_made_with(
+    session: AsyncSession, hasher: Hasher, key: str, *, email: str, password: str, full_name: str
+) -> Customer | None:
+    """The customer a signup with this Idempotency-Key made, if it was this same signup.
+
+    The same signup is the same email (normalised), full name (stripped) and password: the
+    password is verified against the customer's hash (argon2's work, as a login), never kept
+    in a form that a faster hash could reveal. A customer who changed any of these since is no
+    longer the same signup.
+
+    Args:
+        session: the caller's session (only read).
+        hasher: verifies the password.
+        key: the client's key.
+        email: as typed.
+        password: the plain password.
+        full_name: as typed.
+
+    Returns:
+        The customer, or None if no signup was made with the key (or its customer is gone).
+
+    Raises:
+        SignupKeyReused: the key made a signup with another email, name or password.
+    """
+    customer = await session.scalar(
+        select(Customer)
+        .join(SignupKey, SignupKey.customer_id == Customer.id)
+        .where(SignupKey.key == key)
+    )
+    if customer is None:
+        return None
+    same = (
+        customer.email == normalise_email(email)
+        and customer.full_name == normalise_full_name(full_name)
+        and await hasher.verify(customer.password_hash, password)
+    )
+    if not same:
+        raise SignupKeyReused()
     return customer
 
 
