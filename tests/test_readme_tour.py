@@ -97,3 +97,22 @@ def test_the_readme_tour_works_as_written(live, tmp_path):
         "average_transaction_amount": 643.52,
     }
     assert [plan["name"] for plan in plans["data"]] == ["Save 10%", "Save 5 a credit"]
+
+
+def test_the_migration_section_covers_each_original_system_and_its_seed_routes():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Migrating from the original systems", 1)[1].split("\n## ", 1)[0]
+    for system in ("Payroll", "Expense approvals", "Merchant analytics", "Transactions", "Savings"):
+        assert f"**{system}" in section, system
+    for route in (
+        "POST /api/expenses`",
+        "POST /api/expenses/approve",
+        "GET /api/expenses/{id}/status",
+        "/analytics/",
+        "GET /transactions/{user_id}/summary",
+        "/api/v1/savings/",
+        "/api/v1/employees",
+    ):
+        assert route in section, route
+    assert "credentials" in section
+    assert "400 `amount_outside_policy`" in section
