@@ -11,6 +11,7 @@ import termios
 import uuid
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from backoffice.cli import app as cli
@@ -145,7 +146,10 @@ def test_serve_refuses_a_port_in_use_in_one_line_before_starting_anything(tmp_pa
     assert not (tmp_path / "home").exists(), "nothing is started for a port in use"
 
 
-def test_serve_says_serving_only_once_the_port_answers(database_url, services_env, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_says_serving_only_once_the_port_answers(
+    database_url, services_env, tmp_path, workers
+):
     port = free_port()
     env = {
         **os.environ,
@@ -155,7 +159,16 @@ def test_serve_says_serving_only_once_the_port_answers(database_url, services_en
         "BACKOFFICE_HOME": str(tmp_path / "home"),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "backoffice", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "backoffice",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -168,7 +181,7 @@ def test_serve_says_serving_only_once_the_port_answers(database_url, services_en
         assert "serving all" in line, line + server.communicate(timeout=30)[1]
         assert f"http://127.0.0.1:{port}" in line
         # Straight after the line, with no retry: the port listens and the app answers.
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -3,8 +3,8 @@
 The port is bound before anything else starts (databases, NATS, the app's lifespan), so a
 port in use is one line and a non-zero exit at once instead of a log line after start-up.
 With one worker the line comes from the server's start-up, after the app's lifespan has run
-and the socket listens; with several, once the parent process listens (connections wait in
-the socket's backlog until a worker takes them).
+and the socket listens; with several, once one of them answers `GET /health` (the parent
+listens at once, but a worker takes seconds to start, and until then a connection waits).
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +67,26 @@ class AnnouncingServer(uvicorn.Server):
             self._announce()
 
 
+def _announce_once_answering(sock: socket.socket, announce: Callable[[], None]) -> None:
+    """Call `announce` once a worker behind `sock` answers `GET /health` (a daemon thread)."""
+    host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a probe
+    url = f"http://[{host}]:{port}/health" if ":" in host else f"http://{host}:{port}/health"
+
+    def probe() -> None:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own
+                    if response.status == 200:
+                        announce()
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    threading.Thread(target=probe, name="announce", daemon=True).start()
+
+
 def run(sock: socket.socket, announce: Callable[[], None], *, workers: int, **options: Any) -> None:
     """Serve on the bound `sock` with uvicorn (`options` go to `uvicorn.Config`).
 
@@ -74,7 +97,7 @@ def run(sock: socket.socket, announce: Callable[[], None], *, workers: int, **op
     with contextlib.suppress(KeyboardInterrupt):
         if workers > 1:
             sock.listen(config.backlog)
-            announce()
+            _announce_once_answering(sock, announce)
             Multiprocess(config, sockets=[sock]).run()
             return
         server = AnnouncingServer(config, announce)
