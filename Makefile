@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
 AIRFLOW_VENV := .airflow
-AIRFLOW_ENV := $(AIRFLOW_VENV)/env
+# What `make airflow` writes: the environment file, AIRFLOW_HOME and the migration log
+# (`make airflow-dag-test AIRFLOW_STATE=elsewhere` keeps them out of a shared .airflow/).
+AIRFLOW_STATE := $(AIRFLOW_VENV)
+AIRFLOW_ENV := $(AIRFLOW_STATE)/env
 
 .PHONY: help run test lint typecheck pytest install dev serve migrate demo clean airflow-venv airflow airflow-dag-test airflow-standalone
 
@@ -76,8 +79,10 @@ $(AIRFLOW_VENV)/.installed: ops/airflow-requirements.txt
 airflow-venv: $(AIRFLOW_VENV)/.installed  ## the Airflow virtualenv alone (.airflow/, apache-airflow 3.3.2)
 
 airflow: migrate airflow-venv  ## Airflow's virtualenv and metadata database; prints how to start it
-	$(BIN)/backoffice transactions airflow-env > $(AIRFLOW_ENV)
-	. ./$(AIRFLOW_ENV) && $(AIRFLOW_VENV)/bin/airflow db migrate > $(AIRFLOW_VENV)/db-migrate.log
+	mkdir -p $(AIRFLOW_STATE)
+	$(BIN)/backoffice transactions airflow-env --airflow-home $(AIRFLOW_STATE)/home > $(AIRFLOW_ENV)
+	. ./$(AIRFLOW_ENV) && mkdir -p "$$TRANSACTIONS_INBOX" && \
+	  $(AIRFLOW_VENV)/bin/airflow db migrate > $(AIRFLOW_STATE)/db-migrate.log
 	@echo "Airflow is ready (metadata in the database 'airflow' beside the platform's)."
 	@echo "Start the scheduler, DAG processor, triggerer and UI (http://localhost:8080):"
 	@echo "  make airflow-standalone"

@@ -21,6 +21,7 @@ from backoffice.core.config import Settings
 from backoffice.core.embedded import resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.reference import FULL_SCAN_SQL
+from embedded_home import stop_at_exit
 from endpoint_timing import percentile, time_endpoints
 
 DATABASE = "bench_merchants"
@@ -46,7 +47,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--scans", type=int, default=3)
     args = parser.parse_args()
-    url = libpq_url(with_database(resolve_database_url(Settings()), DATABASE))
+    settings = Settings()
+    stop_at_exit(settings.home)
+    url = libpq_url(with_database(resolve_database_url(settings), DATABASE))
     paths = ["/health", *(f"/analytics/{q}" for q in FULL_SCAN_SQL)]
     endpoints = asyncio.run(time_endpoints(url, paths, args.requests))
     scans = time_full_scans(url, args.scans)

@@ -26,6 +26,7 @@ from backoffice.core import migrations
 from backoffice.core.config import Settings
 from backoffice.core.embedded import ensure_database, resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
+from embedded_home import stop_at_exit
 
 DATABASE = "bench_merchants"
 COLUMNS = (
@@ -96,7 +97,9 @@ def main() -> None:
     args = parser.parse_args()
 
     directory = prepare(args.rows, args.per_day, args.seed)
-    admin = resolve_database_url(Settings())
+    settings = Settings()
+    stop_at_exit(settings.home)
+    admin = resolve_database_url(settings)
     ensure_database(admin, DATABASE, recreate=True)
     url = libpq_url(with_database(admin, DATABASE))
     migrations.upgrade(url)

@@ -41,6 +41,7 @@ from backoffice.core.db import Database  # noqa: E402
 from backoffice.core.embedded import driver_url, resolve_database_url  # noqa: E402
 from backoffice.demo import load_accounts  # noqa: E402
 from backoffice.payroll.demo import load_countries  # noqa: E402
+from embedded_home import stop_at_exit  # noqa: E402
 
 FIRST = ["Asha", "Ravi", "Emily", "Marcus", "Oliver", "Sophie", "Lena", "Kenji", "Mia", "Noah"]
 LAST = ["Rao", "Mehta", "Carter", "Lee", "Smith", "Turner", "Muller", "Sato", "Wong", "Khan"]
@@ -271,6 +272,8 @@ def main() -> None:
         "BACKOFFICE_ENV": "development",
     }
     env.pop("DATABASE_URL", None)
+    (ROOT / "bench/out").mkdir(parents=True, exist_ok=True)  # the results and wrk's script
+    stop_at_exit(args.home)
     settings = Settings(BACKOFFICE_HOME=args.home, DATABASE_URL=None)
     url = resolve_database_url(settings)
     migrations.upgrade(url)

@@ -43,6 +43,7 @@ from backoffice.core import migrations
 from backoffice.core.config import Settings
 from backoffice.core.embedded import ensure_database, resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
+from embedded_home import stop_at_exit
 
 DATABASE = "bench_transactions"
 COLUMNS = "transaction_id, user_id, amount, transaction_date"
@@ -291,7 +292,9 @@ def main() -> None:
     directory = prepare(args.rows, args.per_file, args.seed)
     size = sum(p.stat().st_size for p in directory.glob("*.csv"))
     files = len(list(directory.glob("*.csv")))
-    admin = resolve_database_url(Settings())
+    settings = Settings()
+    stop_at_exit(settings.home)
+    admin = resolve_database_url(settings)
     url = libpq_url(with_database(admin, DATABASE))
     print(f"files: {directory} ({files} files, {size / 1e6:,.0f} MB), {os.cpu_count()} cores")
     table = []

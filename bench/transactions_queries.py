@@ -39,6 +39,7 @@ import psycopg
 from backoffice.core.config import Settings
 from backoffice.core.embedded import resolve_database_url, with_database
 from backoffice.ingest.pipeline import libpq_url
+from embedded_home import stop_at_exit
 from endpoint_timing import percentile, time_endpoints
 
 DATABASE = "bench_transactions"
@@ -411,7 +412,9 @@ def main() -> None:
     parser.add_argument("--load-rounds", type=int, default=3)
     parser.add_argument("--connects", type=int, default=200)
     args = parser.parse_args()
-    url = libpq_url(with_database(resolve_database_url(Settings()), DATABASE))
+    settings = Settings()
+    stop_at_exit(settings.home)
+    url = libpq_url(with_database(resolve_database_url(settings), DATABASE))
     with psycopg.connect(url, autocommit=True) as conn:
         total = conn.execute("SELECT count(*) FROM transactions").fetchone()
         version = conn.execute("SHOW server_version").fetchone()

@@ -353,10 +353,10 @@ def measure(
 ) -> tuple[dict[str, list[Row]], list[tuple[int, Row]]]:
     """Start the server and run the presets, the baseline and the closed loop."""
     server = Server(args.backoffice, home, args.port, args.workers)
-    server.start()
     results: dict[str, list[Row]] = {}
     closed: list[tuple[int, Row]] = []
     try:
+        server.start()  # inside: a server that never gets ready is stopped too
         for name in args.presets:
             users, seconds, think = PRESETS[name]
             seconds = max(10, round(seconds * args.scale))

@@ -6,10 +6,10 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from backoffice.core.config import SERVICES, StartupRefused, get_settings
+from backoffice.core.console import cli_console
 from backoffice.merchants.cli import app as merchants_app
 from backoffice.transactions.cli import app as transactions_app
 
@@ -23,7 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(transactions_app, name="transactions")
-console = Console()
+console = cli_console()
 
 
 @app.command()
@@ -44,9 +44,8 @@ def serve(
     """
     import os
 
-    import uvicorn
-
     from backoffice.app import SERVICE_DATABASES
+    from backoffice.core import serving
     from backoffice.core.databases import resolve_url
     from backoffice.core.embedded import start_nats
     from backoffice.core.startup import check_before_serving
@@ -56,8 +55,8 @@ def serve(
     if service not in SERVICES:
         raise typer.BadParameter(f"{service!r} is none of: {', '.join(SERVICES)}")
     settings = get_settings()
-    host = host or settings.host
-    port = port or settings.port
+    # The port first: one taken is one line at once, before any database or broker starts.
+    sock = serving.bind(host or settings.host, port or settings.port)
     specs = SERVICE_DATABASES[service]
     given = {}
     if MAIN in specs:  # refused first, in one line (not uvicorn's traceback), creating nothing
@@ -71,17 +70,21 @@ def serve(
     if settings.nats_url is None:  # the home's embedded one, shared with other `serve`s
         os.environ["NATS_URL"] = start_nats(settings.home)
     get_settings.cache_clear()
-    base = f"http://{host}:{port}"
-    console.print(
-        f"[green]serving {service}[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)",
-        soft_wrap=True,
-    )
-    uvicorn.run(
-        "backoffice.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
+    bound_host, bound_port = sock.getsockname()[:2]
+    base = f"http://{bound_host}:{bound_port}"
+
+    def announce() -> None:  # once the port listens and the app has started
+        console.print(
+            f"[green]serving {service}[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)",
+            soft_wrap=True,
+        )
+
+    serving.run(
+        sock,
+        announce,
         workers=workers,
+        app="backoffice.app:create_app",
+        factory=True,
         loop="uvloop",
         http="httptools",
         access_log=False,
@@ -206,7 +209,7 @@ def main() -> None:
     try:
         app()
     except StartupRefused as exc:
-        errors = Console(stderr=True)
+        errors = cli_console(stderr=True)
         errors.print(
             f"backoffice: {exc}", style="red", markup=False, highlight=False, soft_wrap=True
         )

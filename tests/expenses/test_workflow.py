@@ -260,8 +260,8 @@ async def test_amount_and_policy_rules_write_nothing(
         (0, small, 422),
         (-5, small, 422),
         ("10.005", small, 422),
-        ("2000.00", small, 422),  # above the policy's max
-        ("1999.99", acme.policies["Large Equipment"], 422),  # below the policy's min
+        ("2000.00", small, 400),  # above the policy's max: a 400, as the original answered
+        ("1999.99", acme.policies["Large Equipment"], 400),  # below the policy's min
         (100, globex.policies["Small Equipment"], 404),  # another company's policy
         (100, 999_999, 404),
     ]
@@ -280,6 +280,29 @@ async def test_amount_and_policy_rules_write_nothing(
     assert inactive.status_code == 422
     assert "not active" in inactive.json()["detail"]
     assert await counts(session) == before
+
+
+async def test_an_amount_outside_the_policy_is_a_400_as_the_original_answered(client, acme: Org):
+    grace = acme["Grace"]
+    response = await submit(client, grace.headers, grace.id, acme.policies["Small Equipment"], 5000)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "amount_outside_policy"
+    assert "outside the policy's range" in response.json()["detail"]
+    assert response.json()["errors"][0]["field"] == "amount"
+
+
+async def test_an_unknown_approver_is_a_404_as_the_original_answered(client, acme: Org, admin):
+    grace, frank = acme["Grace"], acme["Frank"]
+    expense_id = (
+        await submit(client, grace.headers, grace.id, acme.policies["Small Equipment"], 100)
+    ).json()["expense_id"]
+    for who in (frank.headers, admin):
+        for decide in (approve, reject):
+            response = await decide(client, who, expense_id, 999_999, "no one")
+            assert response.status_code == 404, (decide.__name__, response.text)
+            assert response.json()["code"] == "employee_not_found"
+    status = await status_of(client, grace.headers, expense_id)
+    assert [a["status"] for a in status["approvals"]] == ["pending"]
 
 
 async def test_inactive_submitter_is_refused(client, session, auth, acme: Org, admin):

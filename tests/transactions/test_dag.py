@@ -194,12 +194,18 @@ def test_a_run_whose_file_fails_fails_and_its_callbacks_write_the_errors(
     result = _run_dag(metadata_env, etl_url, tmp_path / "inbox", tmp_path / "staging")
 
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-3000:]
-    assert result.stdout.splitlines()[-4:] == [
+    lines = result.stdout.splitlines()
+    assert lines[-7:-3] == [
         "  extract: success",
         "  transform: success",
         "  load: failed",
         "  audit: failed",
     ]
+    # The causes come last, each on its line, without Airflow's wrapping of them.
+    assert lines[-3] == "why:"
+    assert lines[-2].startswith("  load: ") and "the header does not match" in lines[-2]
+    assert lines[-1].startswith("  audit: ") and "not loaded: bad.csv" in lines[-1]
+    assert "exit status" not in lines[-2] + lines[-1]
     runs, events = _audit(etl_url)
     assert [(name, status, by) for name, status, by, *_ in runs] == [
         ("bad.csv", "failed", "airflow")
@@ -217,3 +223,20 @@ def test_a_run_whose_file_fails_fails_and_its_callbacks_write_the_errors(
     assert "load failed (try 1)" in events[3][3]
     assert "not loaded: bad.csv" in events[4][3]
     assert len(list((tmp_path / "staging").iterdir())) == 1  # kept for a look
+
+
+def test_a_run_without_its_inbox_fails_and_its_last_lines_say_why(metadata_env, etl_url, tmp_path):
+    result = _run_dag(metadata_env, etl_url, tmp_path / "no-inbox", tmp_path / "staging")
+
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[-7:] == [
+        "  extract: failed",
+        "  transform: upstream_failed",
+        "  load: upstream_failed",
+        "  audit: failed",
+        "why:",
+        f"  extract: TRANSACTIONS_INBOX {tmp_path / 'no-inbox'} does not exist: create it"
+        " (`make airflow` does) or point TRANSACTIONS_INBOX at the folder the exports arrive in",
+        "  audit: nothing to audit: extract staged nothing for this run (it failed or never ran)",
+    ]

@@ -26,6 +26,7 @@ from backoffice.core.pagination import Pagination
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import FlagParam, IdParam
 from backoffice.expenses import identity, listing, policies, views, workflow
+from backoffice.expenses.errors import AmountOutsidePolicy
 from backoffice.expenses.models import ApprovalStep, ExpensePolicy
 from backoffice.expenses.rules import ExpenseStatus
 from backoffice.expenses.schemas import (
@@ -58,7 +59,9 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
     "/api/expenses",
     status_code=201,
     response_model=ExpenseCreated,
-    responses=error_responses(Unauthorized, Forbidden, NotFound, ValidationFailed),
+    responses=error_responses(
+        AmountOutsidePolicy, Unauthorized, Forbidden, NotFound, ValidationFailed
+    ),
     summary="Submit an expense; its approval chain is fixed now",
 )
 async def submit_expense(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backoffice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backoffice.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 
 
 class ExpenseNotFound(NotFound):
@@ -115,3 +115,17 @@ class ExpenseRefused(ValidationFailed):
 
     code = "expense_refused"
     default_message = "The expense breaks the policy"
+
+
+class AmountOutsidePolicy(DomainError):
+    """The amount lies outside the policy's range: a 400, as the original system answered."""
+
+    status_code = 400
+    code = "amount_outside_policy"
+    default_message = "The amount is outside the policy's range"
+
+    @classmethod
+    def of(cls, amount: object, bounds: str) -> AmountOutsidePolicy:
+        """The error for `amount`, naming the range, with the field at fault listed."""
+        message = f"Amount {amount} is outside the policy's range ({bounds})"
+        return cls(message, errors=[{"field": "amount", "message": message, "code": cls.code}])

@@ -18,6 +18,7 @@ from backoffice.core.auth.service import Principal
 from backoffice.core.db import Driver
 from backoffice.expenses import rules, statements
 from backoffice.expenses.errors import (
+    AmountOutsidePolicy,
     ConcurrentDecision,
     ExpenseNotFound,
     ExpenseRefused,
@@ -135,9 +136,7 @@ def _check_claim(submitter: Placement, policy: _Policy, amount: Decimal) -> None
     low, high = policy.min_amount, policy.max_amount
     if amount < low or (high is not None and amount > high):
         bounds = f"{low} to {high}" if high is not None else f"{low} or more"
-        raise ExpenseRefused.field(
-            "amount", f"Amount {amount} is outside the policy's range ({bounds})"
-        )
+        raise AmountOutsidePolicy.of(amount, bounds)
     if not policy.steps:
         raise ExpenseRefused.field("policy_id", f"Policy {policy.id} has no approval steps")
 

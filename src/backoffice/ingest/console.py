@@ -26,12 +26,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from backoffice.core.console import cli_console
 from backoffice.ingest.audit import RunOrigin
 from backoffice.ingest.pipeline import import_files
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.ingest.spec import Dataset
 
-errors = Console(stderr=True)
+errors = cli_console(stderr=True)
 
 
 def fail(message: str) -> typer.Exit:

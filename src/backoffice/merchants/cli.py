@@ -7,17 +7,17 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from backoffice.core.config import get_settings
+from backoffice.core.console import cli_console
 from backoffice.core.embedded import resolve_database_url
 from backoffice.ingest.console import fail, import_with_progress, summary_table
 from backoffice.ingest.pipeline import ImportAborted, database_problem, libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
 app = typer.Typer(help="Merchant activity files and analytics.", no_args_is_help=True)
-console = Console()
+console = cli_console()
 
 
 @app.command("import")

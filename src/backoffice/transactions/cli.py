@@ -13,9 +13,9 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 
 from backoffice.core.config import get_settings
+from backoffice.core.console import cli_console
 from backoffice.core.embedded import (
     driver_url,
     ensure_database,
@@ -29,7 +29,7 @@ from backoffice.ingest.results import Counts, FileResult
 from backoffice.transactions.dataset import TRANSACTIONS
 
 app = typer.Typer(help="Financial transactions: the ETL.", no_args_is_help=True)
-console = Console()
+console = cli_console()
 
 ETL_COUNTS: CountColumns = (
     ("read", lambda c: c.rows_read),

@@ -23,7 +23,13 @@ from backoffice.core.embedded import resolve_database_url
 from backoffice.ingest.audit import Level, RunOrigin, record_task_event, runs_of_dag_run
 from backoffice.ingest.pipeline import CONNECT_TIMEOUT_SECONDS, libpq_url
 from backoffice.ingest.results import Counts
-from backoffice.ingest.staging import Manifest, extract_run, load_run, transform_run
+from backoffice.ingest.staging import (
+    Manifest,
+    StagingError,
+    extract_run,
+    load_run,
+    transform_run,
+)
 from backoffice.transactions.dataset import TRANSACTIONS
 
 
@@ -63,6 +69,13 @@ def _figures(counts: Counts) -> str:
 def extract(dag_run_id: str, logical_date: str | None = None) -> Manifest:
     """Stage every new `*.csv` of `TRANSACTIONS_INBOX` (skips of files seen before recorded)."""
     settings = get_settings()
+    inbox = settings.transactions_inbox
+    if not inbox.is_dir():
+        problem = "is not a folder" if inbox.exists() else "does not exist"
+        raise EtlFailed(
+            f"TRANSACTIONS_INBOX {inbox.resolve()} {problem}: create it (`make airflow` does)"
+            " or point TRANSACTIONS_INBOX at the folder the exports arrive in"
+        )
     url = resolve_database_url(settings)
     directory = run_directory(settings, dag_run_id)
     with _connect(url) as conn:
@@ -116,20 +129,39 @@ def load(dag_run_id: str, logical_date: str | None = None) -> Counts:
     return total
 
 
+def _staged(directory: Path) -> list[str] | None:
+    """The files extract staged in the run's folder; None without its manifest (none staged)."""
+    try:
+        return Manifest.load(directory).paths
+    except StagingError:
+        return None
+
+
 def audit(dag_run_id: str) -> Counts:
     """Check that every staged file has its outcome in the audit; sum the run up; tidy up.
 
     Runs whatever became of the tasks before it (the DAG's `all_done`): a file without a
     `succeeded` or `skipped` run (failed, or never reached) fails this task, so the DAG run
-    fails too, and the run's folder is kept for a look; otherwise it is removed.
+    fails too, and the run's folder is kept for a look; otherwise it is removed. A run that
+    extract staged nothing for (it failed, or never ran) fails it as well.
     """
     settings = get_settings()
     directory = run_directory(settings, dag_run_id)
     with _connect(resolve_database_url(settings)) as conn:
         runs = runs_of_dag_run(conn, TRANSACTIONS, dag_run_id)
-        staged = Manifest.load(directory).paths if directory.exists() else []
+        staged = _staged(directory)
+        if staged is None and not runs:
+            message = (
+                "nothing to audit: extract staged nothing for this run (it failed or never ran)"
+            )
+            record_task_event(
+                conn, TRANSACTIONS, "audit", message, level="error", dag_run_id=dag_run_id
+            )
+            raise EtlFailed(message)
         outcome = {name: status for name, status, _ in runs}  # the last attempt of each file
-        missing = [name for name in staged if outcome.get(name) not in ("succeeded", "skipped")]
+        missing = [
+            name for name in staged or [] if outcome.get(name) not in ("succeeded", "skipped")
+        ]
         total = Counts.total(counts for _, status, counts in runs if status == "succeeded")
         by_status = {
             s: sum(1 for v in outcome.values() if v == s) for s in sorted(set(outcome.values()))
