@@ -120,7 +120,7 @@ async def test_a_weak_password_is_422_and_creates_nothing(
 
 
 @pytest.mark.parametrize(
-    "username", ["with space", "col:on", "", "-dash-first", "é" * 3, "x" * 151]
+    "username", ["with space", "col:on", "newline\n", "", "-dash-first", "é" * 3, "x" * 151]
 )
 async def test_a_username_that_could_not_log_in_is_422(client, admin, username):
     response = await client.post(

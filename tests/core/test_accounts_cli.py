@@ -135,6 +135,7 @@ def test_a_password_is_never_an_argument(database):
         (("create", "weak", "--password-stdin"), "staffpass\n", "published demo"),
         (("create", "weak", "--password-stdin"), "", "no password"),
         (("create", "has space", "--password-stdin"), f"{STRONG}\n", "username is 1 to 150"),
+        (("create", "newline\n", "--password-stdin"), f"{STRONG}\n", "username is 1 to 150"),
         (("create", "firstadmin", "--password-stdin"), f"{STRONG}\n", "taken"),
         (("set-role", "nobody", "admin"), None, "No account is named 'nobody'"),
         (("set-password", "nobody", "--password-stdin"), f"{STRONG}\n", "No account"),

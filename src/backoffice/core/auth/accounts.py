@@ -29,7 +29,7 @@ from backoffice.core.pagination import PageParams, contains, paginate
 # control character, so a username logs in exactly as it is shown.
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
 USERNAME_MAX = 150
-_USERNAME = re.compile(USERNAME_PATTERN)
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")  # fullmatch: `$` admits a final newline
 
 ACCOUNT_SORT: dict[str, Any] = {
     "id": Account.id,
@@ -89,7 +89,7 @@ class Operator:
 
 def check_username(username: str, *, field: str = "username") -> None:
     """Refuse a username that could not log in as shown (`USERNAME_PATTERN`, 1-150)."""
-    if len(username) > USERNAME_MAX or not _USERNAME.match(username):
+    if len(username) > USERNAME_MAX or not _USERNAME.fullmatch(username):
         raise ValidationFailed.field(
             field,
             f"A username is 1 to {USERNAME_MAX} letters, digits and . _ @ + - (no spaces),"
@@ -208,6 +208,7 @@ async def _keep_an_admin(session: AsyncSession, account: Account) -> None:
     admins = await session.scalars(
         select(Account.id)
         .where(Account.role == Role.ADMIN.value, Account.is_active.is_(True))
+        .order_by(Account.id)  # one locking order for every transaction: no deadlock
         .with_for_update()
     )
     if not set(admins) - {account.id}:
@@ -289,6 +290,6 @@ async def account_events(
     """The audit trail of an account (also after it was deleted), newest first."""
     statement: Select[Any] = select(AccountEvent).where(AccountEvent.account_id == account_id)
     events, info = await paginate(session, statement, page, [AccountEvent.id.desc()])
-    if not events and page.offset == 0:
+    if info.total == 0:
         await get_account(session, account_id)  # an unknown account is a 404, not []
     return events, info
