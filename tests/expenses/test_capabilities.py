@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -31,7 +32,9 @@ roles = st.sampled_from(list(Role))
 def test_only_admins_differ_by_role(role, employee):
     caps = capabilities(role, employee)
     if role is not Role.ADMIN:
-        assert caps == capabilities(Role.STAFF, employee), "manager and staff: same in expenses"
+        staff = capabilities(Role.STAFF, employee)
+        assert replace(caps, may_read_all=False) == staff, "manager and staff act alike"
+        assert caps.may_read_all == (role is Role.MANAGER)
         assert caps.may_submit == (employee is not None and employee.is_active)
         assert caps.may_approve == (
             employee is not None and employee.is_active and employee.level_number is not None
@@ -39,6 +42,7 @@ def test_only_admins_differ_by_role(role, employee):
         assert not caps.may_act_for_others
     else:
         assert caps.may_submit and caps.may_approve and caps.may_act_for_others
+        assert caps.may_read_all
     assert caps.employee_id == (employee.employee_id if employee is not None else None)
     assert not caps.may_approve or caps.may_submit
 
@@ -80,6 +84,7 @@ async def test_me_says_what_a_staff_employee_may_do_in_expenses(client, acme: Or
         "may_submit": True,
         "may_approve": True,
         "may_act_for_others": False,
+        "may_read_all": False,
     }
     # And it is the truth: Grace (staff) submits, Frank (staff) approves as the chain's approver.
     created = await submit(
@@ -93,7 +98,7 @@ async def test_me_says_what_a_staff_employee_may_do_in_expenses(client, acme: Or
 
 
 async def test_me_of_logins_without_an_employee(client, session, auth, staff, manager, admin):
-    for headers in (staff, manager):
+    for headers, reads_all in ((staff, False), (manager, True)):
         expenses = (await _me(client, headers))["capabilities"]["expenses"]
         assert expenses == {
             "employee_id": None,
@@ -101,6 +106,7 @@ async def test_me_of_logins_without_an_employee(client, session, auth, staff, ma
             "may_submit": False,
             "may_approve": False,
             "may_act_for_others": False,
+            "may_read_all": reads_all,
         }
     boss = await _me(client, admin)
     assert "manage_accounts" in boss["permissions"]

@@ -8,7 +8,10 @@ The role's permissions (create, read, update, delete) govern the policy administ
 - an approver is the one a chain designates: a login decides the steps its employee was
   designated for when the claim was submitted (`rules.decide` checks it); an active employee
   with a level can be designated;
-- an admin may also act on behalf of any employee they can see (recorded as such).
+- an admin may also act on behalf of any employee they can see (recorded as such);
+- reading a claim (its status and audit trail) is where the role counts: admins and managers
+  read every claim of their company (of every company, linked to no one), staff only the
+  claims they submitted or are an approver of.
 
 So TechCorp's employees, whose logins have the `staff` role (read), submit and approve as
 themselves; the demo `staff` and `manager` logins, linked to no employee, do neither.
@@ -42,6 +45,7 @@ class ExpenseCapabilities:
     may_submit: bool  # submit claims (as its employee, or for others when it is an admin)
     may_approve: bool  # be designated approver of new claims' steps, or decide for others
     may_act_for_others: bool  # submit and decide on behalf of another employee
+    may_read_all: bool  # read every claim it can see, not only those it is involved in
 
 
 def capabilities(role: Role, employee: Linked | None) -> ExpenseCapabilities:
@@ -55,6 +59,7 @@ def capabilities(role: Role, employee: Linked | None) -> ExpenseCapabilities:
         may_approve=admin
         or (active and employee is not None and employee.level_number is not None),
         may_act_for_others=admin,
+        may_read_all=role is not Role.STAFF,
     )
 
 

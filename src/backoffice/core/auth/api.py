@@ -34,7 +34,7 @@ class AccountRead(BaseModel):
         description="What the caller may do in each context beyond the role's permissions."
         " `expenses`: `employee_id` (the employee the login acts as, or null), `company_id`,"
         " `may_submit`, `may_approve` (be a chain's designated approver),"
-        " `may_act_for_others` (admins)",
+        " `may_act_for_others` (admins), `may_read_all` (every claim, not only one's own)",
         examples=[
             {
                 "expenses": {
@@ -43,6 +43,7 @@ class AccountRead(BaseModel):
                     "may_submit": True,
                     "may_approve": True,
                     "may_act_for_others": False,
+                    "may_read_all": False,
                 }
             }
         ],

@@ -223,7 +223,11 @@ class Authenticator:
 async def create_account(
     session: AsyncSession, auth: Authenticator, *, username: str, password: str, role: Role
 ) -> Account:
-    """Create an account; a taken username is a `Conflict`."""
+    """Create an account; a taken username is a `Conflict`.
+
+    No password rule and no audit: the demo loader's published logins and the tests' accounts.
+    Operators create accounts through `core.auth.accounts.open_account`.
+    """
     if len(password) < 8:
         raise ValidationFailed.field("password", "Password must have at least 8 characters")
     if await session.scalar(select(Account.id).where(Account.username == username)):
@@ -243,7 +247,10 @@ async def update_account(
     password: str | None = None,
     role: Role | None = None,
 ) -> Account:
-    """Change a password or role; remembered verifications of the account are dropped."""
+    """Change a password or role; remembered verifications of the account are dropped.
+
+    No password rule and no audit (tests): operators go through `core.auth.accounts`.
+    """
     account = await session.get(Account, account_id)
     if account is None:
         raise NotFound("Account not found")
