@@ -5,9 +5,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, update
 
+from backoffice.core import migrations
 from backoffice.core.auth import accounts
 from backoffice.core.auth.models import Account, AccountEvent
-from backoffice.core.auth.service import Role, update_account
+from backoffice.core.auth.service import (
+    Authenticator,
+    Principal,
+    Role,
+    create_account,
+    update_account,
+)
+from backoffice.core.db import Database
+from backoffice.core.errors import Unauthorized
 from tests.conftest import PASSWORD, basic, make_account
 
 ACCOUNTS = "/api/v1/auth/accounts"
@@ -306,3 +315,31 @@ async def test_a_failed_change_writes_nothing(client, session, auth, admin):
         select(func.count()).select_from(AccountEvent).where(AccountEvent.account_id == target)
     )
     assert count == 0
+
+
+async def test_a_version_read_while_the_change_commits_is_not_remembered(
+    empty_database_url, settings
+):
+    """A token checked between the change and its commit sees the old version; the commit
+    forgets it again, so the token stops at once, not a TTL later."""
+    migrations.upgrade(empty_database_url)
+    database = Database(empty_database_url)
+    auth = Authenticator(settings)
+    try:
+        async with database.unit_of_work() as session:
+            account = await create_account(
+                session, auth, username="racer", password=PASSWORD, role=Role.STAFF
+            )
+        principal = Principal(account.id, "racer", Role.STAFF, account.auth_version)
+        assert await auth.check_current(database.sessionmaker, principal) == principal
+        async with database.unit_of_work() as session:
+            racer = await accounts.account_named(session, "racer")
+            await accounts.set_active(
+                session, auth, accounts.Operator.command_line("ops"), racer, False
+            )
+            # Another request, before the commit: the committed version still says active.
+            assert await auth.check_current(database.sessionmaker, principal) == principal
+        with pytest.raises(Unauthorized):
+            await auth.check_current(database.sessionmaker, principal)
+    finally:
+        await database.dispose()

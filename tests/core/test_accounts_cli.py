@@ -266,3 +266,20 @@ def test_the_first_admin_of_a_production_database_and_the_demo_logins(server_url
             assert deleted.returncode == 0, deleted.stderr
         assert _in_its_own_loop(_refusal(url)) is None
         assert _in_its_own_loop(_logs_in(url, "ops", STRONG))
+
+
+@pytest.mark.parametrize("where", ["unmigrated", "unreachable"])
+def test_a_database_that_cannot_be_used_is_one_line(
+    where, empty_database_url, monkeypatch: pytest.MonkeyPatch
+):
+    url = empty_database_url if where == "unmigrated" else "postgresql://nobody@127.0.0.1:1/none"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = run("list")
+    finally:
+        get_settings.cache_clear()
+    line = _one_line_error(result)
+    assert "DATABASE_URL" in line
+    assert "db upgrade" in line
+    assert "Traceback" not in result.output

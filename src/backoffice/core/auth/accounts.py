@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account, AccountEvent
@@ -215,9 +215,18 @@ async def _keep_an_admin(session: AsyncSession, account: Account) -> None:
         raise LastAdmin()
 
 
-def _changed(auth: Authenticator, account: Account) -> None:
+def _forget(session: AsyncSession, auth: Authenticator, account_id: int) -> None:
+    """End what this process remembers of the account: now, and again once the change commits.
+
+    A request between the two would otherwise read the version still committed and remember it.
+    """
+    auth.forget(account_id)
+    event.listen(session.sync_session, "after_commit", lambda _: auth.forget(account_id), once=True)
+
+
+def _changed(session: AsyncSession, auth: Authenticator, account: Account) -> None:
     account.auth_version += 1
-    auth.forget(account.id)
+    _forget(session, auth, account.id)
 
 
 async def change_role(
@@ -231,7 +240,7 @@ async def change_role(
         await _keep_an_admin(session, account)
     _record(session, operator, account, "role_changed", {"from": account.role, "to": role.value})
     account.role = role.value
-    _changed(auth, account)
+    _changed(session, auth, account)
     await session.flush()
     return account
 
@@ -250,7 +259,7 @@ async def reset_password(
     _check_new_password(password, account.username, published, "password")
     account.password_hash = await to_thread.run_sync(auth.hash_password, password)
     _record(session, operator, account, "password_reset")
-    _changed(auth, account)
+    _changed(session, auth, account)
     await session.flush()
     return account
 
@@ -266,7 +275,7 @@ async def set_active(
         await _keep_an_admin(session, account)
     _record(session, operator, account, "enabled" if active else "disabled")
     account.is_active = active
-    _changed(auth, account)
+    _changed(session, auth, account)
     await session.flush()
     return account
 
@@ -279,9 +288,10 @@ async def delete_account(
     await _keep_an_admin(session, account)
     _record(session, operator, account, "deleted", {"role": account.role})
     await session.flush()
+    account_id = account.id
     await session.delete(account)
     await session.flush()
-    auth.forget(account.id)
+    _forget(session, auth, account_id)
 
 
 async def account_events(
