@@ -8,10 +8,15 @@ this folder on the path).
 
 from __future__ import annotations
 
+import secrets
+import uuid
+
 import httpx
+from sqlalchemy import delete
 
 from backoffice.app import create_app
-from backoffice.core.auth.service import Principal, Role
+from backoffice.core.auth.models import Account
+from backoffice.core.auth.service import Principal, Role, create_account
 from backoffice.core.config import Settings
 
 
@@ -26,7 +31,17 @@ async def time_endpoints(url: str, paths: list[str], requests: int) -> dict[str,
         DATABASE_URL=url, BACKOFFICE_ENV="test", rate_limit_per_minute=0, log_level="WARNING"
     )
     app = create_app(settings, database_url=url)
-    token, _ = app.state.auth.issue_token(Principal(1, "bench", Role.STAFF, 0))
+    # A token works only while its account exists at the token's version: a real one.
+    async with app.state.db.unit_of_work() as session:
+        account = await create_account(
+            session,
+            app.state.auth,
+            username=f"bench-{uuid.uuid4().hex[:8]}",
+            password=secrets.token_urlsafe(16),
+            role=Role.STAFF,
+        )
+        principal = Principal(account.id, account.username, Role.STAFF, account.auth_version)
+    token, _ = app.state.auth.issue_token(principal)
     headers = {"Authorization": f"Bearer {token}"}
     out: dict[str, list[float]] = {}
     transport = httpx.ASGITransport(app=app)
@@ -40,5 +55,7 @@ async def time_endpoints(url: str, paths: list[str], requests: int) -> dict[str,
                 assert response.status_code == 200, response.text
                 times.append(float(response.headers["X-Process-Time"].removesuffix("ms")))
             out[path] = times
+    async with app.state.db.unit_of_work() as session:
+        await session.execute(delete(Account).where(Account.id == principal.account_id))
     await app.state.db.dispose()
     return out

@@ -28,11 +28,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.app import create_app
 from backoffice.core import migrations
-from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.auth.models import Account
+from backoffice.core.auth.service import Authenticator, Principal, Role, create_account
 from backoffice.core.config import Settings
 from backoffice.core.db import (
     Driver,
@@ -278,6 +280,26 @@ async def make_account(
     name = username or f"{role.value}-{uuid.uuid4().hex[:6]}"
     await create_account(session, auth, username=name, password=PASSWORD, role=role)
     return basic(name)
+
+
+@asynccontextmanager
+async def committed_bearer(app: FastAPI, role: Role = Role.STAFF) -> AsyncIterator[dict[str, str]]:
+    """A bearer header of a new committed account of `role` in `app`'s database, deleted after.
+
+    A token works only while its account exists at the token's version: no made-up principal.
+    """
+    auth: Authenticator = app.state.auth
+    async with app.state.db.unit_of_work() as session:
+        account = await create_account(
+            session, auth, username=f"reader-{uuid.uuid4().hex[:8]}", password=PASSWORD, role=role
+        )
+        principal = Principal(account.id, account.username, role, account.auth_version)
+    token, _ = auth.issue_token(principal)
+    try:
+        yield {"Authorization": f"Bearer {token}"}
+    finally:
+        async with app.state.db.unit_of_work() as session:
+            await session.execute(delete(Account).where(Account.id == principal.account_id))
 
 
 @pytest.fixture

@@ -96,6 +96,10 @@ def demo_database(server_url: str, prefix: str) -> Iterator[str]:
         yield url
 
 
+# The main database of each live demo app, by its base URL (for fixtures that reset it).
+LIVE_DATABASES: dict[str, str] = {}
+
+
 def live_demo(server_url: str, prefix: str) -> Iterator[str]:
     """The real app served on fresh demo databases: yields its base URL (for fixtures).
 
@@ -108,6 +112,7 @@ def live_demo(server_url: str, prefix: str) -> Iterator[str]:
             with own_nats(prefix) as nats:
                 settings = settings_for(url, savings=savings, nats_url=nats.url)
                 with serve(create_app(settings, database_url=url)) as base:
+                    LIVE_DATABASES[base] = url
                     yield base
 
 

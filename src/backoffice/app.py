@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from backoffice.core.auth import accounts_api
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator
 from backoffice.core.bodylimit import BodyLimitMiddleware
@@ -105,6 +106,8 @@ def core_context(settings: Settings, url: str | None) -> Context:
         app.state.settings = settings
         app.state.auth = Authenticator(settings)
         app.state.auth_sessions = None
+        # Refused as any account's new password: published with the demo data.
+        app.state.published_passwords = frozenset(published_logins().values())
         if url is not None:
             app.state.db = Database(
                 url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
@@ -118,7 +121,7 @@ def core_context(settings: Settings, url: str | None) -> Context:
         return Context("core", routers=(health_router,), setup=setup)
     return Context(
         "core",
-        routers=(health_router, auth_api.router),
+        routers=(health_router, auth_api.router, accounts_api.router),
         setup=setup,
         lifespan=(_refuse_demo_logins_in_production, _close_database),
         readiness={MAIN_CHECK: _main_database_ready},

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from backoffice.core.auth import cli as accounts_cli
 from backoffice.core.config import SERVICES, StartupRefused, get_settings
 from backoffice.core.console import cli_console
 from backoffice.merchants.cli import app as merchants_app
@@ -19,6 +20,16 @@ from backoffice.transactions.cli import app as transactions_app
 app = typer.Typer(help="backoffice: run the platform and its jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+
+
+def _published_passwords() -> frozenset[str]:
+    """The demo's published passwords, refused for any account `backoffice accounts` sets."""
+    from backoffice.demo import published_logins
+
+    return frozenset(published_logins().values())
+
+
+app.add_typer(accounts_cli.build(_published_passwords), name="accounts")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(merchants_app, name="merchants")

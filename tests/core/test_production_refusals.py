@@ -36,6 +36,7 @@ COMMANDS = [
     ["demo", "load"],
     ["merchants", "import", "."],
     ["merchants", "rejects"],
+    ["accounts", "list"],
 ]
 
 

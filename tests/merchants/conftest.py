@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from backoffice.app import create_app
-from backoffice.core.auth.service import Principal, Role
 from backoffice.core.config import Settings
 from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES, TABLES
+from tests.conftest import committed_bearer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "merchants"
 ENDPOINTS = (
@@ -70,11 +70,12 @@ def endpoint_answers(settings: Settings, database_url: str) -> dict[str, Any]:
 
     async def ask() -> dict[str, Any]:
         app = create_app(settings, database_url=database_url)
-        token, _ = app.state.auth.issue_token(Principal(1, "reader", Role.STAFF, 0))
-        headers = {"Authorization": f"Bearer {token}"}
         transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            async with (
+                committed_bearer(app) as headers,
+                httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+            ):
                 answers = {}
                 for name in ENDPOINTS:
                     response = await http.get(f"/analytics/{name}", headers=headers)

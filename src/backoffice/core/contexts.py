@@ -1,8 +1,9 @@
 """How a context installs itself into an app, and the assembly of an app from contexts.
 
 Each context describes what it brings (`Context`): its routers and the error style their
-clients expect, state it keeps on the app, background work for the app's lifetime, and health
-reporters and readiness checks. `build_app` assembles any list of them; core knows no context
+clients expect, state it keeps on the app, background work for the app's lifetime, health
+reporters and readiness checks, and what a caller may do in it beyond their role's permissions
+(shown by `GET /api/v1/auth/me`). `build_app` assembles any list of them; core knows no context
 by name.
 """
 
@@ -17,8 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice import __version__
+from backoffice.core.auth.service import Principal
 from backoffice.core.envelope import ErrorStyle, install_error_handlers
 from backoffice.core.openapi import install_openapi
 from backoffice.core.routing import GuardedRoute
@@ -29,6 +32,8 @@ LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 HealthReporter = Callable[[FastAPI], dict[str, Any]]
 # A check for `/ready`: what it found, or `core.health.NotReady`.
 ReadinessCheck = Callable[[FastAPI], Awaitable[str]]
+# What the caller may do in a context beyond their role's permissions, for `/api/v1/auth/me`.
+CapabilityReporter = Callable[[AsyncSession, Principal], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Context:
     lifespan: Sequence[LifespanHook] = ()
     health: Mapping[str, HealthReporter] = field(default_factory=dict)
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    capabilities: Mapping[str, CapabilityReporter] = field(default_factory=dict)
 
 
 def install(app: FastAPI, context: Context) -> None:
@@ -70,6 +76,7 @@ def install(app: FastAPI, context: Context) -> None:
         app.state.health_reporters[name] = partial(report, app)
     for name, check in context.readiness.items():
         app.state.readiness_checks[name] = partial(check, app)
+    app.state.capability_reporters.update(context.capabilities)
 
 
 def build_app(
@@ -97,6 +104,7 @@ def build_app(
     app.state.max_body_size = max_body_size
     app.state.health_reporters = {}
     app.state.readiness_checks = {}
+    app.state.capability_reporters = {}
     app.state.lifespan_hooks = []
     install_error_handlers(app)
     for context in contexts:

@@ -6,11 +6,14 @@ errors; the policy and step administration lives under `/api/v1` in the envelope
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.dependencies import CanCreate, CanDelete, CanRead, CanUpdate, CurrentUser
+from backoffice.core.auth.service import Principal
 from backoffice.core.contexts import Context, Routes
 from backoffice.core.db import AutocommitSession, DbSession, StatementPool
 from backoffice.core.envelope import Envelope, ErrorStyle, ok
@@ -316,6 +319,15 @@ async def delete_step(step_id: IdParam, session: DbSession, principal: CanDelete
     return ok(None, "Step deleted")
 
 
+async def capabilities(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """What the caller may do in expenses, for `GET /api/v1/auth/me`."""
+    return asdict((await identity.session_actor(session, principal)).capabilities)
+
+
 # The seed endpoints keep their clients' `{"detail", "code"}` errors; the administration under
 # `/api/v1` speaks the envelope like the rest of the platform.
-context = Context("expenses", routers=(Routes(router, ErrorStyle.DETAIL), admin_router))
+context = Context(
+    "expenses",
+    routers=(Routes(router, ErrorStyle.DETAIL), admin_router),
+    capabilities={"expenses": capabilities},
+)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Principal
 from backoffice.core.db import Driver, driver_of
-from backoffice.expenses.errors import EmployeeNotFound, NoLinkedEmployee, NotYourIdentity
+from backoffice.expenses.capabilities import ExpenseCapabilities, Linked, acting_as, capabilities
 from backoffice.org import hierarchy
 from backoffice.org.hierarchy import Placement
 
@@ -43,6 +43,20 @@ class Actor:
         """Whether rows of `company_id` are visible to the caller (isolation)."""
         return self.employee is None or company_id == self.employee.company_id
 
+    @property
+    def capabilities(self) -> ExpenseCapabilities:
+        """What the caller may do in expenses (`capabilities.capabilities`)."""
+        return capabilities(self.principal.role, linked(self.employee))
+
+
+def linked(employee: Placement | None) -> Linked | None:
+    """The facts the capability rule needs about a login's employee."""
+    if employee is None:
+        return None
+    return Linked(
+        employee.employee_id, employee.company_id, employee.is_active, employee.level_number
+    )
+
 
 async def resolve_actor(conn: Driver, principal: Principal) -> Actor:
     """The caller and the employee their login is linked to."""
@@ -64,13 +78,20 @@ async def act_as(conn: Driver, actor: Actor, employee_id: int, field: str) -> Pl
     """
     if actor.employee is not None and actor.employee.employee_id == employee_id:
         return actor.employee
-    if actor.employee is None and not actor.principal.is_admin:
-        raise NoLinkedEmployee()
-    target = await hierarchy.placement(conn, employee_id)
-    if target is None or not actor.sees(target.company_id):
-        raise EmployeeNotFound(f"Employee {employee_id} not found")
-    if not actor.principal.is_admin:
-        raise NotYourIdentity(f"{field} {employee_id} is not you: you may only act as yourself")
+    caps = actor.capabilities
+    target = (
+        await hierarchy.placement(conn, employee_id)
+        if caps.employee_id is not None or caps.may_act_for_others
+        else None  # refused whoever it names: no need to look them up
+    )
+    acting_as(
+        caps,
+        employee_id,
+        target.company_id if target is not None else None,
+        target_exists=target is not None,
+        field=field,
+    )
+    assert target is not None  # acting_as refuses a missing employee
     return target
 
 

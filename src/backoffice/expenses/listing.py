@@ -43,7 +43,7 @@ async def list_expenses(
         conditions.append(Expense.submitter_id == submitter.employee_id)
     elif actor.employee is not None:
         conditions.append(Expense.submitter_id == actor.employee.employee_id)
-    elif not actor.principal.is_admin:
+    elif not actor.capabilities.may_act_for_others:
         raise NoLinkedEmployee()
     if status is not None:
         conditions.append(Expense.status == status.value)

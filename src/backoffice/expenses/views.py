@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.core.auth.service import Principal, Role
+from backoffice.core.auth.service import Principal
 from backoffice.core.db import Driver, driver_of
 from backoffice.core.pagination import PageParams, page_info
 from backoffice.expenses import statements
@@ -86,7 +86,7 @@ async def _viewable_expense(conn: Driver, principal: Principal, expense_id: int)
         if r["step_number"] is not None
     ]
     involved = {expense["submitter_id"], *(link.approver_id for link in links)}
-    if actor.principal.role is Role.STAFF and actor.employee_id not in involved:
+    if not actor.capabilities.may_read_all and actor.employee_id not in involved:
         raise ExpenseNotFound(f"Expense {expense_id} not found")
     return _Chain(expense, links)
 

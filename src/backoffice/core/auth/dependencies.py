@@ -98,18 +98,21 @@ async def authenticate(request: Request) -> Principal:
 
     A remembered Basic verification or a bearer token costs no database round trip. A cache
     miss looks the account up in a session of its own (`app.state.auth_sessions`), outside the
-    request's transaction.
+    request's transaction; for a token, whether its account is still active at the token's
+    version (see `Authenticator.check_current`).
     """
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized()
     scheme, _, value = header.partition(" ")
     auth: Authenticator = request.app.state.auth
+    sessions: SessionFactory | None = request.app.state.auth_sessions
     if scheme.lower() == "bearer":
         principal = auth.decode_token(value.strip())
+        if sessions is not None:  # alone, a savings service trusts the token until it expires
+            principal = await auth.check_current(sessions, principal)
     elif scheme.lower() == "basic":
         username, password = _basic_credentials(value.strip())
-        sessions: SessionFactory | None = request.app.state.auth_sessions
         if sessions is None:  # a service served alone, without the platform's database
             raise Unauthorized(
                 "This service runs without the platform's accounts: sign in with a bearer"
