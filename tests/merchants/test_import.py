@@ -217,10 +217,3 @@ def test_a_bad_header_fails_the_file_and_stops_the_run(merchants_url, tmp_path):
     assert "header does not match" in (results[0].error or "")
     with psycopg.connect(merchants_url) as conn:
         assert conn.execute("SELECT count(*) FROM merchant_activities").fetchone() == (0,)
-
-
-def test_an_empty_file_and_a_header_only_file_import_nothing(merchants_url, tmp_path):
-    (tmp_path / "activities_20240101.csv").write_bytes(b"")
-    (tmp_path / "activities_20240102.csv").write_bytes(DAY1.read_bytes().split(b"\r\n")[0])
-    results = _import(merchants_url, tmp_path)
-    assert [(r.status, r.counts.rows_read) for r in results] == [("succeeded", 0)] * 2

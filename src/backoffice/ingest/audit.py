@@ -9,7 +9,7 @@ from typing import Literal
 
 import psycopg
 
-from backoffice.ingest.reader import Reject
+from backoffice.ingest.reader import KEPT_PREFIX_BYTES, Reject, bounded
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.ingest.spec import Dataset
 
@@ -107,12 +107,19 @@ def record_failure(
 def quarantine(
     cursor: psycopg.Cursor, dataset: Dataset, file_name: str, rejects: Iterable[Reject]
 ) -> None:
-    """COPY a block's rejected lines into `import_rejects`, with their line and reason."""
+    """COPY a block's rejected lines into `import_rejects`, with their line and reason.
+
+    A line keeps its first 4 KiB (`KEPT_PREFIX_BYTES`); the reason then says how long it was.
+    """
     with cursor.copy(
         "COPY import_rejects (dataset, file_name, line_number, raw_line, reason) FROM STDIN"
     ) as copy:
         for r in rejects:
-            copy.write_row((dataset.name, file_name, r.line, r.raw, r.reason))
+            raw, length = bounded(r.raw)
+            reason = r.reason
+            if len(raw) < len(r.raw):
+                reason += f" (a line of {length} bytes: its first {KEPT_PREFIX_BYTES} kept)"
+            copy.write_row((dataset.name, file_name, r.line, raw, reason))
 
 
 DUPLICATES = "ingest_duplicates"
@@ -148,7 +155,7 @@ def quarantine_conflicts(
     ) as copy:
         for line, raw, values in duplicates:
             stored = [v if v != "" else None for v in values[: len(names)]]
-            copy.write_row((line, raw, *stored))
+            copy.write_row((line, bounded(raw)[0], *stored))
     key = f'"{dataset.key}"'
     first_version = "concat_ws(',', " + ", ".join(f"t.{c}::text" for c in quoted) + ")"
     cursor.execute(

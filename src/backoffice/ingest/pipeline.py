@@ -56,7 +56,14 @@ from backoffice.ingest.classify import Classifier, Parsed
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.load import FileLoader
 from backoffice.ingest.prefetch import prefetch
-from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, CsvChunker, FileFormatError
+from backoffice.ingest.reader import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    CsvChunker,
+    FileFormatError,
+    NotARegularFile,
+    open_regular,
+)
 from backoffice.ingest.results import Counts, FileResult, NullObserver, Observer
 from backoffice.ingest.rollups import Rollups
 from backoffice.ingest.spec import Dataset
@@ -94,23 +101,49 @@ def libpq_url(url: str) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    """The file's sha256, read in 1 MiB blocks."""
+    """The file's sha256, read in 1 MiB blocks (`NotARegularFile` for a FIFO, a directory)."""
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
+    with open_regular(path) as stream:
         while block := stream.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
 
 
+def max_line_bytes() -> int:
+    """The `INGEST_MAX_LINE_BYTES` setting."""
+    from backoffice.core.config import get_settings
+
+    return get_settings().ingest_max_line_bytes
+
+
+def file_rank(dataset: Dataset, name: str, today: str | None = None) -> str:
+    """When a file is applied: the date its name carries, else the day it arrives (`YYYYMMDD`)."""
+    return dataset.file_date(name) or today or datetime.now(UTC).strftime("%Y%m%d")
+
+
 def order_files(dataset: Dataset, paths: Iterable[Path]) -> list[Path]:
-    """Files in import order (the dataset's file order, then name); directories expanded."""
+    """Files in import order (date, then name: `file_rank`); directories expanded.
+
+    A directory's entries matching the dataset's pattern are all listed, files or not, so that
+    a directory or a FIFO named like a file is refused with a reason rather than passed over.
+    """
     files: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            files.update(p for p in path.glob(dataset.file_pattern) if p.is_file())
+            files.update(path.glob(dataset.file_pattern))
         else:
             files.add(path)
-    return sorted(files, key=lambda p: (dataset.file_order(p.name), p.name))
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    return sorted(files, key=lambda p: (file_rank(dataset, p.name, today), p.name))
+
+
+def check_name(dataset: Dataset, name: str) -> None:
+    """`ImportRefused` for a name the dataset does not take (it must carry a date)."""
+    if dataset.dated_names and dataset.file_date(name) is None:
+        raise ImportRefused(
+            f"{name} is not named {dataset.file_name_hint} (YYYYMMDD a real day):"
+            " rename it to the day it holds"
+        )
 
 
 def import_files(
@@ -123,6 +156,7 @@ def import_files(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     origin: RunOrigin | None = None,
     source: BlockSource | None = None,
+    max_line: int | None = None,
 ) -> list[FileResult]:
     """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
 
@@ -153,6 +187,7 @@ def import_files(
             if should_stop():
                 raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
+            group.max_line = max_line or max_line_bytes()
             group.origin = origin
             group.source = source
             done = group.run(files)
@@ -201,6 +236,7 @@ class FileGroup:
         self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
         self.origin: RunOrigin | None = None  # recorded in the run rows (and skips with it)
         self.source: BlockSource | None = None  # where blocks come from, if not from the files
+        self.max_line = DEFAULT_MAX_LINE_BYTES  # the longest header or line read whole
 
     def loader(self, header: list[str], name: str) -> FileLoader:
         """The loader of file `name`, whose rows come in `header`'s column order."""
@@ -256,7 +292,8 @@ class FileGroup:
         """
         seen: set[str] = set()
         for path in files:
-            if path.name in known or path.name in seen:
+            refused = self.dataset.dated_names and self.dataset.file_date(path.name) is None
+            if path.name in known or path.name in seen or refused:
                 yield Opened(path, parsed=False)
                 continue
             seen.add(path.name)
@@ -268,18 +305,15 @@ class FileGroup:
             yield from self.source.read(self, path)
             return
         try:
-            with path.open("rb") as stream:
-                chunker = CsvChunker(stream, self.chunk_bytes)
+            with open_regular(path) as stream:
+                chunker = CsvChunker(stream, self.chunk_bytes, self.max_line)
                 header = checked_header(self.dataset, chunker.read_header())
-                if not header:
-                    yield Opened(path)
-                else:
-                    classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
-                    yield Opened(path, self.loader(header, path.name))
-                    for block in chunker.blocks():
-                        parsed = classifier.classify(block)
-                        self.keys.prepare(parsed)
-                        yield parsed
+                classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
+                yield Opened(path, self.loader(header, path.name))
+                for block in chunker.blocks():
+                    parsed = classifier.classify(block)
+                    self.keys.prepare(parsed)
+                    yield parsed
                 digest = chunker.sha256.hexdigest()
         except (FileFormatError, OSError) as exc:
             yield Closed(path, error=exc)  # in place of `Opened` if the header failed
@@ -288,7 +322,10 @@ class FileGroup:
 
     def _import_in_savepoint(self, path: Path) -> FileResult:
         """One file, all or nothing: a failure rolls back to the savepoint and is recorded."""
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size  # a FIFO's stat does not wait for a writer
+        except OSError:
+            size = 0  # gone, or a dangling link: the reader says why
         started = datetime.now(UTC)
         clock = time.perf_counter()
         mark = self.rollups.mark()
@@ -331,7 +368,11 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     imported = imported_files(conn, dataset)
     prior = imported.get(path.name)
     if prior is not None:
-        digest = sha256_of(path)
+        try:
+            digest = sha256_of(path)
+        except (NotARegularFile, OSError):
+            _skip_file(items, opened)
+            raise
         if prior == digest:
             _skip_file(items, opened)
             if group.origin is not None:
@@ -351,6 +392,11 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
             f"{path.name} was already imported with sha256 {prior}; this file has {digest}."
             " Rename it or resolve the difference by hand"
         )
+    try:
+        check_name(dataset, path.name)
+    except ImportRefused:
+        _skip_file(items, opened)
+        raise
     _refuse_older_file(dataset, path.name, imported)
     if isinstance(opened, Opened) and not opened.parsed:
         # left unread (its run row was there when the group started, and is gone): read it now
@@ -429,8 +475,10 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
 
 
 def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> None:
-    key = dataset.file_order(name)
-    newer = sorted(n for n in imported if dataset.file_order(n) > key)
+    key = dataset.file_date(name)
+    if key is None:  # applied as it arrives: the newest so far
+        return
+    newer = sorted(n for n in imported if (dataset.file_date(n) or "") > key)
     if newer:
         raise ImportRefused(
             f"{name} is older than the already imported {newer[-1]}: importing it now could"
@@ -440,8 +488,6 @@ def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> 
 
 def checked_header(dataset: Dataset, header: list[str]) -> list[str]:
     """`header` if it names each of the dataset's columns once; `FileFormatError` otherwise."""
-    if not header:
-        return header
     expected = set(dataset.column_names)
     if len(set(header)) != len(header):
         raise FileFormatError(f"the header repeats a column: {header}")

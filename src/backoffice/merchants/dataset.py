@@ -12,6 +12,7 @@ from backoffice.ingest.spec import (
     Parts,
     choice_column,
     decimal_column,
+    name_date,
     pattern_column,
     text_column,
     utc_timestamp_column,
@@ -40,13 +41,12 @@ KYC_STAGES = {
     "verifications_completed": "VERIFICATION_COMPLETED",
     "tier_upgrades": "TIER_UPGRADE",
 }
-FILE_NAME = re.compile(r"^activities_(\d{8})\.csv$")
+FILE_NAME = re.compile(r"activities_([0-9]{8})\.csv")
 
 
-def file_date(name: str) -> str:
-    """The `YYYYMMDD` of `activities_YYYYMMDD.csv` (files sort by it); else the name itself."""
-    match = FILE_NAME.match(name)
-    return match.group(1) if match else name
+def file_date(name: str) -> str | None:
+    """The `YYYYMMDD` of `activities_YYYYMMDD.csv` (files are applied in its order), or None."""
+    return name_date(FILE_NAME, name)
 
 
 _ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in types}))
@@ -255,7 +255,9 @@ MERCHANT_ACTIVITIES = Dataset(
     key_type="uuid",
     rollups=ROLLUPS,
     parts=MERCHANT_PARTS,
-    file_order=file_date,
+    file_date=file_date,
+    dated_names=True,
+    file_name_hint="activities_YYYYMMDD.csv",
     file_pattern="activities_*.csv",
 )
 
