@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import psycopg
@@ -52,14 +52,23 @@ def record_success(
     started: datetime,
     origin: RunOrigin = CLI,
     status: str = "succeeded",
+    *,
+    run_id: int | None = None,
+    file_date: date | None = None,
 ) -> None:
-    """The `succeeded` (or `skipped`) run row of a file, in its savepoint (it goes with it)."""
+    """The `succeeded` (or `skipped`) run row of a file, in its savepoint (it goes with it).
+
+    `run_id` is the id the file's rows carry (taken when it started: `late.start_file`);
+    `file_date` the day the file is applied at.
+    """
     conn.execute(
-        "INSERT INTO import_runs (dataset, file_name, file_size, sha256, rows_read, inserted,"
+        "INSERT INTO import_runs (id, dataset, file_name, file_size, sha256, rows_read, inserted,"
         " duplicates, rejected, flagged, conflicting, started_at, finished_at, status,"
-        " started_by, dag_run_id, logical_date) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, clock_timestamp(), %s, %s, %s, %s)",
+        " started_by, dag_run_id, logical_date, file_date) VALUES"
+        " (coalesce(%s, nextval(pg_get_serial_sequence('import_runs', 'id'))), %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, %s)",
         (
+            run_id,
             dataset.name,
             name,
             size,
@@ -75,6 +84,7 @@ def record_success(
             origin.started_by,
             origin.dag_run_id,
             origin.logical_date,
+            file_date,
         ),
     )
 

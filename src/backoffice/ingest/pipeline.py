@@ -4,12 +4,13 @@ Files are imported in order in groups: consecutive files share one transaction u
 the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out (a dataset without
 rollups, which groups would not save anything, commits each file on its own). Each file runs in a
 savepoint of its own, so it stays all or nothing: a failing file is rolled back to its savepoint
-and recorded as failed, the files before it commit, and the run stops there.
+and recorded as failed, the files before it commit, and the run goes on with the next group.
 
 Per group: take the dataset's advisory lock (two importers never interleave) and create the
 temporary table of parts. Per file: skip a file already imported with the same sha256 (same name,
-other hash: refused), refuse a file older than one already imported (first occurrence wins =
-earliest file), then stream the file block by block. A reader thread sorts each block, vectorised
+other hash: refused), refuse a name the dataset does not take, note whether a file dated after
+it was imported (then it is late: its ids displace the later file's, `late.py`), then stream the
+file block by block. A reader thread sorts each block, vectorised
 with polars: lines matching the dataset's clean-line regex (and its parent/child pairs) go to COPY
 as they are (or converted, where a column declares a transform: `classify.py`); the others (~0.1%)
 are checked column by column in Python and repaired (flagged) or quarantined; keys repeated inside
@@ -45,6 +46,7 @@ from typing import Protocol, Union
 
 import psycopg
 
+from backoffice.ingest import late
 from backoffice.ingest.audit import (
     CLI,
     RunOrigin,
@@ -158,10 +160,11 @@ def import_files(
     source: BlockSource | None = None,
     max_line: int | None = None,
 ) -> list[FileResult]:
-    """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
+    """Import `paths` (files or directories) in order, in groups; a failed file stops nothing.
 
-    A failure stops the run because a later file imported before an earlier one is fixed
-    would break "first occurrence wins". `origin` (how the run was started) goes into every
+    A failed file closes its group (the files before it commit) and the run goes on with the
+    next one: once fixed, the failed file comes in late and is applied as in date order
+    (`late.py`), so no file can hold the others back. `origin` (how the run was started) goes into every
     run row, and with it the files skipped are recorded too. `source` gives the files' sorted
     blocks instead of the reader thread (a staged run: `staging.StagedSource`).
 
@@ -183,7 +186,7 @@ def import_files(
         first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
         raise ImportAborted(f"cannot connect to the database: {first_line}") from exc
     with conn, committed:
-        while files and not (results and results[-1].status == "failed"):
+        while files:
             if should_stop():
                 raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
@@ -213,7 +216,7 @@ class FileGroup:
     run out: its rollups run once, over all of its files' rows, just before the one commit
     (the rollup statements cost per merchant touched, so once per group instead of once per
     small file). A file that fails is rolled back to its savepoint and recorded as failed; the
-    files before it still commit with their rollups, and the group (and the run) stops there.
+    files before it still commit with their rollups, and the group closes there (the run goes on).
     The observer hears `file_finished` only once the file's fate is committed.
     """
 
@@ -397,15 +400,32 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     except ImportRefused:
         _skip_file(items, opened)
         raise
-    _refuse_older_file(dataset, path.name, imported)
+    if not dataset.late_files:
+        _refuse_older_file(dataset, path.name, imported)
     if isinstance(opened, Opened) and not opened.parsed:
         # left unread (its run row was there when the group started, and is gone): read it now
         items = group.read_file(path)
         opened = _file_head(items, path)
     if isinstance(opened, Closed):
         raise opened.error or FileFormatError("unreadable file")
+    file_date = datetime.strptime(file_rank(dataset, path.name), "%Y%m%d").date()
+    run_id = None
+    if dataset.late_files and opened.loader is not None:
+        run_id, later = late.start_file(conn, dataset, file_date)
+        opened.loader.late_date = file_date if later else None
     counts, digest = _load_file(group, items, opened)
-    record_success(conn, dataset, path.name, size, digest, counts, started, group.origin or CLI)
+    record_success(
+        conn,
+        dataset,
+        path.name,
+        size,
+        digest,
+        counts,
+        started,
+        group.origin or CLI,
+        run_id=run_id,
+        file_date=file_date,
+    )
     result = FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
     result.started = started
     return result

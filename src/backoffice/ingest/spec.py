@@ -358,6 +358,10 @@ class Dataset:
         file_date: the `YYYYMMDD` a file's name carries, or None; files are applied in the
             order of these dates, and a file without one on the day it arrives.
         dated_names: a name must carry a date (`file_date`), or the file is refused.
+        late_files: a file dated before one already loaded is applied as in date order
+            (`late.py`); needs the table's `ingest_run` column (and `ingest_line` with
+            `conflicts`), and rollups that add up negative parts. Without it such a file is
+            refused.
         file_name_hint: the names the dataset expects, for messages (`activities_YYYYMMDD.csv`).
         file_pattern: glob of the dataset's files in a directory.
     """
@@ -374,12 +378,18 @@ class Dataset:
     parts: Parts | None = None
     file_date: Callable[[str], str | None] = field(default=lambda name: None)
     dated_names: bool = False
+    late_files: bool = False
     file_name_hint: str = "*.csv"
     file_pattern: str = "*.csv"
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def keeps_lines(self) -> bool:
+        """Each kept row stores its line (`ingest_line`): a late file may make it a conflict."""
+        return self.late_files and self.conflicts is not None
 
 
 def name_date(pattern: re.Pattern[str], name: str) -> str | None:

@@ -335,7 +335,10 @@ def parsed_block(path: Path, dataset: Dataset, bytes_read: int) -> Parsed:
         bytes_read=bytes_read,
     )
     if fast.height:
-        parsed.fast_data = (joined_lines(fast, names).str.join("\n").item() + "\n").encode()
+        lines = joined_lines(fast, names)
+        if dataset.keeps_lines:  # each row's line, in the table's `ingest_line`
+            lines = lines + "," + fast["line"].cast(pl.String)
+        parsed.fast_data = (lines.str.join("\n").item() + "\n").encode()
     parsed.keys = keys
     parsed.probe_keys = keys.str.join(SEPARATOR).item()
     parsed.fast_lines = fast.select(*names, "line", "raw")

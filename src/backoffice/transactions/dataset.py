@@ -108,6 +108,7 @@ TRANSACTIONS = Dataset(
     trim=True,
     conflicts=Reason.CONFLICTING_DUPLICATE,
     file_date=file_date,
+    late_files=True,
     file_name_hint="*_YYYYMMDD.csv (or any *.csv, applied as it arrives)",
 )
 """Header in any case and order; standard CSV; BOM and CRLF accepted (the engine's reader)."""
