@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backoffice.ingest.pipeline import import_files
+from backoffice.ingest.results import FileResult
 from backoffice.transactions.dataset import TRANSACTIONS
 from tests.transactions.conftest import reset_etl
 from tests.transactions.test_dataset import (
@@ -20,6 +24,7 @@ from tests.transactions.test_dataset import (
     _assert_summary_is_recomputed,
     _csv_text,
 )
+from tests.transactions.test_staged import _staged
 
 # Few ids (many duplicates across files, equal and conflicting), mostly valid values.
 IDS = st.sampled_from(["T1", "T2", "T3", " T2 ", "T4"])
@@ -126,3 +131,51 @@ def test_a_file_re_sent_a_week_later_takes_the_ids_it_had_first(etl_url, tmp_pat
         ("export_20240103.csv", 2, "A,1,$99.00,2024-01-02", "A,1,10.00,2024-01-01"),
     ]
     _assert_summary_is_recomputed(etl_url)
+
+
+def test_the_dag_applies_a_late_file_as_the_command_line_does(etl_url, tmp_path):
+    header = ",".join(HEADER)
+    days = _write(
+        tmp_path / "inbox",
+        [
+            [["A", "1", "$10.00", "2024-01-01"], ["B", "2", "5", "2024-01-01"]],
+            [["A", "1", "$99.00", "2024-01-02"], ["A", "1", "7", "2024-01-02"]],
+            [["A", "1", "10", "2024-01-01"], ["B", "3", "5", "2024-01-01"]],
+        ],
+    )
+    assert days[0].read_text().startswith(header)
+    import_files(etl_url, TRANSACTIONS, days)
+    in_date_order = _database(etl_url)
+    reset_etl(etl_url)
+
+    _staged(etl_url, days[1:], tmp_path / "first")
+    late = _staged(etl_url, days[:1], tmp_path / "second")  # the DAG's extract, transform, load
+
+    assert [r.status for r in late] == ["succeeded"]
+    assert _database(etl_url) == in_date_order
+
+
+def test_the_dag_refuses_an_empty_file_and_a_fifo_at_once_and_loads_the_rest(etl_url, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "export_20240101.csv").write_bytes(b"")
+    os.mkfifo(inbox / "export_20240102.csv")
+    (inbox / "export_20240103.csv").write_text(f"{','.join(HEADER)}\nA,1,$10.00,2024-01-01\n")
+    results: list[FileResult] = []
+    worker = threading.Thread(
+        target=lambda: results.extend(_staged(etl_url, [inbox], tmp_path / "run"))
+    )
+    worker.start()
+    worker.join(120)
+    if worker.is_alive():  # today: extract opens the FIFO and waits for a writer
+        with (inbox / "export_20240102.csv").open("wb"):
+            pass
+        worker.join(60)
+        pytest.fail("extract waited on the FIFO")
+    assert [(r.name, r.status) for r in results] == [
+        ("export_20240101.csv", "failed"),
+        ("export_20240102.csv", "failed"),
+        ("export_20240103.csv", "succeeded"),  # before: the run stopped at the first failure
+    ]
+    assert "empty (0 bytes)" in (results[0].error or "")
+    assert "not a regular file" in (results[1].error or "")
