@@ -35,9 +35,8 @@ same way.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +54,13 @@ from backoffice.ingest.audit import (
     record_success,
 )
 from backoffice.ingest.classify import Classifier, Parsed
+from backoffice.ingest.files import (
+    file_rank,
+    max_line_bytes,
+    newer_import,
+    order_files,
+    sha256_of,
+)
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.load import FileLoader
 from backoffice.ingest.prefetch import prefetch
@@ -100,43 +106,6 @@ def libpq_url(url: str) -> str:
     """`postgresql+driver://...` -> `postgresql://...` for psycopg."""
     scheme, rest = url.split("://", 1)
     return f"{scheme.split('+', 1)[0]}://{rest}"
-
-
-def sha256_of(path: Path) -> str:
-    """The file's sha256, read in 1 MiB blocks (`NotARegularFile` for a FIFO, a directory)."""
-    digest = hashlib.sha256()
-    with open_regular(path) as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def max_line_bytes() -> int:
-    """The `INGEST_MAX_LINE_BYTES` setting."""
-    from backoffice.core.config import get_settings
-
-    return get_settings().ingest_max_line_bytes
-
-
-def file_rank(dataset: Dataset, name: str, today: str | None = None) -> str:
-    """When a file is applied: the date its name carries, else the day it arrives (`YYYYMMDD`)."""
-    return dataset.file_date(name) or today or datetime.now(UTC).strftime("%Y%m%d")
-
-
-def order_files(dataset: Dataset, paths: Iterable[Path]) -> list[Path]:
-    """Files in import order (date, then name: `file_rank`); directories expanded.
-
-    A directory's entries matching the dataset's pattern are all listed, files or not, so that
-    a directory or a FIFO named like a file is refused with a reason rather than passed over.
-    """
-    files: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            files.update(path.glob(dataset.file_pattern))
-        else:
-            files.add(path)
-    today = datetime.now(UTC).strftime("%Y%m%d")
-    return sorted(files, key=lambda p: (file_rank(dataset, p.name, today), p.name))
 
 
 def check_name(dataset: Dataset, name: str) -> None:
@@ -400,8 +369,12 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     except ImportRefused:
         _skip_file(items, opened)
         raise
-    if not dataset.late_files:
-        _refuse_older_file(dataset, path.name, imported)
+    newer = None if dataset.late_files else newer_import(dataset, path.name, imported)
+    if newer is not None:
+        raise ImportRefused(
+            f"{path.name} is older than the already imported {newer}: importing it now could"
+            " let a later file's row win over an earlier one"
+        )
     if isinstance(opened, Opened) and not opened.parsed:
         # left unread (its run row was there when the group started, and is gone): read it now
         items = group.read_file(path)
@@ -492,18 +465,6 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
         for item in items:
             if isinstance(item, Closed):
                 return
-
-
-def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> None:
-    key = dataset.file_date(name)
-    if key is None:  # applied as it arrives: the newest so far
-        return
-    newer = sorted(n for n in imported if (dataset.file_date(n) or "") > key)
-    if newer:
-        raise ImportRefused(
-            f"{name} is older than the already imported {newer[-1]}: importing it now could"
-            " let a later file's row win over an earlier one"
-        )
 
 
 def checked_header(dataset: Dataset, header: list[str]) -> list[str]:

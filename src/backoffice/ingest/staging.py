@@ -45,6 +45,7 @@ import psycopg
 
 from backoffice.ingest.audit import RunOrigin, imported_files, record_success
 from backoffice.ingest.classify import KEY, Classifier, Parsed, joined_lines
+from backoffice.ingest.files import max_line_bytes, order_files, sha256_of
 from backoffice.ingest.pipeline import (
     Closed,
     FileGroup,
@@ -52,9 +53,6 @@ from backoffice.ingest.pipeline import (
     Opened,
     checked_header,
     import_files,
-    max_line_bytes,
-    order_files,
-    sha256_of,
 )
 from backoffice.ingest.reader import (
     DEFAULT_CHUNK_BYTES,
