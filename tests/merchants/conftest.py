@@ -50,9 +50,11 @@ def merchants_url(database_url: str) -> str:
 def snapshot(url: str) -> dict[str, Any]:
     """Every row the merchant import writes, in a stable order (run ids and times left out)."""
     out: dict[str, Any] = {}
+    stored = ", ".join([*MERCHANT_ACTIVITIES.column_names, "quality_flags"])  # no `ingest_run`
     with psycopg.connect(url) as conn:
         for table in TABLES:
-            out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            columns = stored if table == "merchant_activities" else "*"
+            out[table] = conn.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2").fetchall()
         out["import_rejects"] = conn.execute(
             "SELECT * FROM import_rejects WHERE dataset = %s ORDER BY 2, 3",
             (MERCHANT_ACTIVITIES.name,),

@@ -38,7 +38,16 @@ def test_import_prints_a_summary_and_rejects_lists_the_quarantine(merchants_url)
 def test_a_missing_path_is_a_clear_error(merchants_url, tmp_path):
     result = _run(merchants_url, "import", str(tmp_path / "nope.csv"))
     assert result.returncode == 2
-    assert "no such file or directory" in result.stdout
+    assert "no such file or directory" in result.stderr
+
+
+def test_a_refused_file_is_an_error_on_stderr_and_exit_1(merchants_url, tmp_path):
+    bad = tmp_path / "activities_bad_name.csv"
+    bad.write_bytes((FIXTURES / "activities_20240102.csv").read_bytes())
+    result = _run(merchants_url, "import", str(bad))
+    assert result.returncode == 1
+    assert "activities_bad_name.csv: ImportRefused:" in result.stderr  # before: stdout, exit 0
+    assert "activities_YYYYMMDD.csv" in result.stderr
 
 
 def test_the_progress_bar_shows_each_files_status():

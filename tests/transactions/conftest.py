@@ -24,7 +24,8 @@ def reset_etl(url: str) -> None:
     """Empty the transactions, their summary and the engine's audit."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE transactions, import_runs, import_rejects, import_task_events RESTART IDENTITY"
+            "TRUNCATE transactions, import_runs, import_rejects, import_duplicates,"
+            " import_task_events RESTART IDENTITY"
         )
 
 

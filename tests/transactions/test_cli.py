@@ -63,7 +63,9 @@ def test_etl_loads_the_inbox_prints_a_summary_and_skips_it_the_second_time(etl_u
 def test_a_file_with_another_header_is_refused_and_exits_1(etl_url):
     result = _run(etl_url, str(FIXTURE))
     assert result.returncode == 1
-    assert "the header does not match: missing [], unknown ['expected']" in result.stdout
+    # the error on stderr (before: on stdout), the summary on stdout
+    assert "the header does not match: missing [], unknown ['expected']" in result.stderr
+    assert "unknown ['expected']" not in result.stdout
 
 
 def test_a_database_that_cannot_take_it_is_one_line_and_exit_1(tmp_path):
@@ -77,7 +79,7 @@ def test_a_database_that_cannot_take_it_is_one_line_and_exit_1(tmp_path):
 def test_a_missing_inbox_is_a_clear_error(etl_url, tmp_path):
     result = _run(etl_url, inbox=tmp_path / "nope")
     assert result.returncode == 2
-    assert "no such file or directory (TRANSACTIONS_INBOX)" in result.stdout
+    assert "no such file or directory (TRANSACTIONS_INBOX)" in result.stderr
 
 
 SAMPLE = Path(__file__).parents[2] / "samples" / "transactions" / "transactions_20240618.csv"
@@ -104,4 +106,26 @@ def test_the_readme_sample_loads_as_the_readme_says(etl_url):
         (1003, 3, "353.50"),
         (1004, 2, "1500.00"),
         (1005, 1, "42.10"),
+    ]
+
+
+def test_an_undated_name_blocks_no_dated_file_and_errors_go_to_stderr(etl_url, tmp_path):
+    path = _four_columns(tmp_path)
+    last = path.rename(tmp_path / "zz.csv")  # applied as it arrives: today
+    assert _run(etl_url, str(last)).returncode == 0
+    dated = tmp_path / "export_20240102.csv"
+    dated.write_text("transaction_id,user_id,amount,transaction_date\nZ1,1,$5.00,2024-01-02\n")
+    loaded = _run(etl_url, str(dated))  # before: refused as older than zz.csv
+    assert loaded.returncode == 0, loaded.stderr
+    empty = tmp_path / "export_20240103.csv"
+    empty.write_bytes(b"")
+    refused = _run(etl_url, str(empty))
+    assert refused.returncode == 1
+    assert "export_20240103.csv: FileFormatError: the file is empty (0 bytes)" in refused.stderr
+    with psycopg.connect(etl_url) as conn:
+        runs = conn.execute("SELECT file_name, status FROM import_runs ORDER BY id").fetchall()
+    assert runs == [
+        ("zz.csv", "succeeded"),
+        ("export_20240102.csv", "succeeded"),
+        ("export_20240103.csv", "failed"),
     ]

@@ -149,3 +149,23 @@ async def test_the_audit_needs_credentials(client):
         "/api/v1/transactions/rejects",
     ):
         assert (await client.get(path)).status_code == 401
+
+
+async def test_the_quarantine_answers_each_line_bounded_to_4_kib(client, admin, session):
+    """A line quarantined whole before issue 18 (1 MB) is answered with its first 4 KiB."""
+    run = await make_run(session)
+    session.add(
+        ImportReject(
+            dataset="transactions",
+            file_name=run.file_name,
+            line_number=2,
+            raw_line="x" * (1 << 20),
+            reason="date_invalid",
+        )
+    )
+    await session.flush()
+    response = await client.get(f"/api/v1/transactions/rejects?run_id={run.id}", headers=admin)
+    assert response.status_code == 200, response.text
+    (line,) = response.json()["data"]
+    assert line["raw_line"] == "x" * 4096  # before: the whole megabyte
+    assert len(response.content) < 6000

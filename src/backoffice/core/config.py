@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     transactions_inbox: Path = Field(
         Path("data/transactions"), validation_alias="TRANSACTIONS_INBOX"
     )
+    # The longest header or line an import reads whole; a longer line is quarantined (4 KiB kept).
+    ingest_max_line_bytes: int = Field(
+        1 << 20, ge=4096, le=1 << 30, validation_alias="INGEST_MAX_LINE_BYTES"
+    )
     # Where an Airflow run of the ETL keeps what its tasks pass on (one folder per DAG run).
     transactions_staging: Path = Field(
         Path("data/staging/transactions"), validation_alias="TRANSACTIONS_STAGING"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import psycopg
 
-from backoffice.ingest.reader import Reject
+from backoffice.ingest.reader import KEPT_PREFIX_BYTES, Reject, bounded
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.ingest.spec import Dataset
 
@@ -52,14 +52,23 @@ def record_success(
     started: datetime,
     origin: RunOrigin = CLI,
     status: str = "succeeded",
+    *,
+    run_id: int | None = None,
+    file_date: date | None = None,
 ) -> None:
-    """The `succeeded` (or `skipped`) run row of a file, in its savepoint (it goes with it)."""
+    """The `succeeded` (or `skipped`) run row of a file, in its savepoint (it goes with it).
+
+    `run_id` is the id the file's rows carry (taken when it started: `late.start_file`);
+    `file_date` the day the file is applied at.
+    """
     conn.execute(
-        "INSERT INTO import_runs (dataset, file_name, file_size, sha256, rows_read, inserted,"
+        "INSERT INTO import_runs (id, dataset, file_name, file_size, sha256, rows_read, inserted,"
         " duplicates, rejected, flagged, conflicting, started_at, finished_at, status,"
-        " started_by, dag_run_id, logical_date) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, clock_timestamp(), %s, %s, %s, %s)",
+        " started_by, dag_run_id, logical_date, file_date) VALUES"
+        " (coalesce(%s, nextval(pg_get_serial_sequence('import_runs', 'id'))), %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, %s)",
         (
+            run_id,
             dataset.name,
             name,
             size,
@@ -75,6 +84,7 @@ def record_success(
             origin.started_by,
             origin.dag_run_id,
             origin.logical_date,
+            file_date,
         ),
     )
 
@@ -107,12 +117,19 @@ def record_failure(
 def quarantine(
     cursor: psycopg.Cursor, dataset: Dataset, file_name: str, rejects: Iterable[Reject]
 ) -> None:
-    """COPY a block's rejected lines into `import_rejects`, with their line and reason."""
+    """COPY a block's rejected lines into `import_rejects`, with their line and reason.
+
+    A line keeps its first 4 KiB (`KEPT_PREFIX_BYTES`); the reason then says how long it was.
+    """
     with cursor.copy(
         "COPY import_rejects (dataset, file_name, line_number, raw_line, reason) FROM STDIN"
     ) as copy:
         for r in rejects:
-            copy.write_row((dataset.name, file_name, r.line, r.raw, r.reason))
+            raw, length = bounded(r.raw)
+            reason = r.reason
+            if len(raw) < len(r.raw):
+                reason += f" (a line of {length} bytes: its first {KEPT_PREFIX_BYTES} kept)"
+            copy.write_row((dataset.name, file_name, r.line, raw, reason))
 
 
 DUPLICATES = "ingest_duplicates"
@@ -148,7 +165,7 @@ def quarantine_conflicts(
     ) as copy:
         for line, raw, values in duplicates:
             stored = [v if v != "" else None for v in values[: len(names)]]
-            copy.write_row((line, raw, *stored))
+            copy.write_row((line, bounded(raw)[0], *stored))
     key = f'"{dataset.key}"'
     first_version = "concat_ws(',', " + ", ".join(f"t.{c}::text" for c in quoted) + ")"
     cursor.execute(

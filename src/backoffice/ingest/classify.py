@@ -130,6 +130,10 @@ class Classifier:
                 if self.transforms
                 else lines.filter(kept)
             )
+            if self.dataset.keeps_lines:  # each row's line, in the table's `ingest_line`
+                numbers = pl.Series([block.number(i) for i in range(len(block.records))])
+                line = numbers.filter(kept).cast(pl.String)
+                rows = rows + "," + line
             parsed.fast_data = (rows.str.join("\n").item() + "\n").encode()
         parsed.keys = keys.filter(first)
         parsed.probe_keys = parsed.keys.str.join(SEPARATOR).item()

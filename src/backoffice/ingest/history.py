@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.envelope import PageInfo
-from backoffice.core.pagination import PageParams, paginate
+from backoffice.core.pagination import PageParams, paginate, paginate_rows
 from backoffice.ingest.errors import RunNotFound
 from backoffice.ingest.models import ImportReject, ImportRun, ImportTaskEvent
+from backoffice.ingest.reader import KEPT_PREFIX_BYTES
 from backoffice.ingest.results import Status
 from backoffice.ingest.schemas import RejectRead, RunDetail, RunRead, TaskEventRead
 
@@ -59,11 +60,19 @@ async def run_detail(session: AsyncSession, dataset: str, run_id: int) -> RunDet
 async def list_rejects(
     session: AsyncSession, dataset: str, page: PageParams, *, run_id: int | None = None
 ) -> tuple[list[RejectRead], PageInfo]:
-    """The dataset's quarantine (of one run's file when `run_id` is given), in file order."""
-    statement = select(ImportReject).where(ImportReject.dataset == dataset)
+    """The dataset's quarantine (of one run's file when `run_id` is given), in file order.
+
+    Each line is read bounded (its first `KEPT_PREFIX_BYTES` characters): the import keeps no
+    more since issue 18, and a page of older rows stays a page of bounded rows.
+    """
+    raw = func.left(ImportReject.raw_line, KEPT_PREFIX_BYTES)
+    columns = (ImportReject.file_name, ImportReject.line_number, ImportReject.reason)
+    statement = select(*columns, raw.label("raw_line"), ImportReject.first_version).where(
+        ImportReject.dataset == dataset
+    )
     if run_id is not None:
         run = await get_run(session, dataset, run_id)
         statement = statement.where(ImportReject.file_name == run.file_name)
     order: list[ColumnElement[Any]] = [ImportReject.file_name.asc(), ImportReject.line_number.asc()]
-    rejects, info = await paginate(session, statement, page, order)
-    return [RejectRead.model_validate(r) for r in rejects], info
+    rows, info = await paginate_rows(session, statement, page, order)
+    return [RejectRead.model_validate(r._mapping) for r in rows], info

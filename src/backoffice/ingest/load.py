@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from itertools import compress
 
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
-from backoffice.ingest.audit import quarantine, quarantine_conflicts
+from backoffice.ingest import late
+from backoffice.ingest.audit import DUPLICATES, quarantine, quarantine_conflicts
 from backoffice.ingest.classify import KEY, Parsed, rows_frame
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.results import Counts
-from backoffice.ingest.rollups import Rollups, parts_without
+from backoffice.ingest.rollups import Rollups, parts_taken, parts_without
 from backoffice.ingest.spec import Dataset
 
 
@@ -40,22 +42,37 @@ class FileLoader:
         table = dataset.table
         file_list = ", ".join(f'"{h}"' for h in header)
         flags = [dataset.flags_column] if dataset.flags_column else []
-        stored_list = ", ".join(f'"{n}"' for n in [*dataset.column_names, *flags])
+        lines = ["ingest_line"] if dataset.keeps_lines else []
+        stored_list = ", ".join(f'"{n}"' for n in [*dataset.column_names, *flags, *lines])
+        file_list = ", ".join([file_list, *lines])
         self.copy_fast = f"COPY {table} ({file_list}) FROM STDIN (FORMAT csv)"
         self.copy_slow = f"COPY {table} ({stored_list}) FROM STDIN (FORMAT csv)"
         self.rollups = rollups
+        # The file's date when a file dated after it was loaded before (`late.py`).
+        self.late_date: date | None = None
 
     def load(self, parsed: Parsed) -> Counts:
         """Drop keys already in the table, COPY the rest, quarantine, feed the rollups."""
         existing = self.keys.existing(parsed)
+        displaced: set[str] = set()
         parts = parsed.parts
+        if existing and self.late_date is not None:
+            with self.conn.cursor() as cursor:
+                displaced, gone = late.displace(cursor, self.dataset, existing, self.late_date)
+            existing -= displaced
+            if gone and parts is not None and self.dataset.parts is not None:
+                parts = parts_taken(parts, gone, self.dataset.parts)
         if existing:
             if parts is not None and self.dataset.parts is not None:
                 rows = rows_frame(parsed, self.dataset, self.dataset.parts)
                 parts = parts_without(parts, rows, existing, self.dataset.parts)
             _drop_existing(parsed, existing)
         slow_rows = parsed.slow_rows
-        slow_data = _csv(slow_rows) if slow_rows else b""
+        if self.dataset.keeps_lines and parsed.slow_lines is not None:
+            at = [[str(line)] for line, _ in parsed.slow_lines]
+            slow_data = _csv([r + a for r, a in zip(slow_rows, at, strict=True)])
+        else:
+            slow_data = _csv(slow_rows) if slow_rows else b""
         self.rollups.added(len(parsed.fast_data) + len(slow_data), parts)
         with self.conn.cursor() as cursor:
             if parsed.fast_data:
@@ -70,11 +87,15 @@ class FileLoader:
                     copy.write(slow_data)
             if parsed.rejects:
                 quarantine(cursor, self.dataset, self.file_name, parsed.rejects)
+            if displaced:
+                late.requarantine(cursor, self.dataset, displaced)
             conflicting = (
                 quarantine_conflicts(cursor, self.dataset, self.file_name, parsed.duplicate_rows)
                 if parsed.duplicate_rows
                 else 0
             )
+            if parsed.duplicate_rows and self.dataset.keeps_lines:
+                late.record(cursor, self.dataset, self.file_name, DUPLICATES)
         if self.rollups.file_full:
             self.rollups.flush()  # a big file: roll up what the group has so far
         flagged = sum(1 for r in slow_rows if r[-1]) if self.dataset.flags_column else 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -56,6 +57,8 @@ class ImportRun(Base):
     started_by: Mapped[str] = mapped_column(String(20), server_default="cli")
     dag_run_id: Mapped[str | None] = mapped_column(String(250))
     logical_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The day the file is applied at: the date its name carries, or the day it arrived.
+    file_date: Mapped[date | None] = mapped_column(Date)
 
 
 class ImportReject(Base):
@@ -70,6 +73,24 @@ class ImportReject(Base):
     reason: Mapped[str] = mapped_column(Text)
     # A conflicting duplicate: the version kept (its stored values as CSV); the line is the other.
     first_version: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportDuplicate(Base):
+    """A row a file set aside for its key (a dataset with `late_files`): its stored version.
+
+    The conflicting ones are in the quarantine too; a late file's version replacing the kept
+    one turns any of them into a conflict, or back, as date order would have had it.
+    """
+
+    __tablename__ = "import_duplicates"
+    __table_args__ = (Index("ix_import_duplicates_dataset_key", "dataset", "key"),)
+
+    dataset: Mapped[str] = mapped_column(String(50), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    line_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    raw_line: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)  # its stored values, ROW(...)::text
 
 
 class ImportTaskEvent(Base):

@@ -4,12 +4,13 @@ Files are imported in order in groups: consecutive files share one transaction u
 the rows they inserted reaches `ROLLUP_BYTES` (64 MiB) or the files run out (a dataset without
 rollups, which groups would not save anything, commits each file on its own). Each file runs in a
 savepoint of its own, so it stays all or nothing: a failing file is rolled back to its savepoint
-and recorded as failed, the files before it commit, and the run stops there.
+and recorded as failed, the files before it commit, and the run goes on with the next group.
 
 Per group: take the dataset's advisory lock (two importers never interleave) and create the
 temporary table of parts. Per file: skip a file already imported with the same sha256 (same name,
-other hash: refused), refuse a file older than one already imported (first occurrence wins =
-earliest file), then stream the file block by block. A reader thread sorts each block, vectorised
+other hash: refused), refuse a name the dataset does not take, note whether a file dated after
+it was imported (then it is late: its ids displace the later file's, `late.py`), then stream the
+file block by block. A reader thread sorts each block, vectorised
 with polars: lines matching the dataset's clean-line regex (and its parent/child pairs) go to COPY
 as they are (or converted, where a column declares a transform: `classify.py`); the others (~0.1%)
 are checked column by column in Python and repaired (flagged) or quarantined; keys repeated inside
@@ -34,9 +35,8 @@ same way.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from typing import Protocol, Union
 
 import psycopg
 
+from backoffice.ingest import late
 from backoffice.ingest.audit import (
     CLI,
     RunOrigin,
@@ -53,10 +54,24 @@ from backoffice.ingest.audit import (
     record_success,
 )
 from backoffice.ingest.classify import Classifier, Parsed
+from backoffice.ingest.files import (
+    file_rank,
+    max_line_bytes,
+    newer_import,
+    order_files,
+    sha256_of,
+)
 from backoffice.ingest.key_probe import KeyProbe
 from backoffice.ingest.load import FileLoader
 from backoffice.ingest.prefetch import prefetch
-from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, CsvChunker, FileFormatError
+from backoffice.ingest.reader import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    CsvChunker,
+    FileFormatError,
+    NotARegularFile,
+    open_regular,
+)
 from backoffice.ingest.results import Counts, FileResult, NullObserver, Observer
 from backoffice.ingest.rollups import Rollups
 from backoffice.ingest.spec import Dataset
@@ -93,24 +108,13 @@ def libpq_url(url: str) -> str:
     return f"{scheme.split('+', 1)[0]}://{rest}"
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def order_files(dataset: Dataset, paths: Iterable[Path]) -> list[Path]:
-    """Files in import order (the dataset's file order, then name); directories expanded."""
-    files: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            files.update(p for p in path.glob(dataset.file_pattern) if p.is_file())
-        else:
-            files.add(path)
-    return sorted(files, key=lambda p: (dataset.file_order(p.name), p.name))
+def check_name(dataset: Dataset, name: str) -> None:
+    """`ImportRefused` for a name the dataset does not take (it must carry a date)."""
+    if dataset.dated_names and dataset.file_date(name) is None:
+        raise ImportRefused(
+            f"{name} is not named {dataset.file_name_hint} (YYYYMMDD a real day):"
+            " rename it to the day it holds"
+        )
 
 
 def import_files(
@@ -123,11 +127,13 @@ def import_files(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     origin: RunOrigin | None = None,
     source: BlockSource | None = None,
+    max_line: int | None = None,
 ) -> list[FileResult]:
-    """Import `paths` (files or directories) in order, in groups; stop at the first failed file.
+    """Import `paths` (files or directories) in order, in groups; a failed file stops nothing.
 
-    A failure stops the run because a later file imported before an earlier one is fixed
-    would break "first occurrence wins". `origin` (how the run was started) goes into every
+    A failed file closes its group (the files before it commit) and the run goes on with the
+    next one: once fixed, the failed file comes in late and is applied as in date order
+    (`late.py`), so no file can hold the others back. `origin` (how the run was started) goes into every
     run row, and with it the files skipped are recorded too. `source` gives the files' sorted
     blocks instead of the reader thread (a staged run: `staging.StagedSource`).
 
@@ -149,10 +155,11 @@ def import_files(
         first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
         raise ImportAborted(f"cannot connect to the database: {first_line}") from exc
     with conn, committed:
-        while files and not (results and results[-1].status == "failed"):
+        while files:
             if should_stop():
                 raise ImportCancelled
             group = FileGroup(conn, committed, dataset, watcher, should_stop, chunk_bytes)
+            group.max_line = max_line or max_line_bytes()
             group.origin = origin
             group.source = source
             done = group.run(files)
@@ -178,7 +185,7 @@ class FileGroup:
     run out: its rollups run once, over all of its files' rows, just before the one commit
     (the rollup statements cost per merchant touched, so once per group instead of once per
     small file). A file that fails is rolled back to its savepoint and recorded as failed; the
-    files before it still commit with their rollups, and the group (and the run) stops there.
+    files before it still commit with their rollups, and the group closes there (the run goes on).
     The observer hears `file_finished` only once the file's fate is committed.
     """
 
@@ -201,6 +208,7 @@ class FileGroup:
         self.items: Iterator[Item] = iter(())  # what the reader thread read, while `run` runs
         self.origin: RunOrigin | None = None  # recorded in the run rows (and skips with it)
         self.source: BlockSource | None = None  # where blocks come from, if not from the files
+        self.max_line = DEFAULT_MAX_LINE_BYTES  # the longest header or line read whole
 
     def loader(self, header: list[str], name: str) -> FileLoader:
         """The loader of file `name`, whose rows come in `header`'s column order."""
@@ -256,7 +264,8 @@ class FileGroup:
         """
         seen: set[str] = set()
         for path in files:
-            if path.name in known or path.name in seen:
+            refused = self.dataset.dated_names and self.dataset.file_date(path.name) is None
+            if path.name in known or path.name in seen or refused:
                 yield Opened(path, parsed=False)
                 continue
             seen.add(path.name)
@@ -268,18 +277,15 @@ class FileGroup:
             yield from self.source.read(self, path)
             return
         try:
-            with path.open("rb") as stream:
-                chunker = CsvChunker(stream, self.chunk_bytes)
+            with open_regular(path) as stream:
+                chunker = CsvChunker(stream, self.chunk_bytes, self.max_line)
                 header = checked_header(self.dataset, chunker.read_header())
-                if not header:
-                    yield Opened(path)
-                else:
-                    classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
-                    yield Opened(path, self.loader(header, path.name))
-                    for block in chunker.blocks():
-                        parsed = classifier.classify(block)
-                        self.keys.prepare(parsed)
-                        yield parsed
+                classifier = Classifier(self.dataset, header, with_parts=self.rollups.active)
+                yield Opened(path, self.loader(header, path.name))
+                for block in chunker.blocks():
+                    parsed = classifier.classify(block)
+                    self.keys.prepare(parsed)
+                    yield parsed
                 digest = chunker.sha256.hexdigest()
         except (FileFormatError, OSError) as exc:
             yield Closed(path, error=exc)  # in place of `Opened` if the header failed
@@ -288,7 +294,10 @@ class FileGroup:
 
     def _import_in_savepoint(self, path: Path) -> FileResult:
         """One file, all or nothing: a failure rolls back to the savepoint and is recorded."""
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size  # a FIFO's stat does not wait for a writer
+        except OSError:
+            size = 0  # gone, or a dangling link: the reader says why
         started = datetime.now(UTC)
         clock = time.perf_counter()
         mark = self.rollups.mark()
@@ -331,7 +340,11 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
     imported = imported_files(conn, dataset)
     prior = imported.get(path.name)
     if prior is not None:
-        digest = sha256_of(path)
+        try:
+            digest = sha256_of(path)
+        except (NotARegularFile, OSError):
+            _skip_file(items, opened)
+            raise
         if prior == digest:
             _skip_file(items, opened)
             if group.origin is not None:
@@ -351,15 +364,41 @@ def _import_file(group: FileGroup, path: Path, size: int, started: datetime) -> 
             f"{path.name} was already imported with sha256 {prior}; this file has {digest}."
             " Rename it or resolve the difference by hand"
         )
-    _refuse_older_file(dataset, path.name, imported)
+    try:
+        check_name(dataset, path.name)
+    except ImportRefused:
+        _skip_file(items, opened)
+        raise
+    newer = None if dataset.late_files else newer_import(dataset, path.name, imported)
+    if newer is not None:
+        raise ImportRefused(
+            f"{path.name} is older than the already imported {newer}: importing it now could"
+            " let a later file's row win over an earlier one"
+        )
     if isinstance(opened, Opened) and not opened.parsed:
         # left unread (its run row was there when the group started, and is gone): read it now
         items = group.read_file(path)
         opened = _file_head(items, path)
     if isinstance(opened, Closed):
         raise opened.error or FileFormatError("unreadable file")
+    file_date = datetime.strptime(file_rank(dataset, path.name), "%Y%m%d").date()
+    run_id = None
+    if dataset.late_files and opened.loader is not None:
+        run_id, later = late.start_file(conn, dataset, file_date)
+        opened.loader.late_date = file_date if later else None
     counts, digest = _load_file(group, items, opened)
-    record_success(conn, dataset, path.name, size, digest, counts, started, group.origin or CLI)
+    record_success(
+        conn,
+        dataset,
+        path.name,
+        size,
+        digest,
+        counts,
+        started,
+        group.origin or CLI,
+        run_id=run_id,
+        file_date=file_date,
+    )
     result = FileResult(path.name, "succeeded", counts, size=size, sha256=digest)
     result.started = started
     return result
@@ -428,20 +467,8 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
                 return
 
 
-def _refuse_older_file(dataset: Dataset, name: str, imported: Iterable[str]) -> None:
-    key = dataset.file_order(name)
-    newer = sorted(n for n in imported if dataset.file_order(n) > key)
-    if newer:
-        raise ImportRefused(
-            f"{name} is older than the already imported {newer[-1]}: importing it now could"
-            " let a later file's row win over an earlier one"
-        )
-
-
 def checked_header(dataset: Dataset, header: list[str]) -> list[str]:
     """`header` if it names each of the dataset's columns once; `FileFormatError` otherwise."""
-    if not header:
-        return header
     expected = set(dataset.column_names)
     if len(set(header)) != len(header):
         raise FileFormatError(f"the header repeats a column: {header}")

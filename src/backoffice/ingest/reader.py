@@ -14,18 +14,63 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from backoffice.ingest.spec import normalise_header
 
 DEFAULT_CHUNK_BYTES = 1 << 20
+DEFAULT_MAX_LINE_BYTES = 1 << 20  # the `INGEST_MAX_LINE_BYTES` setting's default
+KEPT_PREFIX_BYTES = 4096  # what the quarantine keeps of a line (its first 4 KiB)
 BOM = b"\xef\xbb\xbf"
 
 
 class FileFormatError(Exception):
     """The file cannot be imported at all (bad header): nothing of it is written."""
+
+
+class NotARegularFile(FileFormatError):
+    """The path is a directory, a FIFO, a socket or a device: never opened for reading."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file; `NotARegularFile` otherwise.
+
+    Opened without blocking (a FIFO's open would wait for a writer for ever) and checked on
+    the descriptor itself (the path may change in between), then read as a plain file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise NotARegularFile(f"{path.name} is a directory, not a file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(mode)
+                else "not a regular file (FIFO, socket or device)"
+            )
+            raise NotARegularFile(f"{path.name} is {kind}")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def bounded(raw: str, limit: int = KEPT_PREFIX_BYTES) -> tuple[str, int]:
+    """(the first `limit` bytes of `raw`, whole characters only; its length in bytes)."""
+    if len(raw) * 4 <= limit:  # short: no need to encode it to know
+        return raw, len(raw.encode())
+    data = raw.encode()
+    if len(data) <= limit:
+        return raw, len(data)
+    return data[:limit].decode("utf-8", errors="ignore"), len(data)
 
 
 @dataclass(slots=True)
@@ -53,11 +98,22 @@ class Block:
 
 
 class CsvChunker:
-    """Iterate over a CSV file block by block; computes the file's sha256 on the way."""
+    """Iterate over a CSV file block by block; computes the file's sha256 on the way.
 
-    def __init__(self, stream: BinaryIO, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
+    No record is held whole past `max_line_bytes`: a longer header refuses the file
+    (`FileFormatError`), a longer record (a line, or a quoted field running over lines) is
+    rejected with its first 4 KiB and its length, and reading goes on at the next line.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
         self.stream = stream
         self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
         self.sha256 = hashlib.sha256()
         self.header: list[str] = []
         self.bytes_read = 0
@@ -71,20 +127,34 @@ class CsvChunker:
         return data
 
     def read_header(self) -> list[str]:
-        """Read and normalise the header line (BOM, case, spaces); [] for an empty file."""
+        """Read and normalise the header line (BOM, case, spaces).
+
+        Raises `FileFormatError` for an empty file (a truncated export), a blank or missing
+        header, and a header longer than `max_line_bytes`.
+        """
         while b"\n" not in self._buffer:
+            if len(self._buffer) > self.max_line_bytes:
+                raise FileFormatError(
+                    f"the header is longer than {self.max_line_bytes} bytes (INGEST_MAX_LINE_BYTES)"
+                )
             data = self._read()
             if not data:
                 break
             self._buffer += data
         first, sep, rest = self._buffer.partition(b"\n")
+        if len(first) > self.max_line_bytes:
+            raise FileFormatError(
+                f"the header is longer than {self.max_line_bytes} bytes (INGEST_MAX_LINE_BYTES)"
+            )
         self._buffer = rest
         first = first.removeprefix(BOM).rstrip(b"\r")
         self._line = 1
         if not first.strip():
+            if not self.bytes_read:
+                raise FileFormatError("the file is empty (0 bytes): a truncated export?")
             if sep and rest.strip():
                 raise FileFormatError("the first line (the header) is blank")
-            return []
+            raise FileFormatError("the file has no header line")
         try:
             names = next(csv.reader([first.decode("utf-8")]))
         except UnicodeDecodeError as exc:
@@ -102,16 +172,65 @@ class CsvChunker:
                 raw, self._buffer = self._buffer, b""
             else:
                 cut = self._buffer.rfind(b"\n")
-                if cut < 0:
-                    continue
                 raw, self._buffer = self._buffer[: cut + 1], self._buffer[cut + 1 :]
             if raw:
                 block, leftover = self._split(raw, final)
+                if len(raw) > self.max_line_bytes:
+                    self._bound(block)
                 self._buffer = leftover + self._buffer
                 block.bytes_read = self.bytes_read - len(self._buffer)
                 yield block
             if final:
                 return
+            if len(self._buffer) > self.max_line_bytes:  # one record, still unfinished
+                yield self._long_record()
+
+    def _long_record(self) -> Block:
+        """The record in the buffer passed `max_line_bytes`: reject it and skip to its end.
+
+        The buffer holds the record's start (the lines of a quoted field still open, then the
+        unfinished line); only its first 4 KiB are kept while the rest is read and dropped.
+        """
+        lines = self._buffer.count(b"\n") + 1
+        prefix = self._buffer[:KEPT_PREFIX_BYTES]
+        length = len(self._buffer)
+        self._buffer = b""
+        while True:
+            data = self._read()
+            end = data.find(b"\n")
+            if end >= 0 or not data:
+                length += end if end >= 0 else 0
+                self._buffer = data[end + 1 :] if end >= 0 else b""
+                break
+            length += len(data)
+        number = self._line + 1
+        self._line += lines
+        reject = self._too_long(number, prefix, length)
+        return Block(number, [], [], [reject], self.bytes_read - len(self._buffer))
+
+    def _bound(self, block: Block) -> None:
+        """Reject the block's records longer than `max_line_bytes` (whole ones, read at once)."""
+        limit = self.max_line_bytes
+        sizes = {
+            i: size
+            for i, record in enumerate(block.records)
+            if len(record) * 4 > limit and (size := len(record.encode())) > limit
+        }
+        if not sizes:
+            return
+        numbers = [block.number(i) for i in range(len(block.records))]
+        for i, size in sizes.items():
+            block.rejects.append(self._too_long(numbers[i], block.records[i].encode(), size))
+        block.records = [r for i, r in enumerate(block.records) if i not in sizes]
+        block.numbers = [n for i, n in enumerate(numbers) if i not in sizes]
+
+    def _too_long(self, number: int, prefix: bytes, length: int) -> Reject:
+        text = prefix[:KEPT_PREFIX_BYTES].decode("utf-8", errors="ignore")
+        reason = (
+            f"line longer than {self.max_line_bytes} bytes (INGEST_MAX_LINE_BYTES):"
+            f" {length} bytes, its first {len(text.encode())} kept"
+        )
+        return Reject(number, text, reason)
 
     def _split(self, raw: bytes, final: bool) -> tuple[Block, bytes]:
         if b"\r" in raw:
@@ -153,8 +272,12 @@ class CsvChunker:
         leftover = b""
         if pending:
             if final:  # an unterminated quote runs to the end of the file
-                text = b"\n".join(pending).decode("utf-8", errors="replace")
+                text = b"\n".join(pending)[:KEPT_PREFIX_BYTES].decode("utf-8", errors="replace")
                 block.rejects.append(Reject(start, text, "unterminated quoted field"))
+            elif sum(len(p) + 1 for p in pending) > self.max_line_bytes:
+                # a quoted field that runs on past the bound: rejected, reading goes on after
+                record = b"\n".join(pending)
+                block.rejects.append(self._too_long(start, record, len(record)))
             else:
                 consumed -= len(pending)
                 leftover = b"\n".join(pending) + b"\n"

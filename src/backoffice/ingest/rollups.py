@@ -115,8 +115,11 @@ class Rollups:
         Rollups add up, so rows rolled up in parts give the same tables as in one go.
         """
         if self.statements and self.frames and self.parts is not None:
+            import polars as pl
+
             parts = self._combine(self.frames)
-            parts = parts.filter(parts[self.parts.count] != 0)  # rows all taken away again
+            # rows all taken away again (a late file's displaced rows leave other sums behind)
+            parts = parts.filter(pl.any_horizontal(pl.col(self.parts.sums) != 0))
             with self.conn.cursor() as cursor:
                 with cursor.copy(self.copy) as copy:
                     copy.write(parts.write_csv(include_header=False))
@@ -147,3 +150,14 @@ def parts_without(
         return parts
     taken = spec.summarise(found.drop(KEY)).with_columns(-pl.col(spec.sums))
     return pl.concat([parts, taken], how="vertical")
+
+
+def parts_taken(
+    parts: pl.DataFrame, gone: list[tuple[str | None, ...]], spec: Parts
+) -> pl.DataFrame:
+    """`parts` less the parts of rows deleted (a late file's displaced ones: key, then reads)."""
+    import polars as pl
+
+    rows = pl.DataFrame(gone, schema=dict.fromkeys([KEY, *spec.reads], pl.String), orient="row")
+    taken = spec.summarise(rows.drop(KEY)).with_columns(-pl.col(spec.sums))
+    return pl.concat([parts, taken.cast(parts.schema)], how="vertical")

@@ -355,7 +355,14 @@ class Dataset:
             per 64 MiB of rows (the table is emptied in between), and the files are grouped in
             varying ways, so they must add up.
         parts: how the rows are summed up into `PARTS` (required with `rollups`).
-        file_order: sort key of a file name; an older file after a newer one is refused.
+        file_date: the `YYYYMMDD` a file's name carries, or None; files are applied in the
+            order of these dates, and a file without one on the day it arrives.
+        dated_names: a name must carry a date (`file_date`), or the file is refused.
+        late_files: a file dated before one already loaded is applied as in date order
+            (`late.py`); needs the table's `ingest_run` column (and `ingest_line` with
+            `conflicts`), and rollups that add up negative parts. Without it such a file is
+            refused.
+        file_name_hint: the names the dataset expects, for messages (`activities_YYYYMMDD.csv`).
         file_pattern: glob of the dataset's files in a directory.
     """
 
@@ -369,12 +376,32 @@ class Dataset:
     conflicts: str | None = None
     rollups: tuple[str, ...] = ()
     parts: Parts | None = None
-    file_order: Callable[[str], str] = field(default=lambda name: name)
+    file_date: Callable[[str], str | None] = field(default=lambda name: None)
+    dated_names: bool = False
+    late_files: bool = False
+    file_name_hint: str = "*.csv"
     file_pattern: str = "*.csv"
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def keeps_lines(self) -> bool:
+        """Each kept row stores its line (`ingest_line`): a late file may make it a conflict."""
+        return self.late_files and self.conflicts is not None
+
+
+def name_date(pattern: re.Pattern[str], name: str) -> str | None:
+    """The `YYYYMMDD` that `pattern`'s first group finds in `name`, if it is a real day."""
+    match = pattern.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        datetime.strptime(match.group(1), "%Y%m%d")
+    except ValueError:
+        return None
+    return match.group(1)
 
 
 def normalise_header(name: str) -> str:

@@ -45,6 +45,7 @@ import psycopg
 
 from backoffice.ingest.audit import RunOrigin, imported_files, record_success
 from backoffice.ingest.classify import KEY, Classifier, Parsed, joined_lines
+from backoffice.ingest.files import max_line_bytes, order_files, sha256_of
 from backoffice.ingest.pipeline import (
     Closed,
     FileGroup,
@@ -52,10 +53,17 @@ from backoffice.ingest.pipeline import (
     Opened,
     checked_header,
     import_files,
-    order_files,
-    sha256_of,
 )
-from backoffice.ingest.reader import DEFAULT_CHUNK_BYTES, Block, CsvChunker, FileFormatError, Reject
+from backoffice.ingest.reader import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    Block,
+    CsvChunker,
+    FileFormatError,
+    NotARegularFile,
+    Reject,
+    open_regular,
+)
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.ingest.spec import SEPARATOR, Dataset
 
@@ -147,16 +155,28 @@ def extract_file(
     directory: Path,
     dataset: Dataset,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_line: int = DEFAULT_MAX_LINE_BYTES,
 ) -> StagedFile:
-    """Copy `path` into the run and write its blocks as pandas frames; one read of the file."""
+    """Copy `path` into the run and write its blocks as pandas frames; one read of the file.
+
+    A path that is not a regular file (a directory, a FIFO) is staged as an empty copy with
+    its error, never opened for reading; the load records it as failed.
+    """
     import pandas as pd
 
     (directory / "files").mkdir(parents=True, exist_ok=True)
     (directory / "blocks" / path.name).mkdir(parents=True, exist_ok=True)
     staged = StagedFile(path.name, 0, "")
-    with path.open("rb") as source, (directory / "files" / path.name).open("wb") as copy:
+    try:
+        opened = open_regular(path)
+    except (NotARegularFile, OSError) as exc:
+        (directory / "files" / path.name).write_bytes(b"")
+        staged.error = f"FileFormatError: {exc}"
+        staged.sha256 = sha256_of(directory / "files" / path.name)
+        return staged
+    with opened as source, (directory / "files" / path.name).open("wb") as copy:
         tee = _Tee(source, copy)
-        chunker = CsvChunker(tee, chunk_bytes)  # type: ignore[arg-type]  # read() is all it uses
+        chunker = CsvChunker(tee, chunk_bytes, max_line)  # type: ignore[arg-type]  # read() only
         try:
             staged.header = checked_header(dataset, chunker.read_header())
             for index, block in enumerate(chunker.blocks()):
@@ -313,7 +333,10 @@ def parsed_block(path: Path, dataset: Dataset, bytes_read: int) -> Parsed:
         bytes_read=bytes_read,
     )
     if fast.height:
-        parsed.fast_data = (joined_lines(fast, names).str.join("\n").item() + "\n").encode()
+        lines = joined_lines(fast, names)
+        if dataset.keeps_lines:  # each row's line, in the table's `ingest_line`
+            lines = lines + "," + fast["line"].cast(pl.String)
+        parsed.fast_data = (lines.str.join("\n").item() + "\n").encode()
     parsed.keys = keys
     parsed.probe_keys = keys.str.join(SEPARATOR).item()
     parsed.fast_lines = fast.select(*names, "line", "raw")
@@ -348,9 +371,10 @@ def extract_run(
     directory.mkdir(parents=True)
     imported = imported_files(conn, dataset)
     manifest = Manifest(dataset.name)
+    max_line = max_line_bytes()
     for path in order_files(dataset, paths):
         prior = imported.get(path.name)
-        if prior is not None and prior == sha256_of(path):
+        if prior is not None and prior == _digest(path):
             started = datetime.now(UTC)
             size = path.stat().st_size
             record_success(
@@ -358,9 +382,17 @@ def extract_run(
             )
             manifest.skipped.append(path.name)
             continue
-        manifest.files.append(extract_file(path, directory, dataset, chunk_bytes))
+        manifest.files.append(extract_file(path, directory, dataset, chunk_bytes, max_line))
     manifest.save(directory)
     return manifest
+
+
+def _digest(path: Path) -> str | None:
+    """`path`'s sha256, or None when it cannot be read (extract stages it with the reason)."""
+    try:
+        return sha256_of(path)
+    except (NotARegularFile, OSError):
+        return None
 
 
 def transform_run(dataset: Dataset, directory: Path) -> Manifest:

@@ -12,7 +12,7 @@ from rich.table import Table
 from backoffice.core.config import get_settings
 from backoffice.core.console import cli_console
 from backoffice.core.embedded import resolve_database_url
-from backoffice.ingest.console import fail, import_with_progress, summary_table
+from backoffice.ingest.console import errors, fail, import_with_progress, summary_table
 from backoffice.ingest.pipeline import ImportAborted, database_problem, libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
@@ -27,7 +27,7 @@ def import_command(
     """Import activity files (each all or nothing; already imported files are skipped)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        console.print(f"[red]no such file or directory: {', '.join(missing)}[/]")
+        errors.print(f"no such file or directory: {', '.join(missing)}", style="red", markup=False)
         raise typer.Exit(2)
     url = resolve_database_url(get_settings())
     try:
@@ -37,7 +37,7 @@ def import_command(
     console.print(summary_table("merchant import", results))
     for r in results:
         if r.error:
-            console.print(f"[red]{r.name}: {r.error}[/]")
+            errors.print(f"{r.name}: {r.error}", style="red", markup=False, soft_wrap=True)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 

@@ -12,6 +12,7 @@ from backoffice.ingest.spec import (
     Parts,
     choice_column,
     decimal_column,
+    name_date,
     pattern_column,
     text_column,
     utc_timestamp_column,
@@ -40,13 +41,12 @@ KYC_STAGES = {
     "verifications_completed": "VERIFICATION_COMPLETED",
     "tier_upgrades": "TIER_UPGRADE",
 }
-FILE_NAME = re.compile(r"^activities_(\d{8})\.csv$")
+FILE_NAME = re.compile(r"activities_([0-9]{8})\.csv")
 
 
-def file_date(name: str) -> str:
-    """The `YYYYMMDD` of `activities_YYYYMMDD.csv` (files sort by it); else the name itself."""
-    match = FILE_NAME.match(name)
-    return match.group(1) if match else name
+def file_date(name: str) -> str | None:
+    """The `YYYYMMDD` of `activities_YYYYMMDD.csv` (files are applied in its order), or None."""
+    return name_date(FILE_NAME, name)
 
 
 _ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in types}))
@@ -54,11 +54,6 @@ _ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in ty
 
 def _names(values: Iterable[str]) -> str:
     return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
-
-
-def _bit(column: str, values: Iterable[str]) -> str:
-    """The bit of `column`'s value: 1 << (its position in `values` - 1)."""
-    return f"(1 << (array_position({_names(values)}, {column}) - 1))"
 
 
 # The parts of the rows a group inserted: summed per merchant x product x UTC month (a fifth to a
@@ -121,40 +116,48 @@ MERCHANT_PARTS = Parts(
     summarise=summarise,
 )
 
-# The rollups of a group of files: one set-based statement over the parts of the rows the group
-# inserted (`PARTS`), whatever their number; each rollup table is touched once per group (once
-# per 64 MiB of a big file: the statement adds up, so parts applied in turn give the same
-# tables). The data-modifying CTEs below each run once and write different tables:
-# - merchant x month (a set; ON CONFLICT DO NOTHING returns only new members) feeds the
-#   monthly active counter (a merchant is active in a month iff one of its parts of that month
-#   has a SUCCESS event);
+# The rollups of a group of files: set-based statements over the parts of the rows the group
+# inserted or, for a late file, took away (`PARTS`), whatever their number; each rollup table is
+# touched once per group (once per 64 MiB of a big file: the statements add up, so parts
+# applied in turn give the same tables). The data-modifying CTEs below each run once and write
+# different tables; every one of them counts, so a part taken away (negative) undoes its own:
+# - merchant x month counts SUCCESS events; the monthly active counter moves by the merchants
+#   whose count left or reached zero (each CTE joins the rows as they were before the
+#   statement: every CTE sees the same snapshot);
 # - per product, status counts and sums (statuses are validated: not SUCCESS or FAILED is
 #   PENDING);
-# - one row per merchant holds the SUCCESS volume, counts and the sets of products used and
-#   KYC stages passed as bitmasks; the bits a group newly sets feed the adoption and funnel
-#   counters, and the best merchant it touched competes for the single top row.
+# - merchant x product (events) and merchant x KYC stage (SUCCESS events) in `merchant_usage`:
+#   the adoption and funnel counters move by the merchants whose count left or reached zero;
+# - one row per merchant holds the SUCCESS volume and counts; the best merchant a group touched
+#   competes for the single top row (the second statement reads the top again when a group
+#   took volume away, and drops the counts that came back to zero).
 # So every endpoint reads a handful of rows.
-_KYC_BITS = " | ".join(
-    f"CASE WHEN {stage} > 0 THEN {1 << index} ELSE 0 END" for index, stage in enumerate(KYC_STAGES)
+_STAGE_ITEMS = ", ".join(f"('{name}', {stage})" for stage, name in KYC_STAGES.items())
+_CROSSED = (
+    "sum(CASE WHEN old <= 0 AND old + n > 0 THEN 1 WHEN old > 0 AND old + n <= 0 THEN -1"
+    " ELSE 0 END)"
 )
 _PARTS_SQL = f"""
-parts AS MATERIALIZED (
-    SELECT merchant_id, product, month, events, success_count, failed_count, success_amount,
-        other_amount, {_KYC_BITS} AS kyc_stages
-    FROM {PARTS}
-)"""  # noqa: S608 - built from constants only
-_MONTHS_SQL = """
-new_months AS (
-    INSERT INTO merchant_month_actives (merchant_id, month)
-    SELECT DISTINCT merchant_id, (month || '-01')::date FROM parts
-    WHERE success_count > 0 AND month IS NOT NULL
-    ON CONFLICT DO NOTHING RETURNING month
+parts AS MATERIALIZED (SELECT * FROM {PARTS})"""  # noqa: S608 - built from constants only
+_MONTHS_SQL = f"""
+month_input AS (
+    SELECT d.merchant_id, d.month, d.n, coalesce(t.successes, 0) AS old
+    FROM (
+        SELECT merchant_id, (month || '-01')::date AS month, sum(success_count) AS n FROM parts
+        WHERE month IS NOT NULL GROUP BY 1, 2 HAVING sum(success_count) <> 0
+    ) AS d
+    LEFT JOIN merchant_month_actives t USING (merchant_id, month)
+),
+month_rows AS (
+    INSERT INTO merchant_month_actives AS t (merchant_id, month, successes)
+    SELECT merchant_id, month, n FROM month_input
+    ON CONFLICT (merchant_id, month) DO UPDATE SET successes = t.successes + excluded.successes
 ),
 monthly AS (
     INSERT INTO merchant_monthly_counts AS t (month, merchants)
-    SELECT month, count(*) FROM new_months GROUP BY month
+    SELECT month, {_CROSSED} FROM month_input GROUP BY month HAVING {_CROSSED} <> 0
     ON CONFLICT (month) DO UPDATE SET merchants = t.merchants + excluded.merchants
-)"""
+)"""  # noqa: S608 - built from constants only
 _STATS_SQL = """
 stats AS (
     INSERT INTO merchant_product_stats AS t (product, events, success_count, failed_count,
@@ -170,20 +173,49 @@ stats AS (
         success_amount = t.success_amount + excluded.success_amount,
         total_amount = t.total_amount + excluded.total_amount
 )"""
-# `input` joins each merchant's row as it was before this statement (every CTE sees the same
-# snapshot), so `gained` holds the bits this group sets for the first time and the new volume.
+_USAGE_SQL = f"""
+usage_input AS (
+    SELECT d.merchant_id, d.item, d.n, coalesce(u.events, 0) AS old
+    FROM (
+        SELECT merchant_id, product AS item, sum(events) AS n FROM parts GROUP BY 1, 2
+        HAVING sum(events) <> 0
+        UNION ALL
+        SELECT p.merchant_id, k.item, sum(k.n) FROM parts p
+        CROSS JOIN LATERAL (VALUES {_STAGE_ITEMS}) AS k(item, n)
+        GROUP BY 1, 2 HAVING sum(k.n) <> 0
+    ) AS d
+    LEFT JOIN merchant_usage u USING (merchant_id, item)
+),
+usage_rows AS (
+    INSERT INTO merchant_usage AS u (merchant_id, item, events)
+    SELECT merchant_id, item, n FROM usage_input
+    ON CONFLICT (merchant_id, item) DO UPDATE SET events = u.events + excluded.events
+),
+crossed AS (
+    SELECT item, {_CROSSED} AS merchants FROM usage_input GROUP BY item
+    HAVING {_CROSSED} <> 0
+),
+adoption AS (
+    INSERT INTO merchant_product_adoption AS t (product, merchants)
+    SELECT item, merchants FROM crossed WHERE item = ANY({_names(PRODUCTS)})
+    ON CONFLICT (product) DO UPDATE SET merchants = t.merchants + excluded.merchants
+),
+funnel AS (
+    INSERT INTO merchant_kyc_funnel AS t (event_type, merchants)
+    SELECT item, merchants FROM crossed WHERE item = ANY({_names(KYC_STAGES.values())})
+    ON CONFLICT (event_type) DO UPDATE SET merchants = t.merchants + excluded.merchants
+)"""  # noqa: S608 - built from constants only
+# `input` joins each merchant's row as it was before this statement, for its new volume.
 # Known merchants are updated through a hash join (cheaper than INSERT ... ON CONFLICT DO UPDATE,
 # which probes the index per row); new ones are inserted (the advisory lock: one importer).
-_TOTALS_SQL = f"""
+_TOTALS_SQL = """
 file AS (
     SELECT merchant_id, sum(success_amount) AS success_volume, sum(events)::bigint AS events,
-        sum(success_count)::bigint AS success_count,
-        bit_or({_bit("product", PRODUCTS)}) AS products, bit_or(kyc_stages) AS kyc_stages
+        sum(success_count)::bigint AS success_count
     FROM parts GROUP BY merchant_id
 ),
 input AS (
     SELECT u.*, t.merchant_id IS NOT NULL AS known,
-        coalesce(t.products, 0) AS old_products, coalesce(t.kyc_stages, 0) AS old_kyc,
         coalesce(t.success_volume, 0) + u.success_volume AS new_volume
     FROM file AS u
     LEFT JOIN merchant_totals t USING (merchant_id)
@@ -192,49 +224,65 @@ updated AS (
     UPDATE merchant_totals AS t SET
         success_volume = t.success_volume + i.success_volume,
         events = t.events + i.events,
-        success_count = t.success_count + i.success_count,
-        products = t.products | i.products,
-        kyc_stages = t.kyc_stages | i.kyc_stages
+        success_count = t.success_count + i.success_count
     FROM input AS i WHERE i.known AND t.merchant_id = i.merchant_id
 ),
 added AS (
-    INSERT INTO merchant_totals
-        (merchant_id, success_volume, events, success_count, products, kyc_stages)
-    SELECT merchant_id, success_volume, events, success_count, products, kyc_stages
+    INSERT INTO merchant_totals (merchant_id, success_volume, events, success_count)
+    SELECT merchant_id, success_volume, events, success_count
     FROM input WHERE NOT known
-),
-gained AS (
-    SELECT merchant_id, new_volume, products & ~old_products AS products,
-        kyc_stages & ~old_kyc AS kyc_stages
-    FROM input
-),
-adoption AS (
-    INSERT INTO merchant_product_adoption AS t (product, merchants)
-    SELECT p.name, count(*) FROM gained
-    JOIN unnest({_names(PRODUCTS)}) WITH ORDINALITY AS p(name, bit)
-        ON gained.products & (1 << (p.bit::int - 1)) <> 0
-    WHERE gained.products <> 0
-    GROUP BY p.name
-    ON CONFLICT (product) DO UPDATE SET merchants = t.merchants + excluded.merchants
-),
-funnel AS (
-    INSERT INTO merchant_kyc_funnel AS t (event_type, merchants)
-    SELECT k.name, count(*) FROM gained
-    JOIN unnest({_names(KYC_STAGES.values())}) WITH ORDINALITY AS k(name, bit)
-        ON gained.kyc_stages & (1 << (k.bit::int - 1)) <> 0
-    WHERE gained.kyc_stages <> 0
-    GROUP BY k.name
-    ON CONFLICT (event_type) DO UPDATE SET merchants = t.merchants + excluded.merchants
 )
 INSERT INTO merchant_top AS t (id, merchant_id, success_volume)
-SELECT 1, merchant_id, new_volume FROM gained
+SELECT 1, merchant_id, new_volume FROM input
 ORDER BY new_volume DESC, merchant_id LIMIT 1
 ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
     success_volume = excluded.success_volume
 WHERE excluded.success_volume > t.success_volume
     OR (excluded.success_volume = t.success_volume AND excluded.merchant_id < t.merchant_id)
+"""
+# After a group that took something away (a late file): the top read again, and the counts that
+# came back to zero dropped (as if never counted). Costs nothing when nothing was taken away.
+_ANY_TAKEN = " OR ".join(f"{name} < 0" for name, _ in PART_COLUMNS[3:])
+_TAKEN_SQL = f"""
+WITH taken AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1 FROM {PARTS} WHERE {_ANY_TAKEN}) AS happened
+),
+top AS (
+    INSERT INTO merchant_top AS t (id, merchant_id, success_volume)
+    SELECT 1, merchant_id, success_volume FROM merchant_totals
+    WHERE (SELECT happened FROM taken) AND events > 0
+    ORDER BY success_volume DESC, merchant_id LIMIT 1
+    ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
+        success_volume = excluded.success_volume
+),
+months AS (
+    DELETE FROM merchant_month_actives t USING {PARTS} p
+    WHERE (SELECT happened FROM taken) AND t.merchant_id = p.merchant_id
+        AND t.month = (p.month || '-01')::date AND t.successes = 0
+),
+usage AS (
+    DELETE FROM merchant_usage u USING {PARTS} p
+    WHERE (SELECT happened FROM taken) AND u.merchant_id = p.merchant_id AND u.events = 0
+),
+monthly AS (
+    DELETE FROM merchant_monthly_counts WHERE (SELECT happened FROM taken) AND merchants = 0
+),
+adoption AS (
+    DELETE FROM merchant_product_adoption WHERE (SELECT happened FROM taken) AND merchants = 0
+),
+stats AS (
+    DELETE FROM merchant_product_stats WHERE (SELECT happened FROM taken) AND events = 0
+),
+totals AS (
+    DELETE FROM merchant_totals t USING {PARTS} p
+    WHERE (SELECT happened FROM taken) AND t.merchant_id = p.merchant_id AND t.events = 0
+)
+DELETE FROM merchant_kyc_funnel WHERE (SELECT happened FROM taken) AND merchants = 0
 """  # noqa: S608 - built from constants only
-ROLLUPS = (f"WITH {_PARTS_SQL},{_MONTHS_SQL},{_STATS_SQL},{_TOTALS_SQL}",)
+ROLLUPS = (
+    f"WITH {_PARTS_SQL},{_MONTHS_SQL},{_STATS_SQL},{_USAGE_SQL},{_TOTALS_SQL}",
+    _TAKEN_SQL,
+)
 
 MERCHANT_ACTIVITIES = Dataset(
     name="merchant_activities",
@@ -255,7 +303,10 @@ MERCHANT_ACTIVITIES = Dataset(
     key_type="uuid",
     rollups=ROLLUPS,
     parts=MERCHANT_PARTS,
-    file_order=file_date,
+    file_date=file_date,
+    dated_names=True,
+    late_files=True,
+    file_name_hint="activities_YYYYMMDD.csv",
     file_pattern="activities_*.csv",
 )
 
@@ -269,4 +320,5 @@ TABLES = (
     "merchant_product_stats",
     "merchant_totals",
     "merchant_top",
+    "merchant_usage",
 )

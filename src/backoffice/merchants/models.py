@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,6 +36,7 @@ __all__ = [
     "MerchantProductStats",
     "MerchantTop",
     "MerchantTotal",
+    "MerchantUsage",
 ]
 
 
@@ -54,15 +56,32 @@ class MerchantActivity(Base):
     region: Mapped[str | None] = mapped_column(Text)
     merchant_tier: Mapped[str | None] = mapped_column(Text)
     quality_flags: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # The run that loaded it (`import_runs.id`): a late file's version of the event takes its
+    # place when that run's file is dated after it (migration 0013_ingest_order).
+    ingest_run: Mapped[int | None] = mapped_column(
+        BigInteger,
+        server_default=text("(NULLIF(current_setting('backoffice.ingest_run', true), ''))::bigint"),
+    )
 
 
 class MerchantMonthActive(Base):
-    """Set: the merchant had a SUCCESS event with a timestamp in this UTC month."""
+    """The merchant's SUCCESS events with a timestamp in this UTC month (active while > 0)."""
 
     __tablename__ = "merchant_month_actives"
 
     merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
+    successes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class MerchantUsage(Base):
+    """A merchant's events of a product, or SUCCESS events of a KYC stage (`item`)."""
+
+    __tablename__ = "merchant_usage"
+
+    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    item: Mapped[str] = mapped_column(Text, primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
 
 
 class MerchantMonthlyCount(Base):
@@ -107,11 +126,7 @@ class MerchantProductStats(Base):
 
 
 class MerchantTotal(Base):
-    """Per merchant: SUCCESS volume, event counts, products used and KYC stages passed.
-
-    The two sets are bitmasks (bit i = the i-th of `PRODUCTS` / `KYC_STAGES`): one row per
-    merchant to update per file instead of one per (merchant, product) and (merchant, stage).
-    """
+    """Per merchant: SUCCESS volume and event counts (products and stages: `MerchantUsage`)."""
 
     __tablename__ = "merchant_totals"
 
@@ -119,15 +134,14 @@ class MerchantTotal(Base):
     success_volume: Mapped[Decimal] = mapped_column(Numeric(20, 2))
     events: Mapped[int] = mapped_column(BigInteger)
     success_count: Mapped[int] = mapped_column(BigInteger)
-    products: Mapped[int] = mapped_column(Integer)
-    kyc_stages: Mapped[int] = mapped_column(Integer)
 
 
 class MerchantTop(Base):
     """The one top merchant by SUCCESS volume (ties: the smaller id), kept at each import.
 
-    Volumes only grow (amounts are never negative and rows are never deleted), so the top is
-    the better of the previous top and the best merchant the new file touched.
+    While volumes only grow, the top is the better of the previous top and the best merchant
+    a group touched; a group that took volume away (a late file's events replacing others)
+    reads it again from `merchant_totals`.
     """
 
     __tablename__ = "merchant_top"

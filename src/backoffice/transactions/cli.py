@@ -23,7 +23,13 @@ from backoffice.core.embedded import (
     with_database,
 )
 from backoffice.ingest.audit import CLI, Level, record_task_event
-from backoffice.ingest.console import CountColumns, fail, import_with_progress, summary_table
+from backoffice.ingest.console import (
+    CountColumns,
+    errors,
+    fail,
+    import_with_progress,
+    summary_table,
+)
 from backoffice.ingest.pipeline import ImportAborted, database_problem, libpq_url
 from backoffice.ingest.results import Counts, FileResult
 from backoffice.transactions.dataset import TRANSACTIONS
@@ -53,7 +59,7 @@ def etl_command(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         where = "" if files else " (TRANSACTIONS_INBOX)"
-        console.print(f"no such file or directory{where}: {', '.join(missing)}", markup=False)
+        errors.print(f"no such file or directory{where}: {', '.join(missing)}", markup=False)
         raise typer.Exit(2)
     url = libpq_url(resolve_database_url(settings))
     try:
@@ -66,7 +72,7 @@ def etl_command(
     console.print(summary_table("transactions ETL", results, ETL_COUNTS))
     for r in results:
         if r.error:
-            console.print(f"{r.name}: {r.error}", style="red", markup=False)
+            errors.print(f"{r.name}: {r.error}", style="red", markup=False, soft_wrap=True)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 

@@ -9,10 +9,18 @@ no whitespace: a line with any goes to the slow path, where it is trimmed and ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from backoffice.ingest.spec import Column, Dataset, Transform, date_column, signed_amount_column
+from backoffice.ingest.spec import (
+    Column,
+    Dataset,
+    Transform,
+    date_column,
+    name_date,
+    signed_amount_column,
+)
 from backoffice.transactions.rules import (
     DATE_SHAPES,
     MAX_INTEGER_DIGITS,
@@ -23,6 +31,12 @@ from backoffice.transactions.rules import (
 )
 
 NAME = "transactions"
+FILE_NAME = re.compile(r".*_([0-9]{8})\.csv")
+
+
+def file_date(name: str) -> str | None:
+    """The `YYYYMMDD` of an export named `*_YYYYMMDD.csv` (applied in its order), or None."""
+    return name_date(FILE_NAME, name)
 
 
 def _transaction_id_check(value: str, row: Mapping[str, str]) -> str | None:
@@ -93,5 +107,8 @@ TRANSACTIONS = Dataset(
     flags_column=None,
     trim=True,
     conflicts=Reason.CONFLICTING_DUPLICATE,
+    file_date=file_date,
+    late_files=True,
+    file_name_hint="*_YYYYMMDD.csv (or any *.csv, applied as it arrives)",
 )
 """Header in any case and order; standard CSV; BOM and CRLF accepted (the engine's reader)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Index, Integer, Numeric, String
+from sqlalchemy import BigInteger, Date, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.core.db import Base
@@ -33,6 +33,13 @@ class Transaction(Base):
     user_id: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     transaction_date: Mapped[date] = mapped_column(Date)
+    # Where the row was loaded from (`import_runs.id`, line): a late file's earlier version
+    # takes its place (migration 0013_ingest_order). NULL: loaded otherwise, or before 0013.
+    ingest_run: Mapped[int | None] = mapped_column(
+        BigInteger,
+        server_default=text("(NULLIF(current_setting('backoffice.ingest_run', true), ''))::bigint"),
+    )
+    ingest_line: Mapped[int | None] = mapped_column(Integer)
 
 
 class TransactionUserSummary(Base):
