@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from backoffice.core.auth import api as auth_api
+from backoffice.core.auth import locks_api
 from backoffice.core.auth.service import Authenticator
+from backoffice.core.auth.throttle import LoginThrottle
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings, get_settings
 from backoffice.core.contexts import Context, build_app
@@ -102,6 +104,7 @@ def core_context(settings: Settings, url: str | None) -> Context:
     def setup(app: FastAPI) -> None:
         app.state.settings = settings
         app.state.auth = Authenticator(settings)
+        app.state.login_throttle = LoginThrottle.from_settings(settings)
         app.state.auth_sessions = None
         if url is not None:
             app.state.db = Database(
@@ -113,10 +116,10 @@ def core_context(settings: Settings, url: str | None) -> Context:
         install_docs(app)
 
     if url is None:
-        return Context("core", routers=(health_router,), setup=setup)
+        return Context("core", routers=(health_router, locks_api.router), setup=setup)
     return Context(
         "core",
-        routers=(health_router, auth_api.router),
+        routers=(health_router, auth_api.router, locks_api.router),
         setup=setup,
         lifespan=(_refuse_demo_logins_in_production, _close_database),
         readiness={MAIN_CHECK: _main_database_ready},

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from backoffice.core.auth.logins_cli import app as logins_app
 from backoffice.core.config import SERVICES, StartupRefused, get_settings
 from backoffice.merchants.cli import app as merchants_app
 from backoffice.transactions.cli import app as transactions_app
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(logins_app, name="logins")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(transactions_app, name="transactions")
 console = Console()

@@ -14,6 +14,7 @@ from backoffice.core.auth.service import (
     Principal,
     SessionFactory,
 )
+from backoffice.core.auth.throttle import PLATFORM_SCOPE, LoginThrottle
 from backoffice.core.errors import Forbidden, Unauthorized
 
 
@@ -50,11 +51,36 @@ async def authenticate(request: Request) -> Principal:
                 "This service runs without the platform's accounts: sign in with a bearer"
                 " token from POST /api/v1/auth/token"
             )
-        principal = await auth.authenticate(sessions, username, password)
+        principal = await _basic_login(request, auth, sessions, username, password)
     else:
         raise Unauthorized("Unsupported authorization scheme")
     request.state.account = principal.username
     return principal
+
+
+async def _basic_login(
+    request: Request, auth: Authenticator, sessions: SessionFactory, username: str, password: str
+) -> Principal:
+    """HTTP Basic is a login on every request: throttled per account and per address.
+
+    A locked account or address is a 429 before the password is looked at (a remembered
+    verification included: the lock must not tell a right guess from a wrong one).
+    """
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempt = throttle.attempt(PLATFORM_SCOPE, username, client_address(request))
+    had_failures = await throttle.check(attempt)
+    try:
+        principal = await auth.authenticate(sessions, username, password)
+    except Unauthorized:
+        await throttle.failed(attempt)
+        raise
+    await throttle.succeeded(attempt, had_failures=had_failures)
+    return principal
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server saw it (behind a proxy: uvicorn's --proxy-headers)."""
+    return request.client.host if request.client is not None else None
 
 
 async def get_current_user(request: Request) -> Principal:

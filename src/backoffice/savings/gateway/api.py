@@ -13,15 +13,19 @@ from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
 
+from backoffice.core.auth.dependencies import client_address
+from backoffice.core.auth.throttle import SAVINGS_SCOPE, LoginThrottle, LoginThrottled
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
     NotFound,
     ServiceUnavailable,
+    Unauthorized,
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.messaging import RemoteError
 from backoffice.core.money import to_cents
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
@@ -91,12 +95,27 @@ async def signup(body: SignupCreate, request: Request) -> Envelope[CustomerRead]
 @router.post(
     "/login",
     response_model=Envelope[TokenRead],
-    responses=error_responses(*AUTH_ERRORS, *CALL_ERRORS),
+    responses=error_responses(*AUTH_ERRORS, LoginThrottled, *CALL_ERRORS),
     summary="Exchange a customer's email and password for a bearer token",
 )
 async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
-    """Wrong email or password: a 401 that does not say which."""
-    data = await _client(request).ask(subjects.LOGIN, body.model_dump())
+    """Wrong email or password: a 401 that does not say which.
+
+    Throttled per email and per client address (core.auth.throttle): past a few wrong
+    passwords, a 429 with `Retry-After`, for a registered email or not, before any password
+    is checked.
+    """
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempt = throttle.attempt(SAVINGS_SCOPE, body.email, client_address(request))
+    had_failures = await throttle.check(attempt)
+    client = _client(request)
+    try:
+        data = await client.ask(subjects.LOGIN, body.model_dump())
+    except RemoteError as error:
+        if error.status_code == Unauthorized.status_code:
+            await throttle.failed(attempt)
+        raise
+    await throttle.succeeded(attempt, had_failures=had_failures)
     return ok(TokenRead.model_validate(data))
 
 
