@@ -227,3 +227,42 @@ async def test_bad_credentials_all_get_the_same_answer(
 async def test_the_hasher_refuses_a_garbage_hash(hasher: Hasher) -> None:
     assert not await hasher.verify("not-an-argon2-hash", PASSWORD)
     assert not await hasher.verify(None, "not-a-real-password")
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("ada@example.com", "password123", "most common"),
+        ("ada@example.com", "Qwertyuiop", "most common"),
+        ("ada.lovelace@example.com", "ADA.LOVELACE@example.com", "the username or the email"),
+        ("ada.lovelace@example.com", "Ada.Lovelace", "the username or the email"),
+        ("ada@example.com", "          ", "whitespace only"),
+    ],
+)
+async def test_signup_refuses_common_passwords_and_the_customers_own_email(
+    users_session: AsyncSession, hasher: Hasher, email: str, password: str, reason: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await service.create_customer(
+            users_session, hasher, email=email, password=password, full_name="Ada"
+        )
+    assert caught.value.code == "weak_password"
+    assert caught.value.errors is not None
+    assert caught.value.errors[0]["field"] == "password"
+    assert reason in caught.value.message
+    assert await _outbox(users_session) == []
+
+
+async def test_a_new_password_is_held_to_the_same_rule_with_the_current_or_new_email(
+    users_session: AsyncSession, hasher: Hasher
+) -> None:
+    customer = await _signup(users_session, hasher, email="grace.hopper@example.com")
+    for fields in (
+        {"password": "iloveyou"},
+        {"password": "Grace.Hopper"},  # the current email's local part
+        {"email": "countess@example.org", "password": "countess@example.org"},
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            await service.update_customer(users_session, hasher, customer.id, **fields)
+        assert caught.value.code == "weak_password"
+    assert len(await _outbox(users_session)) == 1, "only the signup's event"
