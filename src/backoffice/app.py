@@ -82,7 +82,7 @@ def create_app(
     if SAVINGS_ACCOUNTING in specs:
         url = urls[SAVINGS_ACCOUNTING.service]
         pool = SAVINGS_ACCOUNTING.pool(settings)
-        contexts.append(savings_accounting.context(url, pool=pool))
+        contexts.append(savings_accounting.context(settings, url, pool=pool))
     if settings.service in ("all", "savings-gateway"):
         contexts.append(savings_gateway.context(settings))
     return build_app(

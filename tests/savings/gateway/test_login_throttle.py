@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy, RedisStore
+from backoffice.core.messaging import RemoteError
 from tests.savings.gateway.conftest import ADMIN, PASSWORD, sign_up
 
 LOCKS = "http://test/api/v1/auth/locks"
@@ -94,3 +95,18 @@ async def test_a_sign_in_forgets_the_emails_failures(api, stack, throttle):
             await http.post("/login", json={"email": customer.email, "password": PASSWORD})
         ).status_code == 200
     assert await throttle.store.read([f"savings:{customer.email}"]) == [None]
+
+
+async def test_a_login_the_users_service_cannot_answer_counts_no_failure(
+    api, stack, throttle, monkeypatch
+):
+    async def down(subject, payload):
+        raise RemoteError(503, "unavailable", "Service unavailable")
+
+    monkeypatch.setattr(stack.state.savings_client, "ask", down)
+    email = f"patient-{uuid.uuid4().hex[:8]}@example.com"
+    async with _from(stack) as http:
+        for _ in range(4):
+            response = await http.post("/login", json={"email": email, "password": PASSWORD})
+            assert response.status_code == 503
+    assert await throttle.store.read([f"savings:{email}"]) == [None]

@@ -31,7 +31,7 @@ def _tables(url: str) -> set[str]:
 
 
 def test_history_upgrades_downgrades_to_base_and_upgrades_again(empty_users_url: str) -> None:
-    assert migrations.head_revisions(USERS_SCRIPTS) == {"users_0001"}
+    assert migrations.head_revisions(USERS_SCRIPTS) == {"users_0002"}
     expected = {"customers", "outbox", "alembic_version"}
     migrations.upgrade(empty_users_url, scripts=USERS_SCRIPTS)
     assert _tables(empty_users_url) == expected

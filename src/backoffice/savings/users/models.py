@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from sqlalchemy import MetaData, Text, Uuid
+from sqlalchemy import Integer, MetaData, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backoffice.core.db import NAMING_CONVENTION, TimestampMixin
@@ -25,6 +25,8 @@ class Customer(TimestampMixin, UsersBase):
         email: normalised (`rules.normalise_email`), unique.
         full_name: as the customer gave it, stripped.
         password_hash: argon2id.
+        token_version: the `ver` its tokens carry; a password change raises it, and every
+            token issued before stops working.
     """
 
     __tablename__ = "customers"
@@ -35,6 +37,9 @@ class Customer(TimestampMixin, UsersBase):
     email: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
     full_name: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
 
 
 # Events of this service, written in the same transaction as the change they announce.

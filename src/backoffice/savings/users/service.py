@@ -18,7 +18,7 @@ from backoffice.core.db import flush_or
 from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from backoffice.core.messaging import enqueue
 from backoffice.savings.subjects import USER_CREATED, USER_DELETED, USER_UPDATED
-from backoffice.savings.tokens import TokenSigner
+from backoffice.savings.tokens import INVALID_TOKEN, CustomerClaims, TokenSigner
 from backoffice.savings.users.models import OUTBOX, Customer
 from backoffice.savings.users.passwords import Hasher
 from backoffice.savings.users.rules import normalise_email, normalise_full_name
@@ -49,6 +49,7 @@ def _event(customer: Customer) -> dict[str, Any]:
         "user_id": str(customer.id),
         "email": customer.email,
         "full_name": customer.full_name,
+        "token_version": customer.token_version,
         "at": _now(),
     }
 
@@ -84,6 +85,25 @@ async def create_customer(
     return customer
 
 
+async def customer_of(session: AsyncSession, claims: CustomerClaims) -> Customer:
+    """The customer a verified token speaks for, if the token is still good.
+
+    Args:
+        session: the caller's session.
+        claims: the token's verified claims.
+
+    Returns:
+        The customer.
+
+    Raises:
+        Unauthorized: the customer was deleted, or the token predates a password change.
+    """
+    customer = await session.get(Customer, claims.user_id)
+    if customer is None or claims.version < customer.token_version:
+        raise Unauthorized(INVALID_TOKEN)
+    return customer
+
+
 async def get_customer(session: AsyncSession, user_id: UUID) -> Customer:
     """The customer with this id.
 
@@ -114,7 +134,9 @@ async def update_customer(
 ) -> Customer:
     """Change a customer's fields (those given) and enqueue `savings.users.v1.updated`.
 
-    A call that gives no field changes nothing and enqueues nothing.
+    A call that gives no field changes nothing and enqueues nothing. A new password raises the
+    customer's token version: their tokens stop working here at once, and in accounting when
+    it has the event (which carries the version).
 
     Args:
         session: the caller's session (not committed here).
@@ -150,6 +172,7 @@ async def update_customer(
         customer.full_name = new_name
     if password is not None:
         customer.password_hash = await hasher.hash(password)
+        customer.token_version += 1  # every token issued so far stops working
     await flush_or(session, EmailTaken())
     await enqueue(session, OUTBOX, USER_UPDATED, _event(customer))
     return customer
@@ -204,4 +227,4 @@ async def authenticate(
     valid = await hasher.verify(None if customer is None else customer.password_hash, password)
     if customer is None or not valid:
         raise Unauthorized(INVALID_CREDENTIALS)
-    return signer.issue(customer.id, customer.email)
+    return signer.issue(customer.id, customer.email, customer.token_version)
