@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from backoffice.core.auth.service import Role
 from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy, RedisStore
+from backoffice.core.errors import Unauthorized
 from tests.conftest import PASSWORD, basic, make_account
 
 TOKEN = "/api/v1/auth/token"
@@ -146,3 +148,25 @@ async def test_an_admin_sees_and_clears_a_lock(app, client, session, auth, admin
     assert again.json()["errors"][0]["code"] == "lock_not_found"
     bad = await client.delete(LOCKS, params={"key": "nothing-like-a-key"}, headers=admin)
     assert bad.status_code == 422
+
+
+async def test_guesses_sent_at_once_reach_argon2_no_more_than_the_free_failures(
+    app, auth, throttle, monkeypatch
+):
+    verified: list[str] = []
+
+    async def slow_wrong(sessions, username: str, password: str):
+        # As argon2 would: the guesses overlap while each is verified (no database here: the
+        # test transaction's one connection takes no concurrent statements).
+        verified.append(password)
+        await asyncio.sleep(0.05)
+        raise Unauthorized("Invalid credentials")
+
+    monkeypatch.setattr(auth, "authenticate", slow_wrong)
+    async with _client_from(app, _address()) as http:
+        responses = await asyncio.gather(
+            *(http.post(TOKEN, headers=basic("burst-target", f"guess-{i}")) for i in range(30))
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [401] * 3 + [429] * 27
+    assert len(verified) == 3

@@ -45,7 +45,7 @@ def test_locks_lists_and_unlock_clears_a_key_in_redis(environment, redis_url):
     async def lock() -> None:
         store = RedisStore(redis_url)
         for _ in range(5):
-            await store.fail(key, Policy(5), 4_000_000_000.0)  # locked far into the future
+            await store.reserve([(key, Policy(5))], 4_000_000_000.0)  # locked far ahead
         await store.aclose()
 
     asyncio.run(lock())

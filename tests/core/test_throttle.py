@@ -24,6 +24,7 @@ from backoffice.core.auth.throttle import (
     lock_seconds,
     record_failure,
     remaining,
+    take_back,
 )
 
 policies = st.builds(
@@ -59,7 +60,7 @@ def test_an_attacker_waits_at_least_each_lock_between_two_verified_guesses(polic
             verified.append((now, record.failures))
             assert record.failures == 1 or not forgotten
     for (before, count), (after, _) in itertools.pairwise(verified):
-        assert after - before >= lock_seconds(policy, count)
+        assert after - before >= lock_seconds(policy, count) - 1e-9  # float sums
 
 
 @given(policies, st.integers(1, 100), st.floats(0, 5000))
@@ -76,6 +77,23 @@ def test_failures_are_forgotten_after_their_memory_and_never_before_a_lock_ends(
         assert record_failure(policy, record, quiet).failures == 1
     else:
         assert left == max(0.0, lock_seconds(policy, failures) - quiet)
+
+
+@given(policies, st.lists(st.floats(0, 2000), max_size=40), st.floats(0, 2000))
+def test_a_right_password_taken_back_leaves_the_key_as_it_was(policy, pauses, pause):
+    """Counted as wrong when let through, then taken back: as if it never happened."""
+    now, record = 0.0, None
+    for step in pauses:
+        now += step
+        if remaining(policy, record, now) == 0:
+            record = record_failure(policy, record, now)
+    now += pause
+    if remaining(policy, record, now) > 0:
+        return  # locked: no attempt is let through, nothing to take back
+    back = take_back(record_failure(policy, record, now), now)
+    assert remaining(policy, back, now) == 0
+    before = 0 if is_forgotten(policy, record, now) else record.failures  # type: ignore[union-attr]
+    assert (back.failures if back is not None else 0) == before
 
 
 @given(st.text(max_size=400))
@@ -106,41 +124,67 @@ def _key() -> str:
     return f"savings:{uuid.uuid4().hex}@example.com"
 
 
-async def test_a_store_counts_reads_lists_and_clears(store):
+async def test_a_store_reserves_takes_back_lists_and_clears(store):
     policy = Policy(3, first_lock=10, max_lock=100, memory=1000)
-    key = _key()
+    key, other = _key(), _key()
     assert await store.read([key]) == [None]
     for _ in range(3):
-        record = await store.fail(key, policy, 1_000_000.0)
-    assert record == Record(3, 1_000_000.0, 1_000_010.0)
-    assert await store.read([key, _key()]) == [record, None]
+        assert await store.reserve([(key, policy)], 1_000_000.0) == 0
+    record = Record(3, 1_000_000.0, 1_000_010.0)
+    assert await store.read([key, other]) == [record, None]
+    # Locked: a reservation counts nothing, on any of its keys.
+    assert await store.reserve([(other, policy), (key, policy)], 1_000_004.0) == 6.0
+    assert await store.read([key, other]) == [record, None]
     assert (await store.records())[key] == record
+    await store.take_back(key, 1_000_004.0)  # that third attempt proved right: no lock
+    assert await store.read([key]) == [Record(2, 1_000_000.0, 0.0)]
+    await store.take_back(key, 1_000_005.0)
+    await store.take_back(key, 1_000_005.0)
+    await store.take_back(key, 1_000_005.0)  # nothing left: harmless
+    assert await store.read([key]) == [None]
+    await store.reserve([(key, policy)], 1_000_006.0)
     assert await store.clear(key) is True
     assert await store.clear(key) is False
     assert key not in await store.records()
 
 
-async def test_redis_counts_every_concurrent_failure_of_two_workers(redis_url):
+async def test_redis_counts_every_concurrent_reservation_of_two_workers(redis_url):
     policy = Policy(100, memory=1000)
     workers = [RedisStore(redis_url), RedisStore(redis_url)]
     key = _key()
     try:
-        await asyncio.gather(*(workers[i % 2].fail(key, policy, 5.0) for i in range(30)))
-        assert (await workers[0].read([key]))[0] == Record(30, 5.0, 5.0)
+        await asyncio.gather(*(workers[i % 2].reserve([(key, policy)], 5.0) for i in range(30)))
+        assert (await workers[0].read([key]))[0] == Record(30, 5.0, 0.0)
     finally:
         for worker in workers:
             await worker.aclose()
+
+
+async def test_concurrent_attempts_pass_no_more_than_the_free_failures(store):
+    """Guesses sent at once: each is counted as it is let through, so the lock holds."""
+    throttle = LoginThrottle(store, account=Policy(4), address=Policy(1000))
+    attempt = throttle.attempt("platform", f"burst-{uuid.uuid4().hex}", _key())
+
+    async def guess() -> bool:
+        try:
+            await throttle.begin(attempt)
+        except LoginThrottled:
+            return False
+        return True
+
+    let_through = await asyncio.gather(*(guess() for _ in range(50)))
+    assert sum(let_through) == 4
 
 
 async def test_the_memory_store_stays_bounded():
     policy = Policy(3, memory=1000)
     store = MemoryStore(max_keys=10, memory=1000)
     for i in range(10):
-        await store.fail(f"address:old-{i}", policy, 0.0)
-    await store.fail("address:new", policy, 2000.0)  # the old ones are forgotten: dropped
+        await store.reserve([(f"address:old-{i}", policy)], 0.0)
+    await store.reserve([("address:new", policy)], 2000.0)  # the old ones are forgotten: dropped
     assert list(await store.records()) == ["address:new"]
     for i in range(20):
-        await store.fail(f"address:{i}", policy, 2000.0 + i)
+        await store.reserve([(f"address:{i}", policy)], 2000.0 + i)
     kept = await store.records()
     assert len(kept) <= 10 and "address:19" in kept
 
@@ -165,26 +209,27 @@ async def test_the_throttle_locks_an_account_and_an_address_then_forgets(store):
     address = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
     attempt = throttle.attempt("savings", email.upper(), address)
     assert [key for key, _ in attempt.keys] == [f"savings:{email}", f"address:{address}"]
-    assert await throttle.check(attempt) is False
-    await throttle.failed(attempt)
-    assert await throttle.check(attempt) is True, "the account has a failure now"
-    await throttle.failed(attempt)
-    await throttle.failed(attempt)  # the third: the account is locked 4 s
-    with pytest.raises(LoginThrottled) as caught:
-        await throttle.check(attempt)
-    assert caught.value.status_code == 429 and caught.value.headers == {"Retry-After": "4"}
+    await throttle.check(attempt)
+    for _ in range(3):  # three wrong passwords: the third locks the account 4 s
+        await throttle.begin(attempt)
+    for refused in (throttle.check, throttle.begin):
+        with pytest.raises(LoginThrottled) as caught:
+            await refused(attempt)
+        assert caught.value.status_code == 429 and caught.value.headers == {"Retry-After": "4"}
     locks = await throttle.locks()
     assert [lock.key for lock in locks if lock.key.endswith(email)] == [f"savings:{email}"]
     clock.now += 4
     other = throttle.attempt("savings", f"other-{email}", address)
-    await throttle.check(other)  # the address has 3 failures: not locked yet
-    await throttle.failed(other)  # its fourth: locked
+    await throttle.begin(other)  # the address's fourth: locked
     with pytest.raises(LoginThrottled):
-        await throttle.check(throttle.attempt("savings", f"third-{email}", address))
+        await throttle.begin(throttle.attempt("savings", f"third-{email}", address))
     assert await throttle.unlock(f"address:{address}") is True
-    assert await throttle.check(attempt) is True
-    await throttle.succeeded(attempt, had_failures=True)
-    assert await throttle.check(attempt) is False, "a sign-in forgets the account's failures"
+    await throttle.begin(attempt)  # the account's fourth: allowed after its lock, and right
+    await throttle.succeeded(attempt)
+    assert await store.read([f"savings:{email}", f"address:{address}"]) == [None, None]
+    await throttle.begin(attempt)
+    await throttle.abandoned(attempt)  # the service failed: nothing counted
+    assert await store.read([f"savings:{email}", f"address:{address}"]) == [None, None]
 
 
 async def test_a_disabled_throttle_reads_nothing():
@@ -195,6 +240,7 @@ async def test_a_disabled_throttle_reads_nothing():
     throttle = LoginThrottle(Refusing(), account=Policy(0), address=Policy(0))
     attempt = throttle.attempt("platform", "admin", "127.0.0.1")
     assert attempt.keys == () and attempt.account is None
-    assert await throttle.check(attempt) is False
-    await throttle.failed(attempt)
-    await throttle.succeeded(attempt, had_failures=True)
+    await throttle.check(attempt)
+    await throttle.begin(attempt)
+    await throttle.succeeded(attempt)
+    await throttle.abandoned(attempt)

@@ -64,17 +64,25 @@ async def _basic_login(
     """HTTP Basic is a login on every request: throttled per account and per address.
 
     A locked account or address is a 429 before the password is looked at (a remembered
-    verification included: the lock must not tell a right guess from a wrong one).
+    verification included: the lock must not tell a right guess from a wrong one). A password
+    to verify is counted as wrong first, atomically with the check, so that guesses sent at
+    once cannot all pass before the first is counted; a right one is taken back.
     """
     throttle: LoginThrottle = request.app.state.login_throttle
     attempt = throttle.attempt(PLATFORM_SCOPE, username, client_address(request))
-    had_failures = await throttle.check(attempt)
+    remembered = auth.remembered(username, password)
+    if remembered is not None:  # verified a moment ago: no password check, one read
+        await throttle.check(attempt)
+        return remembered
+    await throttle.begin(attempt)  # counted as wrong until it proves right
     try:
         principal = await auth.authenticate(sessions, username, password)
     except Unauthorized:
-        await throttle.failed(attempt)
         raise
-    await throttle.succeeded(attempt, had_failures=had_failures)
+    except Exception:  # the database failed: no password was checked
+        await throttle.abandoned(attempt)
+        raise
+    await throttle.succeeded(attempt)
     return principal
 
 

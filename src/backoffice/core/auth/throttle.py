@@ -4,8 +4,10 @@ Every login (the platform's HTTP Basic, hence `POST /api/v1/auth/token` too, and
 login) checks its account's key and its address's key before any password is verified. A
 locked key is answered 429 with `Retry-After` without touching the password, whether the
 account exists or not: a lock says nothing about the account, and a correct guess made while
-locked is refused like a wrong one (the lock is no oracle). Each wrong password counts on both
-keys; a key's `free_failures`-th locks it, and each later one for twice as long as the last
+locked is refused like a wrong one (the lock is no oracle). A password about to be verified is
+counted as a wrong one first, in the same atomic step as the check, and taken back once it
+proves right: so guesses sent all at once cannot all pass the check before the first of them
+is counted. Each wrong password counts on both keys; a key's `free_failures`-th locks it, and each later one for twice as long as the last
 (1 s, 2 s, 4 s ... up to a maximum). Failures are forgotten some time after the last one, and an
 account's are forgotten when it signs in.
 
@@ -109,12 +111,33 @@ def is_forgotten(policy: Policy, record: Record | None, now: float) -> bool:
 
 
 def record_failure(policy: Policy, record: Record | None, now: float) -> Record:
-    """The record after one more wrong password at `now`."""
+    """The record after one more wrong password at `now`.
+
+    A key that is not locked keeps a lock end in the past (0 at first), never `now`: another
+    worker's clock a little behind must not read that as a lock.
+    """
     if record is None or is_forgotten(policy, record, now):
-        return Record(1, now, now + lock_seconds(policy, 1))
-    failures = record.failures + 1
-    locked_until = max(now + lock_seconds(policy, failures), record.locked_until)
-    return Record(failures, now, locked_until)
+        failures, until, last = 1, 0.0, now
+    else:
+        failures, until, last = (
+            record.failures + 1,
+            record.locked_until,
+            max(now, record.last_failure),
+        )
+    lock = lock_seconds(policy, failures)
+    return Record(failures, last, max(until, now + lock) if lock > 0 else until)
+
+
+def take_back(record: Record | None, now: float) -> Record | None:
+    """The record with one counted failure taken back (the password proved right).
+
+    A lock still running is that failure's (the attempt was let through unlocked): it ends.
+    None: nothing left to remember.
+    """
+    if record is None or record.failures <= 1:
+        return None
+    until = record.locked_until if record.locked_until <= now else 0.0
+    return Record(record.failures - 1, record.last_failure, until)
 
 
 def remaining(policy: Policy, record: Record | None, now: float) -> float:
@@ -145,8 +168,16 @@ class ThrottleStore(Protocol):
         """The records of these keys (None: no record)."""
         ...
 
-    async def fail(self, key: str, policy: Policy, now: float) -> Record:
-        """Apply `record_failure` to the key's record, atomically; return the new record."""
+    async def reserve(self, keys: Sequence[tuple[str, Policy]], now: float) -> float:
+        """Check and count at once: the wait if any key is locked, else 0.
+
+        With a wait nothing is counted; with 0 one failure is counted on each key
+        (`record_failure`), atomically against every other reservation.
+        """
+        ...
+
+    async def take_back(self, key: str, now: float) -> None:
+        """Apply `take_back` to the key's record, atomically."""
         ...
 
     async def clear(self, key: str) -> bool:
@@ -161,7 +192,8 @@ class ThrottleStore(Protocol):
 class MemoryStore:
     """One process's records: right for a single worker, and the default.
 
-    Bounded: past `max_keys`, forgotten records go first, then the least recently failed half.
+    Each operation runs without an await inside, so it is atomic on the event loop. Bounded:
+    past `max_keys`, forgotten records go first, then the least recently failed half.
     """
 
     def __init__(self, *, max_keys: int = MEMORY_MAX_KEYS, memory: float = 3600.0) -> None:
@@ -172,12 +204,24 @@ class MemoryStore:
     async def read(self, keys: Sequence[str]) -> list[Record | None]:
         return [self._records.get(key) for key in keys]
 
-    async def fail(self, key: str, policy: Policy, now: float) -> Record:
-        if key not in self._records and len(self._records) >= self._max_keys:
-            self._evict(now)
-        record = record_failure(policy, self._records.get(key), now)
-        self._records[key] = record
-        return record
+    async def reserve(self, keys: Sequence[tuple[str, Policy]], now: float) -> float:
+        wait = max(
+            (remaining(policy, self._records.get(key), now) for key, policy in keys), default=0.0
+        )
+        if wait > 0:
+            return wait
+        for key, policy in keys:
+            if key not in self._records and len(self._records) >= self._max_keys:
+                self._evict(now)
+            self._records[key] = record_failure(policy, self._records.get(key), now)
+        return 0.0
+
+    async def take_back(self, key: str, now: float) -> None:
+        record = take_back(self._records.get(key), now)
+        if record is None:
+            self._records.pop(key, None)
+        else:
+            self._records[key] = record
 
     def _evict(self, now: float) -> None:
         kept = {k: r for k, r in self._records.items() if now - r.last_failure < self._memory}
@@ -193,12 +237,15 @@ class MemoryStore:
         return dict(self._records)
 
 
+_FIELDS = ("f", "l", "u")
+
+
 class RedisStore:
     """Records in Redis hashes (`backoffice:login:<key>`), so that every worker shares them.
 
-    A failure is a WATCH/MULTI transaction around `record_failure`: concurrent failures on
-    one key from several workers all count. Each hash expires `memory` seconds after its last
-    failure.
+    A reservation or a take-back is a WATCH/MULTI transaction around the pure rules, retried
+    when another worker changed one of its keys meanwhile: concurrent attempts from several
+    workers all count. Each hash expires `memory` seconds after its last failure.
     """
 
     def __init__(self, url: str) -> None:
@@ -220,35 +267,67 @@ class RedisStore:
     async def read(self, keys: Sequence[str]) -> list[Record | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hmget(REDIS_PREFIX + key, "f", "l", "u")
+                pipe.hmget(REDIS_PREFIX + key, *_FIELDS)
             rows = await pipe.execute()
         return [self._parse(row) for row in rows]
 
-    async def fail(self, key: str, policy: Policy, now: float) -> Record:
+    async def _transaction(
+        self,
+        keys: Sequence[str],
+        change: Callable[[list[Record | None]], list[Record | None] | None],
+        expiry: float | None = None,
+    ) -> None:
+        """Write `change(records)` for `keys` atomically against other writers.
+
+        A None record deletes its key; `change` returning None writes nothing. `expiry`: the
+        written keys' new time to live in seconds (None: each keeps its own).
+        """
         from redis.exceptions import WatchError
 
-        name = REDIS_PREFIX + key
+        names = [REDIS_PREFIX + key for key in keys]
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(name)
-                    record = record_failure(
-                        policy, self._parse(await pipe.hmget(name, "f", "l", "u")), now
-                    )
+                    await pipe.watch(*names)
+                    records = [self._parse(await pipe.hmget(name, *_FIELDS)) for name in names]
+                    changed = change(records)
+                    if changed is None:
+                        return  # leaving the block unwatches
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(
-                        name,
-                        mapping={
-                            "f": record.failures,
-                            "l": repr(record.last_failure),
-                            "u": repr(record.locked_until),
-                        },
-                    )
-                    pipe.expire(name, math.ceil(policy.memory))
+                    for name, record in zip(names, changed, strict=True):
+                        if record is None:
+                            pipe.delete(name)
+                            continue
+                        values = (
+                            record.failures,
+                            repr(record.last_failure),
+                            repr(record.locked_until),
+                        )
+                        pipe.hset(name, mapping=dict(zip(_FIELDS, values, strict=True)))
+                        if expiry is not None:
+                            pipe.expire(name, math.ceil(expiry))
                     await pipe.execute()
-                    return record
-                except WatchError:  # another worker failed on this key meanwhile: again
+                    return
+                except WatchError:  # another worker changed a key meanwhile: again
                     continue
+
+    async def reserve(self, keys: Sequence[tuple[str, Policy]], now: float) -> float:
+        wait = 0.0
+
+        def count(records: list[Record | None]) -> list[Record | None] | None:
+            nonlocal wait
+            pairs = list(zip(keys, records, strict=True))
+            wait = max(remaining(policy, record, now) for (_, policy), record in pairs)
+            if wait > 0:
+                return None
+            return [record_failure(policy, record, now) for (_, policy), record in pairs]
+
+        memory = max(policy.memory for _, policy in keys)
+        await self._transaction([key for key, _ in keys], count, expiry=memory)
+        return wait
+
+    async def take_back(self, key: str, now: float) -> None:
+        await self._transaction([key], lambda records: [take_back(records[0], now)])
 
     async def clear(self, key: str) -> bool:
         return bool(await self._redis.delete(REDIS_PREFIX + key))
@@ -257,7 +336,7 @@ class RedisStore:
         names = [name async for name in self._redis.scan_iter(match=REDIS_PREFIX + "*")]
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hmget(name, "f", "l", "u")
+                pipe.hmget(name, *_FIELDS)
             rows = await pipe.execute()
         found = {}
         for name, row in zip(names, rows, strict=True):
@@ -340,13 +419,14 @@ class LoginThrottle:
             keys.append((f"{ADDRESS_SCOPE}:{address[:KEY_MAX_LENGTH]}", self.address_policy))
         return Attempt(tuple(keys), account)
 
-    async def check(self, attempt: Attempt) -> bool:
-        """Raise `LoginThrottled` if any key is locked; else whether the account has failures.
+    async def check(self, attempt: Attempt) -> None:
+        """Raise `LoginThrottled` if any key is locked (counting nothing).
 
-        One read (one Redis round trip) for every key; nothing at all when throttling is off.
+        For credentials verified before (no password is checked again): one read, one Redis
+        round trip; nothing at all when throttling is off.
         """
         if not attempt.keys:
-            return False
+            return
         now = self._clock()
         records = await self.store.read([key for key, _ in attempt.keys])
         wait = max(
@@ -355,19 +435,33 @@ class LoginThrottle:
         )
         if wait > 0:
             raise LoginThrottled(wait)
-        first = records[0] if attempt.account is not None else None
-        return not is_forgotten(self.account_policy, first, now)
 
-    async def failed(self, attempt: Attempt) -> None:
-        """Count a wrong password on every key of the attempt."""
+    async def begin(self, attempt: Attempt) -> None:
+        """Before a password is verified: refuse it if locked, else count it as wrong.
+
+        Raises `LoginThrottled` if any key is locked; else counts the attempt as a wrong
+        password on every key, in the same atomic step (`succeeded` takes it back).
+        """
+        if not attempt.keys:
+            return
+        wait = await self.store.reserve(attempt.keys, self._clock())
+        if wait > 0:
+            raise LoginThrottled(wait)
+
+    async def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: forget the account's failures, take it back from the rest."""
         now = self._clock()
-        for key, policy in attempt.keys:
-            await self.store.fail(key, policy, now)
+        for key, _ in attempt.keys:
+            if key == attempt.account:
+                await self.store.clear(key)
+            else:
+                await self.store.take_back(key, now)
 
-    async def succeeded(self, attempt: Attempt, *, had_failures: bool) -> None:
-        """Forget the account's failures (`had_failures`: what `check` said; else no I/O)."""
-        if had_failures and attempt.account is not None:
-            await self.store.clear(attempt.account)
+    async def abandoned(self, attempt: Attempt) -> None:
+        """The password could not be verified (a service down): take the attempt back."""
+        now = self._clock()
+        for key, _ in attempt.keys:
+            await self.store.take_back(key, now)
 
     async def locks(self) -> list[Lock]:
         """The keys locked now, the longest lock first."""

@@ -108,17 +108,17 @@ async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
     passwords, a 429 with `Retry-After`, for a registered email or not, before any password
     is checked.
     """
+    client = _client(request)
     throttle: LoginThrottle = request.app.state.login_throttle
     attempt = throttle.attempt(SAVINGS_SCOPE, body.email, client_address(request))
-    had_failures = await throttle.check(attempt)
-    client = _client(request)
+    await throttle.begin(attempt)  # counted as wrong until it proves right
     try:
         data = await client.ask(subjects.LOGIN, body.model_dump())
     except RemoteError as error:
-        if error.status_code == Unauthorized.status_code:
-            await throttle.failed(attempt)
+        if error.status_code != Unauthorized.status_code:
+            await throttle.abandoned(attempt)  # not a wrong password: the service failed
         raise
-    await throttle.succeeded(attempt, had_failures=had_failures)
+    await throttle.succeeded(attempt)
     return ok(TokenRead.model_validate(data))
 
 
