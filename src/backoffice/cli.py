@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from backoffice.core.auth import cli as accounts_cli
+from backoffice.core.auth.logins_cli import app as logins_app
 from backoffice.core.config import SERVICES, StartupRefused, get_settings
 from backoffice.core.console import cli_console
 from backoffice.merchants.cli import app as merchants_app
@@ -32,6 +33,7 @@ def _published_passwords() -> frozenset[str]:
 app.add_typer(accounts_cli.build(_published_passwords), name="accounts")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(logins_app, name="logins")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(transactions_app, name="transactions")
 console = cli_console()

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(6000, ge=0, description="0 disables rate limiting")
     # The largest request body a route takes unless it declares its own (`max_body_size=`).
     max_body_bytes: int = Field(1_048_576, ge=1024, le=2**31)
+    # Login throttling (core.auth.throttle): wrong passwords an account or a client address may
+    # make before it is locked (0: never), the longest lock, how long failures are remembered.
+    login_free_failures_per_account: int = Field(5, ge=0, le=1000)
+    login_free_failures_per_address: int = Field(20, ge=0, le=100_000)
+    login_lock_max_seconds: int = Field(900, ge=1, le=86_400)
+    login_failure_memory_seconds: int = Field(3600, ge=2, le=604_800)
     cors_origins: list[str] = Field(default_factory=list)
 
     host: str = Field("127.0.0.1", description="interface `backoffice serve` binds")
@@ -119,6 +125,15 @@ class Settings(BaseSettings):
                 f"{name!r} is not an IANA time zone (e.g. UTC, Europe/Paris)"
             ) from None
         return name
+
+    @model_validator(mode="after")
+    def _locks_end_before_failures_are_forgotten(self) -> Settings:
+        if self.login_failure_memory_seconds <= self.login_lock_max_seconds:
+            raise ValueError(
+                "LOGIN_FAILURE_MEMORY_SECONDS must exceed LOGIN_LOCK_MAX_SECONDS: waiting out"
+                " a lock must not wipe the count of failures"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:

@@ -3,6 +3,12 @@
 The users service holds the private key and signs; every other service (the gateway above all)
 holds only the public key and verifies, with no database and no call back to the users service.
 An asymmetric key is the point: a service that can verify cannot forge.
+
+A token carries the customer's token version (`ver`), which the users service raises when the
+password changes. The gateway forwards the token itself with every command it sends for a
+customer, and the service that acts (users, accounting) verifies it again and compares its
+version with the one it holds, so a token stops working once the password changes or the
+customer is deleted, and no service acts on a bare user id (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ PUBLIC_KEY_FILE: Final = "savings-token.pub"
 INVALID_TOKEN: Final = "Invalid or expired token"  # noqa: S105 - a message, not a secret
 # Verified tokens remembered at most (expired ones are dropped first when it is full).
 MAX_VERIFIED: Final = 10_000
-_REQUIRED_CLAIMS: Final = ["sub", "email", "iss", "aud", "iat", "exp"]
+# The longest lifetime (exp - iat) a verifier accepts unless told (the setting's upper bound).
+MAX_LIFETIME_SECONDS: Final = 86_400
+# How far ahead of this machine's clock a token's `iat` may be (the issuer's clock may run ahead).
+CLOCK_SKEW_SECONDS: Final = 30
+# The longest token a command may carry (an EdDSA token of these claims is about 350 bytes).
+TOKEN_MAX_LENGTH: Final = 4096
+_REQUIRED_CLAIMS: Final = ["sub", "email", "ver", "iss", "aud", "iat", "exp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +52,14 @@ class CustomerClaims:
     Attributes:
         user_id: the customer's id in the users service.
         email: the customer's normalised email when the token was issued.
+        version: the customer's token version when it was issued (`ver`).
+        token: the token itself: what the gateway forwards as proof of the customer.
     """
 
     user_id: UUID
     email: str
+    version: int
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +98,13 @@ class TokenSigner:
         self._key = _private_key(private_key_pem, "the savings token private key")
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: UUID, email: str) -> tuple[str, int]:
+    def issue(self, user_id: UUID, email: str, version: int = 1) -> tuple[str, int]:
         """A signed token for this customer.
 
         Args:
             user_id: the customer's id (the `sub` claim).
             email: the customer's normalised email.
+            version: the customer's token version (the `ver` claim).
 
         Returns:
             The token and its lifetime in seconds (`expires_in`).
@@ -96,6 +113,7 @@ class TokenSigner:
         claims = {
             "sub": str(user_id),
             "email": email,
+            "ver": version,
             "iss": ISSUER,
             "aud": AUDIENCE,
             "iat": now,
@@ -103,20 +121,30 @@ class TokenSigner:
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), self.ttl_seconds
 
+    def verifier(self) -> TokenVerifier:
+        """A verifier of this signer's own tokens (its public key, its lifetime as maximum)."""
+        public = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return TokenVerifier(public, max_lifetime=self.ttl_seconds)
+
 
 class TokenVerifier:
     """Verifies customer tokens with the public key alone (no database, no network)."""
 
-    def __init__(self, public_key_pem: bytes) -> None:
+    def __init__(self, public_key_pem: bytes, *, max_lifetime: int = MAX_LIFETIME_SECONDS) -> None:
         """Build a verifier.
 
         Args:
             public_key_pem: an Ed25519 public key, PEM.
+            max_lifetime: the longest lifetime (`exp - iat`, seconds) of a token accepted: the
+                configured token lifetime, so a token signed to live longer is refused.
 
         Raises:
             StartupRefused: the PEM is not an Ed25519 public key.
         """
         self._key = _public_key(public_key_pem, "the savings token public key")
+        self.max_lifetime = max_lifetime
         # Tokens verified before, until they expire: a customer sends the same token with every
         # request, and its signature check and decoding cost ~0.1 ms of the gateway's ~1 ms.
         self._verified: dict[str, tuple[int, CustomerClaims]] = {}
@@ -126,7 +154,8 @@ class TokenVerifier:
 
         Only EdDSA is accepted (a token naming another algorithm, HS256 with the public key as
         its secret above all, is refused before any signature check), with this issuer and
-        audience, unexpired, and with every claim present.
+        audience, unexpired, issued no later than now (give or take the clocks' skew), living
+        no longer than `max_lifetime`, and with every claim present.
 
         Args:
             token: the compact JWT.
@@ -150,11 +179,13 @@ class TokenVerifier:
                 issuer=ISSUER,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            email = claims["email"]
-            if not isinstance(email, str):
-                raise TypeError("email claim is not a string")
-            customer = CustomerClaims(user_id=UUID(claims["sub"]), email=email)
-            expires = int(claims["exp"])
+            email, version = claims["email"], claims["ver"]
+            if not isinstance(email, str) or type(version) is not int or version < 1:
+                raise TypeError("email is not a string or ver not a positive integer")
+            expires, issued = int(claims["exp"]), int(claims["iat"])
+            if expires - issued > self.max_lifetime or issued > now + CLOCK_SKEW_SECONDS:
+                raise ValueError("the token lives longer than allowed or was issued ahead")
+            customer = CustomerClaims(UUID(claims["sub"]), email, version, token)
         except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
             raise Unauthorized(INVALID_TOKEN) from exc
         if len(self._verified) >= MAX_VERIFIED:

@@ -82,8 +82,9 @@ async def test_updated_and_deleted_events_update_and_close_the_account(api, publ
         json={"amount": "1"},
         headers={**customer.headers, "Idempotency-Key": "after-delete"},
     )
-    assert refused.status_code == 404
-    assert refused.json()["errors"][0]["code"] == "account_closed"
+    # The customer is gone: their token no longer works (tests/savings/gateway/test_tokens.py).
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["code"] == "unauthorized"
 
 
 async def test_malformed_and_unknown_events_are_passed_over_and_the_next_ones_still_apply(

@@ -135,10 +135,11 @@ async def test_a_bad_message_is_a_422_with_every_field_at_fault(
     assert rule.value.status_code == 422
     assert rule.value.errors is not None and rule.value.errors[0]["field"] == "email"
 
-    with pytest.raises(RemoteError) as bad_id:
-        await users_service.client.request(GET_USER, {"user_id": "nope"})
-    assert bad_id.value.status_code == 422
-    assert bad_id.value.errors is not None and bad_id.value.errors[0]["field"] == "user_id"
+    # A bare user id is no proof of anything: the command needs the customer's token.
+    with pytest.raises(RemoteError) as bare_id:
+        await users_service.client.request(GET_USER, {"user_id": str(uuid.uuid4())})
+    assert bare_id.value.status_code == 422
+    assert bare_id.value.errors is not None and bare_id.value.errors[0]["field"] == "token"
 
 
 async def test_a_duplicate_email_is_a_409_and_writes_nothing(users_service: UsersService) -> None:
@@ -161,37 +162,45 @@ async def test_a_duplicate_email_is_a_409_and_writes_nothing(users_service: User
     assert events == 1  # the first signup's event; the refused one enqueued none
 
 
+async def _login(users: UsersService, email: str, password: str = PASSWORD) -> str:
+    reply = await users.client.request(LOGIN, {"email": email, "password": password})
+    token: str = reply["access_token"]
+    return token
+
+
 async def test_get_update_delete_round_trip_with_their_events(
     users_service: UsersService,
 ) -> None:
-    user = await _signup(users_service, unique_email())
+    email = unique_email()
+    user = await _signup(users_service, email)
     user_id = user["user_id"]
+    token = await _login(users_service, email)
     events = Events(users_service, user_id)
     await events.start()
     assert (await events.next()).subject == USER_CREATED
 
-    assert await users_service.client.request(GET_USER, {"user_id": user_id}) == user
+    assert await users_service.client.request(GET_USER, {"token": token}) == user
 
     new_email = unique_email("countess")
     updated = await users_service.client.request(
-        UPDATE_USER, {"user_id": user_id, "email": new_email.upper(), "full_name": "Augusta"}
+        UPDATE_USER, {"token": token, "email": new_email.upper(), "full_name": "Augusta"}
     )
     assert updated == {"user_id": user_id, "email": new_email, "full_name": "Augusta"}
     changed = await events.next()
     assert changed.subject == USER_UPDATED
     assert (changed.data["email"], changed.data["full_name"]) == (new_email, "Augusta")
+    assert changed.data["token_version"] == 1, "a new email leaves the tokens good"
 
-    assert await users_service.client.request(DELETE_USER, {"user_id": user_id}) == {
-        "user_id": user_id
-    }
+    assert await users_service.client.request(DELETE_USER, {"token": token}) == {"user_id": user_id}
     gone = await events.next()
     assert gone.subject == USER_DELETED
     assert set(gone.data) == {"user_id", "at"}
 
-    for subject in (GET_USER, DELETE_USER):
+    # The customer is gone: their token is refused, as any stale token is.
+    for subject in (GET_USER, DELETE_USER, UPDATE_USER):
         with pytest.raises(RemoteError) as caught:
-            await users_service.client.request(subject, {"user_id": user_id})
-        assert (caught.value.status_code, caught.value.code) == (404, "customer_not_found")
+            await users_service.client.request(subject, {"token": token})
+        assert (caught.value.status_code, caught.value.code) == (401, "unauthorized")
 
 
 async def _customers_with(users: UsersService, email: str) -> int:
@@ -254,3 +263,37 @@ async def test_ten_signups_with_one_key_at_once_make_one_customer(
     replies = await asyncio.gather(*(users_service.client.request(SIGNUP, body) for _ in range(10)))
     assert len({reply["user_id"] for reply in replies}) == 1
     assert await _customers_with(users_service, body["email"]) == 1
+
+
+async def test_a_password_change_ends_every_token_issued_before(
+    users_service: UsersService, verifier: TokenVerifier
+) -> None:
+    email = unique_email()
+    user = await _signup(users_service, email)
+    old, other_old = await _login(users_service, email), await _login(users_service, email)
+    assert verifier.verify(old).version == 1
+    events = Events(users_service, user["user_id"])
+    await events.start()
+    assert (await events.next()).subject == USER_CREATED
+
+    await users_service.client.request(
+        UPDATE_USER, {"token": old, "password": "a-whole-new-secret"}
+    )
+    changed = await events.next()
+    assert (changed.subject, changed.data["token_version"]) == (USER_UPDATED, 2)
+    for token in (old, other_old):
+        with pytest.raises(RemoteError) as caught:
+            await users_service.client.request(GET_USER, {"token": token})
+        assert (caught.value.status_code, caught.value.code) == (401, "unauthorized")
+    fresh = await _login(users_service, email, "a-whole-new-secret")
+    assert verifier.verify(fresh).version == 2
+    assert (await users_service.client.request(GET_USER, {"token": fresh}))["email"] == email
+
+
+async def test_a_forged_or_foreign_token_is_refused(users_service: UsersService) -> None:
+    for token in ("not-a-token", "a.b.c"):
+        with pytest.raises(RemoteError) as caught:
+            await users_service.client.request(
+                UPDATE_USER, {"token": token, "password": "a-whole-new-secret"}
+            )
+        assert (caught.value.status_code, caught.value.code) == (401, "unauthorized")

@@ -12,9 +12,6 @@ from backoffice.core.errors import ValidationFailed
 from backoffice.savings.users.rules import (
     EMAIL_MAX_LENGTH,
     FULL_NAME_MAX_LENGTH,
-    PASSWORD_MAX_LENGTH,
-    PASSWORD_MIN_LENGTH,
-    check_password,
     normalise_email,
     normalise_full_name,
 )
@@ -95,23 +92,6 @@ def test_malformed_emails_are_refused(raw: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         normalise_email(raw)
     _field_error(caught, "email")
-
-
-@given(st.text(min_size=PASSWORD_MIN_LENGTH, max_size=PASSWORD_MAX_LENGTH))
-def test_passwords_of_acceptable_length_pass_unchanged(password: str) -> None:
-    assert check_password(password) is password
-
-
-@given(
-    st.one_of(
-        st.text(max_size=PASSWORD_MIN_LENGTH - 1),
-        st.text(min_size=PASSWORD_MAX_LENGTH + 1, max_size=PASSWORD_MAX_LENGTH + 20),
-    )
-)
-def test_passwords_too_short_or_too_long_are_refused(password: str) -> None:
-    with pytest.raises(ValidationFailed) as caught:
-        check_password(password)
-    _field_error(caught, "password")
 
 
 NAME = st.text(

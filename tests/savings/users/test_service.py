@@ -58,7 +58,8 @@ async def test_create_enqueues_one_created_event(
     [row] = await _outbox(users_session)
     assert row.subject == USER_CREATED
     assert uuid.UUID(row.msg_id)
-    assert set(row.payload) == {"user_id", "email", "full_name", "at"}
+    assert set(row.payload) == {"user_id", "email", "full_name", "token_version", "at"}
+    assert row.payload["token_version"] == 1
     assert row.payload["user_id"] == str(customer.id)
     assert row.payload["email"] == "ada@example.com"
     assert row.payload["full_name"] == "Ada Lovelace"
@@ -125,6 +126,7 @@ async def test_update_renormalises_the_email_and_takes_a_new_password(
     assert changed.payload["user_id"] == str(customer.id)
     assert changed.payload["email"] == "countess@example.org"
     assert changed.payload["full_name"] == "Augusta Ada King"
+    assert changed.payload["token_version"] == 2 == updated.token_version
     assert _is_aware_iso(changed.payload["at"])
 
     with pytest.raises(Unauthorized):
@@ -227,3 +229,66 @@ async def test_bad_credentials_all_get_the_same_answer(
 async def test_the_hasher_refuses_a_garbage_hash(hasher: Hasher) -> None:
     assert not await hasher.verify("not-an-argon2-hash", PASSWORD)
     assert not await hasher.verify(None, "not-a-real-password")
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("ada@example.com", "password123", "most common"),
+        ("ada@example.com", "Qwertyuiop", "most common"),
+        ("ada.lovelace@example.com", "ADA.LOVELACE@example.com", "the username or the email"),
+        ("ada.lovelace@example.com", "Ada.Lovelace", "the username or the email"),
+        ("ada@example.com", "          ", "whitespace only"),
+    ],
+)
+async def test_signup_refuses_common_passwords_and_the_customers_own_email(
+    users_session: AsyncSession, hasher: Hasher, email: str, password: str, reason: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await service.create_customer(
+            users_session, hasher, email=email, password=password, full_name="Ada"
+        )
+    assert caught.value.code == "weak_password"
+    assert caught.value.errors is not None
+    assert caught.value.errors[0]["field"] == "password"
+    assert reason in caught.value.message
+    assert await _outbox(users_session) == []
+
+
+async def test_a_new_password_is_held_to_the_same_rule_with_the_current_or_new_email(
+    users_session: AsyncSession, hasher: Hasher
+) -> None:
+    customer = await _signup(users_session, hasher, email="grace.hopper@example.com")
+    for fields in (
+        {"password": "iloveyou"},
+        {"password": "Grace.Hopper"},  # the current email's local part
+        {"email": "countess@example.org", "password": "countess@example.org"},
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            await service.update_customer(users_session, hasher, customer.id, **fields)
+        assert caught.value.code == "weak_password"
+    assert len(await _outbox(users_session)) == 1, "only the signup's event"
+
+
+async def test_a_token_is_good_until_the_password_changes_or_the_customer_goes(
+    users_session: AsyncSession, hasher: Hasher, signer: TokenSigner, verifier: TokenVerifier
+) -> None:
+    customer = await _signup(users_session, hasher)
+    token, _ = await service.authenticate(
+        users_session, hasher, signer, email="ada@example.com", password=PASSWORD
+    )
+    claims = verifier.verify(token)
+    assert claims.version == 1
+    assert await service.customer_of(users_session, claims) is customer
+    await service.update_customer(users_session, hasher, customer.id, full_name="Ada King")
+    assert await service.customer_of(users_session, claims) is customer, "a name is no password"
+    await service.update_customer(users_session, hasher, customer.id, password="fresh-secret-42")
+    with pytest.raises(Unauthorized):
+        await service.customer_of(users_session, claims)
+    fresh, _ = await service.authenticate(
+        users_session, hasher, signer, email="ada@example.com", password="fresh-secret-42"
+    )
+    assert (await service.customer_of(users_session, verifier.verify(fresh))).token_version == 2
+    await service.delete_customer(users_session, customer.id)
+    with pytest.raises(Unauthorized):
+        await service.customer_of(users_session, verifier.verify(fresh))

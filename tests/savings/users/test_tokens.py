@@ -61,6 +61,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "sub": str(uuid.uuid4()),
         "email": "ada@example.com",
+        "ver": 1,
         "iss": ISSUER,
         "aud": AUDIENCE,
         "iat": now,
@@ -77,9 +78,11 @@ def _signed(private_pem: bytes, claims: dict[str, Any]) -> str:
 
 def test_issued_token_round_trips(private_pem: bytes, verifier: TokenVerifier) -> None:
     user_id = uuid.uuid4()
-    token, expires_in = TokenSigner(private_pem, ttl_seconds=900).issue(user_id, "ada@example.com")
+    signer = TokenSigner(private_pem, ttl_seconds=900)
+    token, expires_in = signer.issue(user_id, "ada@example.com", 3)
     assert expires_in == 900
-    assert verifier.verify(token) == CustomerClaims(user_id=user_id, email="ada@example.com")
+    assert verifier.verify(token) == CustomerClaims(user_id, "ada@example.com", 3, token)
+    assert signer.verifier().verify(token).version == 3
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "EdDSA"
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -189,6 +192,11 @@ def test_hs256_token_keyed_with_the_public_key_is_refused(private_pem: bytes) ->
         {"iss": None},
         {"sub": "not-a-uuid"},
         {"email": 42},
+        {"ver": None},
+        {"ver": 0},
+        {"ver": "1"},
+        {"ver": 1.0},
+        {"ver": True},
     ],
     ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()),
 )
@@ -196,6 +204,20 @@ def test_wrong_or_missing_claims_are_refused(
     private_pem: bytes, verifier: TokenVerifier, overrides: dict[str, Any]
 ) -> None:
     _refused(verifier, _signed(private_pem, _claims(**overrides)))
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused(private_pem: bytes) -> None:
+    """The lifetime (exp - iat) is bounded, whatever the signer was told."""
+    verifier = TokenVerifier(public_pem_of(private_pem), max_lifetime=900)
+    now = int(time.time())
+    assert verifier.verify(_signed(private_pem, _claims(iat=now, exp=now + 900)))
+    _refused(verifier, _signed(private_pem, _claims(iat=now, exp=now + 901)))
+    _refused(verifier, _signed(private_pem, _claims(iat=now - 86_400, exp=now + 86_400)))
+    # Issued "later" so that exp - iat looks short: refused past the clocks' skew.
+    _refused(verifier, _signed(private_pem, _claims(iat=now + 3600, exp=now + 3700)))
+    long_lived, _ = TokenSigner(private_pem, ttl_seconds=3600).issue(uuid.uuid4(), "a@b.co")
+    _refused(verifier, long_lived)
+    assert TokenSigner(private_pem, ttl_seconds=900).verifier().max_lifetime == 900
 
 
 def test_garbage_is_refused(verifier: TokenVerifier) -> None:

@@ -22,6 +22,7 @@ from backoffice.core.auth.service import (
     Principal,
     SessionFactory,
 )
+from backoffice.core.auth.throttle import PLATFORM_SCOPE, LoginThrottle
 from backoffice.core.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
@@ -118,11 +119,44 @@ async def authenticate(request: Request) -> Principal:
                 "This service runs without the platform's accounts: sign in with a bearer"
                 " token from POST /api/v1/auth/token"
             )
-        principal = await auth.authenticate(sessions, username, password)
+        principal = await _basic_login(request, auth, sessions, username, password)
     else:
         raise Unauthorized("Unsupported authorization scheme")
     request.state.account = principal.username
     return principal
+
+
+async def _basic_login(
+    request: Request, auth: Authenticator, sessions: SessionFactory, username: str, password: str
+) -> Principal:
+    """HTTP Basic is a login on every request: throttled per account and per address.
+
+    A locked account or address is a 429 before the password is looked at (a remembered
+    verification included: the lock must not tell a right guess from a wrong one). A password
+    to verify is counted as wrong first, atomically with the check, so that guesses sent at
+    once cannot all pass before the first is counted; a right one is taken back.
+    """
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempt = throttle.attempt(PLATFORM_SCOPE, username, client_address(request))
+    remembered = auth.remembered(username, password)
+    if remembered is not None:  # verified a moment ago: no password check, one read
+        await throttle.check(attempt)
+        return remembered
+    await throttle.begin(attempt)  # counted as wrong until it proves right
+    try:
+        principal = await auth.authenticate(sessions, username, password)
+    except Unauthorized:
+        raise
+    except Exception:  # the database failed: no password was checked
+        await throttle.abandoned(attempt)
+        raise
+    await throttle.succeeded(attempt)
+    return principal
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server saw it (behind a proxy: uvicorn's --proxy-headers)."""
+    return request.client.host if request.client is not None else None
 
 
 @credentials(*PLATFORM)

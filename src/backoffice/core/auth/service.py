@@ -94,6 +94,11 @@ class Authenticator:
         except (VerificationError, InvalidHashError):
             return False
 
+    def remembered(self, username: str, password: str) -> Principal | None:
+        """The principal of these credentials if they were verified within the TTL, else None."""
+        cached = self._cache.get(self._digest(username, password))
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
     async def authenticate(
         self, sessions: SessionFactory, username: str, password: str
     ) -> Principal:

@@ -31,7 +31,12 @@ class Account(Aggregate):
         plan_kind: its kind (a `PlanKind` value), or None.
         plan_value: its value, or None.
         closed_on: when the account was closed, or None.
+        token_version: the oldest version of the customer's tokens still good (a password
+            change raises it in the users service, whose `updated` event carries it here).
     """
+
+    # A class default: accounts whose events and snapshots predate the attribute read 1.
+    token_version = 1
 
     class Opened(Aggregate.Created):
         """The account was opened for a new user."""
@@ -45,6 +50,11 @@ class Account(Aggregate):
 
         email: str
         full_name: str
+
+    class TokensRevoked(Aggregate.Event):
+        """The customer's password changed: tokens of an older version are no longer good."""
+
+        token_version: int
 
     class Closed(Aggregate.Event):
         """The user was deleted: the account takes no more credits or plans."""
@@ -106,6 +116,11 @@ class Account(Aggregate):
         """Record the user's new email and name."""
         self.email = email
         self.full_name = full_name
+
+    @event(TokensRevoked)
+    def revoke_tokens(self, token_version: int) -> None:
+        """Refuse the customer's tokens older than `token_version` from now on."""
+        self.token_version = token_version
 
     def close(self) -> None:
         """Close the account (the service closes only an open one)."""

@@ -8,25 +8,32 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backoffice.core.broker import check_connected, connect
+from backoffice.core.config import Settings
 from backoffice.core.contexts import Context
 from backoffice.core.health import database_ready
 from backoffice.core.migrations import head_revisions
 from backoffice.savings.accounting import handlers
 from backoffice.savings.accounting.service import AccountingService
+from backoffice.savings.keys import verifying_key
+from backoffice.savings.tokens import TokenVerifier
 from backoffice.services import SAVINGS_ACCOUNTING
 
 NAME = SAVINGS_ACCOUNTING.service
 
 
-def context(url: str, *, pool: tuple[int, int]) -> Context:
+def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
     """The accounting service on the database at `url`, on a NATS connection of its own.
 
     Args:
+        settings: the customer tokens' public key and lifetime.
         url: its own database.
         pool: the size of the event store's pool (and of the threads into it) and of the read
             engine's, and the read engine's overflow.
     """
     heads = head_revisions(SAVINGS_ACCOUNTING.scripts)
+    verifier = TokenVerifier(
+        verifying_key(settings), max_lifetime=settings.savings_token_ttl_seconds
+    )
 
     @asynccontextmanager
     async def serving(app: FastAPI) -> AsyncIterator[None]:
@@ -37,7 +44,7 @@ def context(url: str, *, pool: tuple[int, int]) -> Context:
         app.state.savings_accounting = service
         try:
             async with connect(app, NAME) as bus:
-                await handlers.register(bus, service)
+                await handlers.register(bus, service, verifier)
                 await handlers.consume_user_events(bus, service)
                 yield
         finally:

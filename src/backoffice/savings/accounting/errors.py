@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from backoffice.core.errors import Conflict, NotFound
+from backoffice.core.errors import Conflict, NotFound, Unauthorized
+from backoffice.savings.tokens import INVALID_TOKEN
 
 
 class AccountNotFound(NotFound):
@@ -45,3 +46,12 @@ class AccountBusy(Conflict):
 
     code = "account_busy"
     default_message = "The account is busy; retry the request with the same Idempotency-Key"
+
+
+class TokenRefused(Unauthorized):
+    """The customer's token predates a password change, or the customer was deleted.
+
+    Answered as any bad token is (the same code and message): a 401 that says no more.
+    """
+
+    default_message = INVALID_TOKEN

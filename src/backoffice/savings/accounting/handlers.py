@@ -1,5 +1,9 @@
 """The accounting service on NATS: its commands and queries, and the users' events it consumes.
 
+A command on a customer's account carries the customer's token, never a bare user id: the
+responder verifies it with the users service's public key (remembered once verified, so a
+credit pays a dictionary lookup) and the service compares its version with the account's.
+
 Responders answer in the service's queue group; the consumer is durable, so events published
 while the service was down are delivered when it returns, and each handler is idempotent (the
 processed message id commits with the account's events, see `service.py`).
@@ -22,6 +26,7 @@ from backoffice.core.messaging.messages import MessageModel, parse
 from backoffice.core.types import MAX_INT
 from backoffice.savings import subjects
 from backoffice.savings.accounting.service import AccountingService
+from backoffice.savings.tokens import TOKEN_MAX_LENGTH, TokenVerifier
 
 log = structlog.get_logger()
 
@@ -32,6 +37,10 @@ DURABLE = "savings-accounting"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# The customer's own token: the proof that the gateway verified them.
+Token = Annotated[str, Field(min_length=1, max_length=TOKEN_MAX_LENGTH)]
+
+
 class CreatePlan(MessageModel):
     """`create_plan`."""
 
@@ -40,17 +49,23 @@ class CreatePlan(MessageModel):
     value: Decimal
 
 
+class ListPlans(MessageModel):
+    """`list_plans`: a customer's token when a customer asks, nothing when an operator does."""
+
+    token: Token | None = None
+
+
 class AssignPlan(MessageModel):
     """`assign_plan`."""
 
-    user_id: UUID
+    token: Token
     plan_id: Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 class Credit(MessageModel):
     """`credit`: the amount as a decimal string."""
 
-    user_id: UUID
+    token: Token
     amount: Decimal
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)]
     request_hash: Annotated[str, Field(min_length=1, max_length=200)]
@@ -59,14 +74,14 @@ class Credit(MessageModel):
 class Balance(MessageModel):
     """`balance` at an instant."""
 
-    user_id: UUID
+    token: Token
     at: datetime
 
 
 class Transactions(MessageModel):
     """`transactions` in [from, to), a page of them."""
 
-    user_id: UUID
+    token: Token
     from_: Annotated[datetime | None, Field(alias="from")] = None
     to: datetime
     limit: Annotated[int, Field(ge=1, le=1000)]
@@ -79,43 +94,63 @@ class UserEvent(MessageModel):
     user_id: UUID
     email: str = ""
     full_name: str = ""
+    token_version: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
 
 
-async def register(bus: Bus, service: AccountingService) -> None:
-    """Answer the accounting commands and queries on `bus`, in the `savings-accounting` group."""
+async def register(bus: Bus, service: AccountingService, verifier: TokenVerifier) -> None:
+    """Answer the accounting commands and queries on `bus`, in the `savings-accounting` group.
+
+    Args:
+        bus: the connected bus.
+        service: the accounting service.
+        verifier: verifies the customers' tokens the commands carry.
+    """
 
     async def create_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(CreatePlan, data)
         return await service.create_plan(message.name, message.kind, message.value)
 
     async def list_plans(data: Mapping[str, Any]) -> Mapping[str, Any]:
-        return {"plans": await service.list_plans()}
+        message = parse(ListPlans, data)
+        if message.token is None:
+            return {"plans": await service.list_plans()}
+        customer = verifier.verify(message.token)
+        plans = await service.list_plans(customer.user_id, token_version=customer.version)
+        return {"plans": plans}
 
     async def assign_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(AssignPlan, data)
-        return await service.assign_plan(message.user_id, message.plan_id)
+        customer = verifier.verify(message.token)
+        return await service.assign_plan(
+            customer.user_id, message.plan_id, token_version=customer.version
+        )
 
     async def credit(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(Credit, data)
+        customer = verifier.verify(message.token)
         return await service.credit(
-            message.user_id,
+            customer.user_id,
             message.amount,
             idempotency_key=message.idempotency_key,
             request_hash=message.request_hash,
+            token_version=customer.version,
         )
 
     async def balance(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(Balance, data)
-        return await service.balance(message.user_id, message.at)
+        customer = verifier.verify(message.token)
+        return await service.balance(customer.user_id, message.at, token_version=customer.version)
 
     async def transactions(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(Transactions, data)
+        customer = verifier.verify(message.token)
         items, total = await service.transactions(
-            message.user_id,
+            customer.user_id,
             message.from_ or EPOCH,
             message.to,
             limit=message.limit,
             offset=message.offset,
+            token_version=customer.version,
         )
         return {"items": items, "total": total}
 
@@ -147,7 +182,11 @@ async def consume_user_events(bus: Bus, service: AccountingService) -> None:
             )
         elif message.subject == subjects.USER_UPDATED:
             await service.update_profile(
-                event.user_id, event.email, event.full_name, msg_id=message.msg_id
+                event.user_id,
+                event.email,
+                event.full_name,
+                token_version=event.token_version,
+                msg_id=message.msg_id,
             )
         elif message.subject == subjects.USER_DELETED:
             await service.close_account(event.user_id, msg_id=message.msg_id)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     Numeric,
@@ -74,6 +75,8 @@ class AccountView(AccountingBase):
     plan_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("plans.id"))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The oldest version of the customer's tokens still good (see the aggregate).
+    token_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class CreditView(AccountingBase):

@@ -105,6 +105,18 @@ async def account_exists(session: AsyncSession, account_id: UUID) -> bool:
     return found is not None
 
 
+async def account_standing(session: AsyncSession, account_id: UUID) -> tuple[int, bool] | None:
+    """The account's oldest good token version and whether it is closed; None: never opened."""
+    row = (
+        await session.execute(
+            select(AccountView.token_version, AccountView.closed_at.is_not(None)).where(
+                AccountView.account_id == account_id
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 async def is_processed(session: AsyncSession, consumer: str, msg_id: str) -> bool:
     """Whether `consumer` has already handled the message `msg_id`."""
     found = await session.scalar(

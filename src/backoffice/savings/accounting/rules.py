@@ -1,4 +1,7 @@
-"""Pure rules of the accounting service: plan terms and how a credit is split. No I/O here."""
+"""Pure rules of the accounting service: plan terms, how a credit is split, whose token is good.
+
+No I/O here.
+"""
 
 from __future__ import annotations
 
@@ -133,3 +136,16 @@ def check_balances(main: Decimal, savings: Decimal) -> None:
         raise BalanceLimitExceeded.field(
             "amount", f"a balance may not exceed {MAX_MONEY}: this credit would pass it"
         )
+
+
+def token_is_good(account_version: int, closed: bool, token_version: int) -> bool:
+    """Whether a customer's token may act on their account.
+
+    Args:
+        account_version: the oldest token version the account accepts (raised by a password
+            change; the users service's `updated` event carries it).
+        closed: whether the account is closed (the customer was deleted).
+        token_version: the token's `ver`. A newer one than the account's is good: the users
+            service signed it after a change whose event has not arrived yet.
+    """
+    return not closed and token_version >= account_version

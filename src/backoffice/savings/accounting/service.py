@@ -5,6 +5,11 @@ async API): each call runs in a thread (~0.1 ms a hop, measured), never more at 
 store's pool has connections, so no thread sits inside the library waiting for one. Reads of
 the projections and the plans go through `queries.py` on an async engine.
 
+A customer's command comes with the version of the customer's token (the handlers verify the
+token): it is refused (`TokenRefused`) when the account holds a newer one (the password
+changed) or is closed (the customer was deleted). Credits and plan changes compare it with the
+account they load anyway; reads look the account's row up in the same session.
+
 Writes are optimistic: load the account, append events, save. A concurrent save of the same
 account makes the library raise `IntegrityError` (the version is taken), as does a unique key
 committed first (an idempotency key, a processed message). Then the write's precondition is
@@ -37,8 +42,13 @@ from backoffice.savings.accounting.errors import (
     IdempotencyKeyReused,
     PlanNameTaken,
     PlanNotFound,
+    TokenRefused,
 )
-from backoffice.savings.accounting.rules import validate_credit_amount, validate_plan
+from backoffice.savings.accounting.rules import (
+    token_is_good,
+    validate_credit_amount,
+    validate_plan,
+)
 from backoffice.savings.accounting.store import (
     AccountingStore,
     ProcessedMessage,
@@ -139,6 +149,8 @@ class AccountingService:
                 return await self._in_thread(write)
             except IntegrityError:
                 continue  # another save won, or the key is taken: check again, reload, retry
+            except TokenRefused:
+                raise  # never answered with an earlier result: the token is no longer good
             except DomainError:
                 answer = None if checked else await precheck()
                 if answer is None:
@@ -164,13 +176,28 @@ class AccountingService:
         except AggregateNotFoundError:
             return None
 
-    def _load_open(self, user_id: UUID) -> Account:
+    def _load_open(self, user_id: UUID, token_version: int | None = None) -> Account:
         account = self._load(user_id)
         if account is None:
             raise AccountNotFound()
+        if token_version is not None and not token_is_good(
+            account.token_version, account.is_closed, token_version
+        ):
+            raise TokenRefused()
         if account.is_closed:
             raise AccountClosed()
         return account
+
+    async def _check_token(
+        self, session: AsyncSession, user_id: UUID, token_version: int, *, missing_ok: bool
+    ) -> None:
+        standing = await queries.account_standing(session, user_id)
+        if standing is None:
+            if missing_ok:
+                return
+            raise AccountNotFound()
+        if not token_is_good(*standing, token_version):
+            raise TokenRefused()
 
     def _no_change(self, processed: ProcessedMessage | None) -> bool:
         if processed is not None:
@@ -205,13 +232,19 @@ class AccountingService:
         return True
 
     async def update_profile(
-        self, user_id: UUID, email: str, full_name: str, *, msg_id: str | None = None
+        self,
+        user_id: UUID,
+        email: str,
+        full_name: str,
+        *,
+        token_version: int = 1,
+        msg_id: str | None = None,
     ) -> bool:
-        """Record the user's new email and name (a user was updated).
+        """Record the user's new email, name and token version (a user was updated).
 
         An unknown user's account is opened with them: a redelivery can bring `updated`
         before `created`, which then finds the account and changes nothing. A closed account
-        is left as it is.
+        is left as it is. The token version only rises (events may arrive out of order).
 
         Returns:
             Whether anything changed.
@@ -219,18 +252,28 @@ class AccountingService:
         processed = self._processed(msg_id)
         return await self._write(
             self._already_processed(processed),
-            partial(self._update, user_id, email, full_name, processed),
+            partial(self._update, user_id, email, full_name, token_version, processed),
         )
 
     def _update(
-        self, user_id: UUID, email: str, full_name: str, processed: ProcessedMessage | None
+        self,
+        user_id: UUID,
+        email: str,
+        full_name: str,
+        token_version: int,
+        processed: ProcessedMessage | None,
     ) -> bool:
         account = self._load(user_id)
         if account is None:
-            return self._open(user_id, email, full_name, processed)
-        if account.is_closed or (account.email, account.full_name) == (email, full_name):
+            account = Account(user_id=user_id, email=email, full_name=full_name)
+        elif account.is_closed:
             return self._no_change(processed)
-        account.update_profile(email=email, full_name=full_name)
+        elif (account.email, account.full_name) != (email, full_name):
+            account.update_profile(email=email, full_name=full_name)
+        if token_version > account.token_version:
+            account.revoke_tokens(token_version=token_version)
+        if not account.pending_events:
+            return self._no_change(processed)
         self.store.save_account(account, processed=processed)
         return True
 
@@ -279,13 +322,33 @@ class AccountingService:
             raise PlanNameTaken()
         return plan.as_dict()
 
-    async def list_plans(self) -> list[dict[str, Any]]:
-        """Every plan (id, name, kind, value), oldest first."""
+    async def list_plans(
+        self, user_id: UUID | None = None, *, token_version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every plan (id, name, kind, value), oldest first.
+
+        Args:
+            user_id: the customer asking, if a customer asks (an account not opened yet is
+                no refusal: plans are nobody's data).
+            token_version: their token's version.
+
+        Raises:
+            TokenRefused: the customer's token is no longer good.
+        """
         async with self._session() as session:
+            if user_id is not None and token_version is not None:
+                await self._check_token(session, user_id, token_version, missing_ok=True)
             return [plan.as_dict() for plan in await queries.list_plans(session)]
 
-    async def assign_plan(self, user_id: UUID, plan_id: int) -> dict[str, Any]:
+    async def assign_plan(
+        self, user_id: UUID, plan_id: int, *, token_version: int | None = None
+    ) -> dict[str, Any]:
         """Put a plan in force for the user's future credits.
+
+        Args:
+            user_id: the account's user.
+            plan_id: the plan.
+            token_version: the version of the customer's token (None: a trusted caller).
 
         Returns:
             The plan: id, name, kind, value.
@@ -293,6 +356,7 @@ class AccountingService:
         Raises:
             PlanNotFound: no such plan.
             AccountNotFound: no open account for this user.
+            TokenRefused: the customer's token is no longer good.
         """
         async with self._session() as session:
             plan = await queries.get_plan(session, plan_id)
@@ -303,7 +367,7 @@ class AccountingService:
             return None
 
         def assign() -> None:
-            account = self._load_open(user_id)
+            account = self._load_open(user_id, token_version)
             account.assign_plan(plan_id=plan.id, kind=plan.kind, value=plan.value)
             self.store.save_account(account)
 
@@ -313,7 +377,13 @@ class AccountingService:
     # --- credits and balances -------------------------------------------------------------
 
     async def credit(
-        self, user_id: UUID, amount: Decimal, *, idempotency_key: str, request_hash: str
+        self,
+        user_id: UUID,
+        amount: Decimal,
+        *,
+        idempotency_key: str,
+        request_hash: str,
+        token_version: int | None = None,
     ) -> dict[str, Any]:
         """Credit the user's account, split by the plan in force.
 
@@ -322,6 +392,8 @@ class AccountingService:
             amount: above zero, at most two decimals.
             idempotency_key: the client's key: the same key again returns the first result.
             request_hash: a digest of the request, to tell a retry from a different request.
+            token_version: the version of the customer's token (None: a trusted caller),
+                compared with the account it loads anyway: no extra query.
 
         Returns:
             The credit: credit_id, amount, main, savings (the split) and at.
@@ -332,6 +404,7 @@ class AccountingService:
             IdempotencyKeyReused: the key was used for a different request.
             AccountNotFound: no open account for this user.
             AccountBusy: concurrent credits kept winning (`max_attempts` tries).
+            TokenRefused: the customer's token is no longer good.
         """
         amount = validate_credit_amount(amount)
 
@@ -345,7 +418,7 @@ class AccountingService:
             return found.as_dict()
 
         def credit() -> dict[str, Any]:
-            account = self._load_open(user_id)
+            account = self._load_open(user_id, token_version)
             event = account.credit(
                 uuid4(), amount, idempotency_key=idempotency_key, request_hash=request_hash
             )
@@ -360,7 +433,9 @@ class AccountingService:
 
         return await self._write(first_result, credit, check_first=False)
 
-    async def balance(self, user_id: UUID, at: datetime) -> dict[str, Any]:
+    async def balance(
+        self, user_id: UUID, at: datetime, *, token_version: int | None = None
+    ) -> dict[str, Any]:
         """The balances right after the last credit at or before `at` (zeros if none).
 
         Returns:
@@ -368,9 +443,12 @@ class AccountingService:
 
         Raises:
             AccountNotFound: the account was never opened.
+            TokenRefused: the customer's token (its version given) is no longer good.
         """
         at = _aware(at)
         async with self._session() as session:
+            if token_version is not None:
+                await self._check_token(session, user_id, token_version, missing_ok=False)
             found = await queries.balance_at(session, user_id, at)
         if found is None:
             raise AccountNotFound()
@@ -378,7 +456,14 @@ class AccountingService:
         return {"at": at, "main": main, "savings": savings, "total": main + savings}
 
     async def transactions(
-        self, user_id: UUID, from_: datetime, to: datetime, *, limit: int, offset: int
+        self,
+        user_id: UUID,
+        from_: datetime,
+        to: datetime,
+        *,
+        limit: int,
+        offset: int,
+        token_version: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the user's credits in [from_, to), oldest first.
 
@@ -387,8 +472,11 @@ class AccountingService:
 
         Raises:
             AccountNotFound: the account was never opened.
+            TokenRefused: the customer's token (its version given) is no longer good.
         """
         async with self._session() as session:
+            if token_version is not None:
+                await self._check_token(session, user_id, token_version, missing_ok=False)
             items, total = await queries.credits_between(
                 session, user_id, _aware(from_), _aware(to), limit=limit, offset=offset
             )

@@ -62,6 +62,7 @@ class AccountRow:
     plan_id: int | None
     opened_at: datetime
     closed_at: datetime | None
+    token_version: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +79,11 @@ _INSERT_CREDIT = (
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _UPSERT_ACCOUNT = (
-    "INSERT INTO accounts (account_id, email, full_name, plan_id, opened_at, closed_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    "INSERT INTO accounts (account_id, email, full_name, plan_id, opened_at, closed_at,"
+    " token_version) VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (account_id) DO UPDATE SET email = EXCLUDED.email,"
     " full_name = EXCLUDED.full_name, plan_id = EXCLUDED.plan_id,"
-    " closed_at = EXCLUDED.closed_at"
+    " closed_at = EXCLUDED.closed_at, token_version = EXCLUDED.token_version"
 )
 _INSERT_PROCESSED = "INSERT INTO processed_messages (consumer, msg_id) VALUES (%s, %s)"
 
@@ -161,6 +162,7 @@ class ProjectingRecorder(PostgresApplicationRecorder):
                     account.plan_id,
                     account.opened_at,
                     account.closed_at,
+                    account.token_version,
                 ),
                 prepare=False,
             )
@@ -209,6 +211,7 @@ def projection_of(account: Account) -> tuple[list[CreditRow], AccountRow | None]
             plan_id=account.plan_id,
             opened_at=account.created_on,
             closed_at=account.closed_on,
+            token_version=account.token_version,
         )
         if changed
         else None

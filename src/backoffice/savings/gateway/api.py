@@ -2,6 +2,8 @@
 
 Every endpoint is one request to a service over NATS (core.messaging); the gateway keeps no
 data. Money leaves as JSON numbers with two decimals and travels between services as strings.
+A customer's request sends their token along, never their bare id: the service that acts
+verifies it again and refuses it once the password changed or the customer was deleted.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
 
+from backoffice.core.auth.dependencies import client_address
+from backoffice.core.auth.throttle import SAVINGS_SCOPE, LoginThrottle, LoginThrottled
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
     NotFound,
     ServiceUnavailable,
+    Unauthorized,
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.messaging import RemoteError
 from backoffice.core.money import to_cents
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
@@ -40,6 +46,7 @@ from backoffice.savings.gateway.schemas import (
     SignupCreate,
     TokenRead,
 )
+from backoffice.savings.tokens import CustomerClaims
 
 router = ApiRouter(prefix="/api/v1/savings", tags=["savings"])
 
@@ -113,12 +120,27 @@ async def signup(
 @router.post(
     "/login",
     response_model=Envelope[TokenRead],
-    responses=error_responses(*AUTH_ERRORS, *CALL_ERRORS),
+    responses=error_responses(*AUTH_ERRORS, LoginThrottled, *CALL_ERRORS),
     summary="Exchange a customer's email and password for a bearer token",
 )
 async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
-    """Wrong email or password: a 401 that does not say which."""
-    data = await _client(request).ask(subjects.LOGIN, body.model_dump())
+    """Wrong email or password: a 401 that does not say which.
+
+    Throttled per email and per client address (core.auth.throttle): past a few wrong
+    passwords, a 429 with `Retry-After`, for a registered email or not, before any password
+    is checked.
+    """
+    client = _client(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempt = throttle.attempt(SAVINGS_SCOPE, body.email, client_address(request))
+    await throttle.begin(attempt)  # counted as wrong until it proves right
+    try:
+        data = await client.ask(subjects.LOGIN, body.model_dump())
+    except RemoteError as error:
+        if error.status_code != Unauthorized.status_code:
+            await throttle.abandoned(attempt)  # not a wrong password: the service failed
+        raise
+    await throttle.succeeded(attempt)
     return ok(TokenRead.model_validate(data))
 
 
@@ -128,9 +150,10 @@ async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
     responses=error_responses(*AUTH_ERRORS, *CALL_ERRORS),
     summary="List the billing plans (anyone signed in)",
 )
-async def list_plans(_: AnyCaller, request: Request) -> Envelope[list[PlanRead]]:
+async def list_plans(caller: AnyCaller, request: Request) -> Envelope[list[PlanRead]]:
     """Every plan, oldest first."""
-    data = await _client(request).ask(subjects.LIST_PLANS, {})
+    payload = {"token": caller.token} if isinstance(caller, CustomerClaims) else {}
+    data = await _client(request).ask(subjects.LIST_PLANS, payload)
     return ok([PlanRead.model_validate(plan) for plan in data["plans"]])
 
 
@@ -156,7 +179,7 @@ async def create_plan(body: PlanCreate, _: Operator, request: Request) -> Envelo
 )
 async def select_plan(body: PlanChoice, customer: Customer, request: Request) -> Envelope[PlanRead]:
     """An unknown plan is a 404."""
-    payload = {"user_id": str(customer.user_id), "plan_id": body.plan_id}
+    payload = {"token": customer.token, "plan_id": body.plan_id}
     data = await _client(request).account(subjects.ASSIGN_PLAN, payload)
     return ok(PlanRead.model_validate(data))
 
@@ -178,7 +201,7 @@ async def credit(
     """
     amount = to_cents(body.amount)
     payload = {
-        "user_id": str(customer.user_id),
+        "token": customer.token,
         "amount": str(amount),
         "idempotency_key": key,
         "request_hash": _request_hash(amount),
@@ -201,7 +224,7 @@ async def balance(
     ] = None,
 ) -> Envelope[BalanceRead]:
     """The balances after every credit made at or before `at`."""
-    payload = {"user_id": str(customer.user_id), "at": _instant(at, "at").isoformat()}
+    payload = {"token": customer.token, "at": _instant(at, "at").isoformat()}
     data = await _client(request).account(subjects.BALANCE, payload)
     return ok(BalanceRead.model_validate(data))
 
@@ -230,7 +253,7 @@ async def transactions(
     if start is not None and start > end:
         raise ValidationFailed.field("from", "`from` must be on or before `to`")
     payload: dict[str, Any] = {
-        "user_id": str(customer.user_id),
+        "token": customer.token,
         "from": start.isoformat() if start is not None else None,
         "to": end.isoformat(),
         "limit": page.limit,

@@ -20,7 +20,9 @@ NAME = "savings-gateway"
 
 def context(settings: Settings) -> Context:
     """The savings API, calling the services over NATS (no database of its own)."""
-    verifier = TokenVerifier(verifying_key(settings))
+    verifier = TokenVerifier(
+        verifying_key(settings), max_lifetime=settings.savings_token_ttl_seconds
+    )
 
     def setup(app: FastAPI) -> None:
         app.state.savings_tokens = verifier

@@ -1,5 +1,10 @@
 """The users service's NATS responders: one per command, in the service's queue group.
 
+A command about a customer (get, update, delete) carries the customer's own token, not their
+id: the responder verifies it and refuses a token of a deleted customer or one that predates a
+password change (401), so a process that reaches the bus cannot act for a customer it only
+knows the id of.
+
 Each responder checks the message with a pydantic model, runs the service in one transaction
 and, once a change has committed, wakes the outbox relay so its event leaves at once (the
 relay's own timer would deliver it anyway). A `DomainError` raised here becomes an error reply.
@@ -9,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
-from uuid import UUID
 
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +29,7 @@ from backoffice.savings.subjects import (
     UPDATE_USER,
     USERS_QUEUE,
 )
-from backoffice.savings.tokens import TokenSigner
+from backoffice.savings.tokens import TOKEN_MAX_LENGTH, TokenSigner
 from backoffice.savings.users import service
 from backoffice.savings.users.models import Customer
 from backoffice.savings.users.passwords import Hasher
@@ -49,16 +53,20 @@ class LoginMessage(MessageModel):
     password: str
 
 
-class UserMessage(MessageModel):
-    """`savings.users.v1.cmd.get` and `.cmd.delete`."""
+# The customer's own token, which the service verifies again: never a bare user id.
+Token = Annotated[str, Field(min_length=1, max_length=TOKEN_MAX_LENGTH)]
 
-    user_id: UUID
+
+class UserMessage(MessageModel):
+    """`savings.users.v1.cmd.get` and `.cmd.delete`: the customer's token names them."""
+
+    token: Token
 
 
 class UpdateMessage(MessageModel):
     """`savings.users.v1.cmd.update`: only the fields given change."""
 
-    user_id: UUID
+    token: Token
     email: str | None = None
     full_name: str | None = None
     password: str | None = None
@@ -90,8 +98,9 @@ async def register(
         sessionmaker: sessions on the users database.
         relay: the outbox relay, woken after each committed change.
         hasher: hashes and verifies passwords.
-        signer: signs login tokens.
+        signer: signs login tokens (and verifies those the other commands carry).
     """
+    verifier = signer.verifier()
 
     async def first_signup(message: SignupMessage) -> dict[str, Any] | None:
         """The reply to the signup first made with the message's key, if it was this one."""
@@ -145,16 +154,19 @@ async def register(
 
     async def get(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(UserMessage, data)
+        claims = verifier.verify(message.token)
         async with sessionmaker() as session, session.begin():
-            return customer_reply(await service.get_customer(session, message.user_id))
+            return customer_reply(await service.customer_of(session, claims))
 
     async def update(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(UpdateMessage, data)
+        claims = verifier.verify(message.token)
         async with sessionmaker() as session, session.begin():
+            await service.customer_of(session, claims)
             customer = await service.update_customer(
                 session,
                 hasher,
-                message.user_id,
+                claims.user_id,
                 email=message.email,
                 full_name=message.full_name,
                 password=message.password,
@@ -165,10 +177,12 @@ async def register(
 
     async def delete(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(UserMessage, data)
+        claims = verifier.verify(message.token)
         async with sessionmaker() as session, session.begin():
-            await service.delete_customer(session, message.user_id)
+            await service.customer_of(session, claims)
+            await service.delete_customer(session, claims.user_id)
         relay.wake()
-        return {"user_id": str(message.user_id)}
+        return {"user_id": str(claims.user_id)}
 
     handlers: dict[str, Handler] = {
         SIGNUP: signup,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, Text, Uuid, func
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Text, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backoffice.core.db import NAMING_CONVENTION, TimestampMixin
@@ -29,6 +29,8 @@ class Customer(TimestampMixin, UsersBase):
         email: normalised (`rules.normalise_email`), unique.
         full_name: as the customer gave it, stripped.
         password_hash: argon2id.
+        token_version: the `ver` its tokens carry; a password change raises it, and every
+            token issued before stops working.
     """
 
     __tablename__ = "customers"
@@ -39,6 +41,9 @@ class Customer(TimestampMixin, UsersBase):
     email: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
     full_name: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
 
 
 class SignupKey(UsersBase):

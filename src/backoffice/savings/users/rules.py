@@ -1,4 +1,7 @@
-"""Pure rules for customers' fields: normalising and checking them. No I/O here."""
+"""Pure rules for customers' fields: normalising and checking them. No I/O here.
+
+The password rule is the platform's own (`core.auth.passwords`), shared with its accounts.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Final
 from backoffice.core.errors import ValidationFailed
 
 EMAIL_MAX_LENGTH: Final = 254  # RFC 5321's limit on a forward path
-PASSWORD_MIN_LENGTH: Final = 8
-PASSWORD_MAX_LENGTH: Final = 1024  # argon2 hashes any length; a bound keeps the work bounded
 FULL_NAME_MAX_LENGTH: Final = 200
 
 
@@ -45,26 +46,6 @@ def normalise_email(raw: str) -> str:
     if not at or not local or "@" in domain or "." not in domain:
         raise ValidationFailed.field("email", "Email must look like name@example.com")
     return email
-
-
-def check_password(password: str) -> str:
-    """Check a new password's length (anything else is the customer's choice).
-
-    Args:
-        password: the password as given (never stripped or normalised).
-
-    Returns:
-        The same password.
-
-    Raises:
-        ValidationFailed: it is too short or too long (field `password`).
-    """
-    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        raise ValidationFailed.field(
-            "password",
-            f"Password must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
-        )
-    return password
 
 
 def normalise_full_name(raw: str) -> str:

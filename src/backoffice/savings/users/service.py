@@ -13,14 +13,15 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backoffice.core.auth.passwords import check_password
 from backoffice.core.db import flush_or
 from backoffice.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from backoffice.core.messaging import enqueue
 from backoffice.savings.subjects import USER_CREATED, USER_DELETED, USER_UPDATED
-from backoffice.savings.tokens import TokenSigner
+from backoffice.savings.tokens import INVALID_TOKEN, CustomerClaims, TokenSigner
 from backoffice.savings.users.models import OUTBOX, Customer, SignupKey
 from backoffice.savings.users.passwords import Hasher
-from backoffice.savings.users.rules import check_password, normalise_email, normalise_full_name
+from backoffice.savings.users.rules import normalise_email, normalise_full_name
 
 INVALID_CREDENTIALS = "Invalid email or password"
 
@@ -55,6 +56,7 @@ def _event(customer: Customer) -> dict[str, Any]:
         "user_id": str(customer.id),
         "email": customer.email,
         "full_name": customer.full_name,
+        "token_version": customer.token_version,
         "at": _now(),
     }
 
@@ -74,7 +76,8 @@ async def create_customer(
         session: the caller's session (not committed here).
         hasher: hashes the password.
         email: as typed; stored normalised.
-        password: the new password (8 to 1024 characters).
+        password: the new password: 8 to 1024 characters, none of the most common ones, not
+            the email or its local part, not blank (`core.auth.passwords`).
         full_name: as typed; stored stripped.
         idempotency_key: the client's key for this signup, kept with the customer
             (`signup_made_with` finds it again).
@@ -83,16 +86,15 @@ async def create_customer(
         The new customer, flushed.
 
     Raises:
-        ValidationFailed: a field breaks its rule.
+        ValidationFailed: a field breaks its rule (`WeakPassword` for the password).
         EmailTaken: the normalised email belongs to another customer (also when a concurrent
             signup took it first: the unique key decides).
         SignupKeyReused: another signup, with another email, took the key first.
     """
-    customer = Customer(
-        email=normalise_email(email),
-        full_name=normalise_full_name(full_name),
-        password_hash=await hasher.hash(check_password(password)),
-    )
+    normalised = normalise_email(email)
+    name = normalise_full_name(full_name)
+    check_password(password, identities=[normalised, email])
+    customer = Customer(email=normalised, full_name=name, password_hash=await hasher.hash(password))
     session.add(customer)
     await flush_or(session, EmailTaken())
     if idempotency_key is not None:
@@ -143,6 +145,25 @@ async def signup_made_with(
     return customer
 
 
+async def customer_of(session: AsyncSession, claims: CustomerClaims) -> Customer:
+    """The customer a verified token speaks for, if the token is still good.
+
+    Args:
+        session: the caller's session.
+        claims: the token's verified claims.
+
+    Returns:
+        The customer.
+
+    Raises:
+        Unauthorized: the customer was deleted, or the token predates a password change.
+    """
+    customer = await session.get(Customer, claims.user_id)
+    if customer is None or claims.version < customer.token_version:
+        raise Unauthorized(INVALID_TOKEN)
+    return customer
+
+
 async def get_customer(session: AsyncSession, user_id: UUID) -> Customer:
     """The customer with this id.
 
@@ -173,7 +194,9 @@ async def update_customer(
 ) -> Customer:
     """Change a customer's fields (those given) and enqueue `savings.users.v1.updated`.
 
-    A call that gives no field changes nothing and enqueues nothing.
+    A call that gives no field changes nothing and enqueues nothing. A new password raises the
+    customer's token version: their tokens stop working here at once, and in accounting when
+    it has the event (which carries the version).
 
     Args:
         session: the caller's session (not committed here).
@@ -181,7 +204,7 @@ async def update_customer(
         user_id: the customer's id.
         email: a new email, normalised like at signup.
         full_name: a new full name.
-        password: a new password.
+        password: a new password, held to the signup's rule (with the new or current email).
 
     Returns:
         The customer as it is now, flushed.
@@ -194,18 +217,22 @@ async def update_customer(
     # Checked before the row is locked: a bad field costs no lock and no hash.
     new_email = None if email is None else normalise_email(email)
     new_name = None if full_name is None else normalise_full_name(full_name)
-    new_password = None if password is None else check_password(password)
+    if password is not None:
+        check_password(password)  # and against the email once the row is read
     customer = await session.get(Customer, user_id, with_for_update=True)
     if customer is None:
         raise CustomerNotFound()
-    if new_email is None and new_name is None and new_password is None:
+    if password is not None:
+        check_password(password, identities=[new_email or customer.email])
+    if new_email is None and new_name is None and password is None:
         return customer
     if new_email is not None:
         customer.email = new_email
     if new_name is not None:
         customer.full_name = new_name
-    if new_password is not None:
-        customer.password_hash = await hasher.hash(new_password)
+    if password is not None:
+        customer.password_hash = await hasher.hash(password)
+        customer.token_version += 1  # every token issued so far stops working
     await flush_or(session, EmailTaken())
     await enqueue(session, OUTBOX, USER_UPDATED, _event(customer))
     return customer
@@ -260,4 +287,4 @@ async def authenticate(
     valid = await hasher.verify(None if customer is None else customer.password_hash, password)
     if customer is None or not valid:
         raise Unauthorized(INVALID_CREDENTIALS)
-    return signer.issue(customer.id, customer.email)
+    return signer.issue(customer.id, customer.email, customer.token_version)

@@ -1,7 +1,7 @@
 """Users service: the Idempotency-Key each signup was made with.
 
 Revision ID: users_0003
-Revises: users_0001
+Revises: users_0002
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "users_0003"
-down_revision: str | None = "users_0001"
+down_revision: str | None = "users_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
