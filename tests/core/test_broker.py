@@ -15,7 +15,7 @@ from backoffice.core.health import NotReady
 
 
 async def test_without_nats_url_the_app_starts_an_embedded_server_and_stops_it(tmp_path: Path):
-    app = build_app([broker_context(Settings(BACKOFFICE_HOME=tmp_path))])
+    app = build_app([broker_context(Settings(BACKOFFICE_HOME=tmp_path), ())])
     async with app.router.lifespan_context(app):
         url = app.state.nats_url
         port = int(url.rsplit(":", 1)[1])
@@ -26,13 +26,13 @@ async def test_without_nats_url_the_app_starts_an_embedded_server_and_stops_it(t
 
 
 async def test_with_nats_url_the_app_uses_it(nats_url: str):
-    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url))])
+    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url), ())])
     async with app.router.lifespan_context(app):
         assert app.state.nats_url == nats_url
 
 
 async def test_a_connection_is_ready_only_while_it_is_open(nats_url: str):
-    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url))])
+    app: FastAPI = build_app([broker_context(Settings(NATS_URL=nats_url), ())])
     with pytest.raises(NotReady) as failure:
         check_connected(app, "svc")  # never made
     assert failure.value.code == "broker_unavailable"

@@ -20,7 +20,7 @@ def _server_info(port: int) -> dict[str, object]:
 
 
 def test_two_servers_bind_their_own_ports_with_jetstream(tmp_path):
-    first, second = EmbeddedNats(tmp_path / "a"), EmbeddedNats(tmp_path / "b")
+    first, second = EmbeddedNats(tmp_path / "a", users=()), EmbeddedNats(tmp_path / "b", users=())
     try:
         urls = {first.start(), second.start()}
         assert len(urls) == 2
@@ -37,7 +37,7 @@ def test_two_servers_bind_their_own_ports_with_jetstream(tmp_path):
 
 def test_a_server_that_exits_at_start_says_so_at_once(tmp_path):
     (tmp_path / "jetstream").write_text("JetStream's store must be a directory")
-    server = EmbeddedNats(tmp_path)
+    server = EmbeddedNats(tmp_path, users=())
     with pytest.raises(RuntimeError, match="exited with code 1 at start"):
         server.start(timeout=30)
     assert server.port is None
@@ -47,8 +47,8 @@ def test_start_nats_is_shared_by_every_serve_of_a_home_and_db_stop_ends_it(tmp_p
     from backoffice.core.embedded import running_nats, start_nats, stop_nats
 
     try:
-        url = start_nats(tmp_path)
-        assert start_nats(tmp_path) == url, "a second serve reuses the running server"
+        url = start_nats(tmp_path, ())
+        assert start_nats(tmp_path, ()) == url, "a second serve reuses the running server"
         assert running_nats(tmp_path / "nats") == url
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
@@ -64,8 +64,8 @@ def test_a_server_outlives_a_killed_owner_only_when_detached(tmp_path):
         "import os, signal, sys\n"
         "from pathlib import Path\n"
         "from backoffice.core.embedded import EmbeddedNats, start_nats\n"
-        f"owned = EmbeddedNats(Path({str(tmp_path / 'owned')!r})); owned.start()\n"
-        f"start_nats(Path({str(tmp_path)!r}))\n"
+        f"owned = EmbeddedNats(Path({str(tmp_path / 'owned')!r}), users=()); owned.start()\n"
+        f"start_nats(Path({str(tmp_path)!r}), ())\n"
         "print(owned._proc.pid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

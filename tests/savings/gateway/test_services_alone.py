@@ -23,13 +23,11 @@ async def gateway_alone(
     stack_urls: dict[str, str], stack_nats: EmbeddedNats
 ) -> AsyncIterator[httpx.AsyncClient]:
     savings = {k: v for k, v in stack_urls.items() if k != "main"}
-    base = settings_for(UNUSED, savings=savings)
+    base = settings_for(UNUSED, savings=savings, nats=stack_nats)
     async with AsyncExitStack() as stack:
         apps = {}
         for service in ("savings-users", "savings-accounting", "savings-gateway"):
-            settings = base.model_copy(
-                update={"service": service, "database_url": None, "nats_url": stack_nats.url}
-            )
+            settings = base.model_copy(update={"service": service, "database_url": None})
             app = create_app(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps[service] = app

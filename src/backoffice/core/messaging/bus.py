@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from backoffice.core.messaging.wire import (
     error_reply,
     parse_reply,
 )
+from backoffice.core.natsauth import NatsLogin
 
 __all__ = ["Bus", "Message", "MessagingUnavailable", "RemoteError"]
 
@@ -72,14 +74,19 @@ class Bus:
         url: str,
         *,
         name: str,
+        login: NatsLogin | None = None,
+        tls: ssl.SSLContext | None = None,
         connect_timeout: float = 2.0,
         reconnect_wait: float = 0.25,
     ) -> Bus:
         """Connect to NATS; once connected, reconnect forever after any outage.
 
         Args:
-            url: The server URL, e.g. `nats://127.0.0.1:4222`.
+            url: The server URL, e.g. `nats://127.0.0.1:4222` (`tls://...` for TLS).
             name: The connection's name, shown in the server's monitoring.
+            login: The NATS user to connect as (its replies come to its own inbox); None:
+                anonymous, which a server with users refuses.
+            tls: The TLS context, e.g. trusting a private authority (None: the system's).
             connect_timeout: Seconds the first connection may take.
             reconnect_wait: Seconds between reconnection attempts.
 
@@ -90,6 +97,15 @@ class Bus:
             ServiceUnavailable: The first connection failed.
         """
         nc = Client()
+        credentials: dict[str, Any] = {}
+        if login is not None:
+            credentials = {
+                "user": login.user,
+                "password": login.password,
+                "inbox_prefix": login.inbox,
+            }
+        if tls is not None:
+            credentials["tls"] = tls
 
         async def on_error(exc: Exception) -> None:
             log.warning("nats error", connection=name, error=str(exc) or type(exc).__name__)
@@ -114,6 +130,7 @@ class Bus:
                     max_reconnect_attempts=-1,
                     connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds, any real
                     reconnect_time_wait=reconnect_wait,  # type: ignore[arg-type]
+                    **credentials,
                 ),
                 timeout=connect_timeout * 2,
             )
@@ -244,8 +261,11 @@ class Bus:
         while True:
             try:
                 msgs: list[Msg] = await sub.fetch(batch, timeout=FETCH_TIMEOUT)
-            except nats.errors.TimeoutError:
-                continue  # nothing to read (or an outage that looks the same): pull again
+            except (nats.errors.TimeoutError, TimeoutError):
+                # Nothing to read (or an outage that looks the same): pull again. Under load
+                # nats-py lets asyncio's own TimeoutError out of a fetch too, and that one is an
+                # OSError: it belongs here, not with the connection errors below.
+                continue
             except (nats.errors.Error, OSError) as exc:
                 log.warning("consumer cannot pull", consumer=durable, error=repr(exc))
                 await asyncio.sleep(RETRY_DELAY)

@@ -26,8 +26,7 @@ from backoffice.savings.accounting.service import AccountingService
 log = structlog.get_logger()
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
-# The durable consumer's name: one per service, shared by every instance of it.
-DURABLE = "savings-accounting"
+DURABLE = subjects.ACCOUNTING_DURABLE
 # The start of time for a range with no `from`.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
