@@ -83,3 +83,56 @@ def test_a_server_outlives_a_killed_owner_only_when_detached(tmp_path):
         assert running_nats(tmp_path / "nats") is not None, "the detached one lives on"
     finally:
         stop_nats(tmp_path)
+
+
+def test_passwords_are_made_once_readable_by_the_owner_only(tmp_path):
+    from backoffice.core.natsauth import PASSWORDS_FILE
+    from backoffice.services import NATS_USERS
+
+    store = tmp_path / "nats"
+    first = EmbeddedNats(store, users=NATS_USERS["all"])
+    first.start()
+    first.stop()
+    passwords = {user.name: first.login(user.name).password for user in NATS_USERS["all"]}
+    assert len(set(passwords.values())) == 3
+    assert all(len(password) >= 32 for password in passwords.values())
+    for path, mode in (
+        (store, 0o700),
+        (store / PASSWORDS_FILE, 0o600),
+        (store / "nats.conf", 0o600),
+    ):
+        assert path.stat().st_mode & 0o777 == mode, path
+    again = EmbeddedNats(store, users=NATS_USERS["all"])
+    assert {name: again.login(name).password for name in passwords} == passwords
+
+
+async def test_a_restarted_home_nats_keeps_its_address_and_connections_come_back(tmp_path):
+    """`backoffice db stop` (or a crash) and the next `serve`: running services reconnect."""
+    import asyncio
+
+    from backoffice.core.embedded import start_nats, stop_nats
+    from backoffice.core.messaging import Bus
+    from tests.core.messaging.conftest import eventually
+    from tests.live import TESTS_USER, embedded_nats
+
+    users = embedded_nats(tmp_path).users
+    url = await asyncio.to_thread(start_nats, tmp_path, users)
+    server = EmbeddedNats(tmp_path / "nats", users=users)
+    answering = await Bus.connect(url, name="answering", login=server.login(TESTS_USER.name))
+    asking = await Bus.connect(url, name="asking", login=server.login(TESTS_USER.name))
+    try:
+
+        async def echo(body):
+            return body
+
+        await answering.serve("echo", "echo", echo)
+        assert await asking.request("echo", {"n": 1}) == {"n": 1}
+        await asyncio.to_thread(stop_nats, tmp_path)
+        await eventually(lambda: not asking.connected)
+        assert await asyncio.to_thread(start_nats, tmp_path, users) == url, "the same address"
+        await eventually(lambda: asking.connected and answering.connected)
+        assert await asking.request("echo", {"n": 2}) == {"n": 2}
+    finally:
+        await asking.close()
+        await answering.close()
+        await asyncio.to_thread(stop_nats, tmp_path)

@@ -174,7 +174,12 @@ class Bus:
             # It went down meanwhile, or drains too slowly: just close.
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await asyncio.wait_for(self._nc.drain(), timeout=CLOSE_TIMEOUT)
-        await self._nc.close()  # a no-op after a drain
+        try:
+            await self._nc.close()  # a no-op after a drain
+        except OSError as exc:
+            # NATS is down: nats-py writes what it buffered meanwhile (pulls, acks) into the
+            # lost connection and fails. None of it matters now: unacked messages come back.
+            log.info("nats was down at close", error=repr(exc))
 
     async def ensure_stream(self, name: str, subjects: list[str]) -> None:
         """Create a file-backed stream with a 2-minute duplicate window, or update it to that.
