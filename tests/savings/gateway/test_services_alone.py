@@ -56,6 +56,15 @@ async def test_the_services_run_alone_and_the_gateway_reaches_them_over_nats(gat
     assert plan.status_code in (201, 409), plan.text
     basic = await api.get("/api/v1/savings/plans", auth=("admin", "adminpass"))
     assert basic.status_code == 401
+    served = set((await api.get("/openapi.json")).json()["paths"])
+    for response in (basic, await api.get("/api/v1/savings/balance")):
+        # The 401 points at the gateway's own login, not at the platform's it does not serve.
+        assert response.status_code == 401
+        message = response.json()["message"]
+        assert "/api/v1/savings/login" in message, message
+        assert "/api/v1/savings/login" in served
+        assert "/api/v1/auth/token" not in message, message
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), response.headers
     assert "bearer token" in basic.json()["message"]
 
     api.base_url = httpx.URL("http://test/api/v1/savings")
