@@ -4,11 +4,10 @@ import asyncio
 
 import pytest
 from nats.js.api import StorageType
-from structlog.testing import capture_logs
 
 from backoffice.core.messaging import Bus, Message
 from backoffice.core.messaging import bus as bus_module
-from tests.core.messaging.conftest import Collector, eventually, unique
+from tests.core.messaging.conftest import Collector, eventually, logged, record_logs, unique
 
 
 async def test_ensure_stream_is_idempotent_and_updates_the_subjects(bus: Bus):
@@ -124,9 +123,9 @@ async def test_a_pull_that_finds_nothing_is_no_error(
     monkeypatch.setattr(bus_module, "RETRY_DELAY", 30.0)
     name, prefix = stream
     seen = Collector()
-    with capture_logs() as logs:
-        await bus.consume(name, unique("idle"), f"{prefix}.>", seen)
-        await asyncio.sleep(0.3)  # many empty pulls
-        await bus.publish(f"{prefix}.x", {"n": 1}, msg_id=unique("m"))
-        await eventually(lambda: len(seen.messages) == 1, timeout=5)
-    assert [log for log in logs if log["log_level"] == "warning"] == []
+    logs = record_logs(monkeypatch)
+    await bus.consume(name, unique("idle"), f"{prefix}.>", seen)
+    await asyncio.sleep(0.3)  # many empty pulls
+    await bus.publish(f"{prefix}.x", {"n": 1}, msg_id=unique("m"))
+    await eventually(lambda: len(seen.messages) == 1, timeout=5)
+    assert logged(logs, "warning", "error", "exception") == []

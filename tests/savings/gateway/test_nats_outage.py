@@ -4,18 +4,22 @@ on its address they reconnect by themselves, and a shutdown while it is down end
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from structlog.testing import capture_logs
 
 from backoffice.app import create_app
-from backoffice.core.embedded import EmbeddedNats
+from backoffice.core.embedded import EmbeddedNats, free_port
 from backoffice.core.messaging.bus import FETCH_TIMEOUT
-from tests.core.messaging.conftest import eventually
-from tests.live import own_nats, settings_for
+from tests.core.messaging.conftest import eventually, logged, record_logs
+from tests.live import SAVINGS, TEST_HOME, nats_env, own_nats, settings_for
 from tests.savings.gateway.conftest import sign_up
 
 UNUSED = "postgresql://unused@localhost/unused"  # no service alone touches the main database
@@ -79,8 +83,9 @@ async def _not(ready: asyncio.Future[bool] | object) -> bool:
     return not await ready  # type: ignore[misc]
 
 
-async def test_a_shutdown_while_nats_is_down_ends_cleanly(stack_urls):
-    with own_nats("down-at-shutdown") as nats, capture_logs() as logs:
+async def test_a_shutdown_while_nats_is_down_ends_cleanly(stack_urls, monkeypatch):
+    logs = record_logs(monkeypatch)
+    with own_nats("down-at-shutdown") as nats:
         async with AsyncExitStack() as stack:
             apps = await stack.enter_async_context(services_alone(stack_urls, nats, stack))
             api = await stack.enter_async_context(_client(apps["savings-gateway"]))
@@ -90,5 +95,65 @@ async def test_a_shutdown_while_nats_is_down_ends_cleanly(stack_urls):
             # The consumer pulls again meanwhile: nats-py keeps that for the server's return.
             await asyncio.sleep(FETCH_TIMEOUT * 1.5)
         # Leaving the block ran every lifespan's shutdown: none raised.
-    errors = [log for log in logs if log["log_level"] in ("error", "critical")]
-    assert errors == []
+    assert logged(logs, "error", "exception", "critical") == []
+
+
+def test_backoffice_serve_stopped_while_nats_is_down_exits_without_a_traceback(
+    stack_urls, tmp_path
+):
+    """`backoffice serve` (uvicorn, uvloop) of each service, SIGTERM while NATS is down."""
+    savings = {SAVINGS[name].variable: url for name, url in stack_urls.items() if name in SAVINGS}
+    with own_nats("serve-down") as nats:
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")},
+            **savings,
+            **nats_env(nats),
+            "BACKOFFICE_ENV": "test",
+            "BACKOFFICE_HOME": str(TEST_HOME),
+            "LOG_LEVEL": "WARNING",
+        }
+        served = {}
+        for service in ("savings-users", "savings-accounting"):
+            port = free_port()
+            served[service] = (
+                subprocess.Popen(
+                    [sys.executable, "-m", "backoffice", "serve", service, "--port", str(port)],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+                port,
+            )
+        try:
+            for service, (proc, port) in served.items():
+                _wait_ready(proc, port, service)
+            nats.stop()
+            time.sleep(FETCH_TIMEOUT * 2)  # pulls, relays and pings find it gone
+            for proc, _ in served.values():
+                proc.send_signal(signal.SIGTERM)
+            for service, (proc, _) in served.items():
+                _, stderr = proc.communicate(timeout=30)
+                assert "Traceback" not in stderr, (service, stderr)
+                assert "shutdown failed" not in stderr, (service, stderr)
+                # uvicorn re-raises the signal it stopped on, once shut down.
+                assert proc.returncode in (0, -signal.SIGTERM), (service, proc.returncode, stderr)
+        finally:
+            for proc, _ in served.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[str], port: int, service: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (service, proc.communicate()[1])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{service} did not become ready")

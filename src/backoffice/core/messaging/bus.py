@@ -174,9 +174,12 @@ class Bus:
             # It went down meanwhile, or drains too slowly: just close.
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await asyncio.wait_for(self._nc.drain(), timeout=CLOSE_TIMEOUT)
+        down = not self._nc.is_connected
         try:
             await self._nc.close()  # a no-op after a drain
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
+            if not down:
+                raise
             # NATS is down: nats-py writes what it buffered meanwhile (pulls, acks) into the
             # lost connection and fails. None of it matters now: unacked messages come back.
             log.info("nats was down at close", error=repr(exc))

@@ -19,6 +19,7 @@ from pydantic import Field
 from backoffice.core.errors import ValidationFailed
 from backoffice.core.messaging import Bus, Message
 from backoffice.core.messaging.messages import MessageModel, parse
+from backoffice.core.schemagate import SchemaGate
 from backoffice.core.types import MAX_INT
 from backoffice.savings import subjects
 from backoffice.savings.accounting.service import AccountingService
@@ -80,8 +81,11 @@ class UserEvent(MessageModel):
     full_name: str = ""
 
 
-async def register(bus: Bus, service: AccountingService) -> None:
-    """Answer the accounting commands and queries on `bus`, in the `savings-accounting` group."""
+async def register(bus: Bus, service: AccountingService, *, gate: SchemaGate | None = None) -> None:
+    """Answer the accounting commands and queries on `bus`, in the `savings-accounting` group.
+
+    While `gate` is closed, every one answers that the database is not migrated.
+    """
 
     async def create_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(CreatePlan, data)
@@ -127,7 +131,9 @@ async def register(bus: Bus, service: AccountingService) -> None:
         subjects.TRANSACTIONS: transactions,
     }
     for subject, handler in handlers.items():
-        await bus.serve(subject, subjects.ACCOUNTING_QUEUE, handler)
+        await bus.serve(
+            subject, subjects.ACCOUNTING_QUEUE, gate.guard(handler) if gate else handler
+        )
 
 
 async def consume_user_events(bus: Bus, service: AccountingService) -> None:
