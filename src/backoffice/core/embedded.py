@@ -149,7 +149,12 @@ class EmbeddedNats:
     """
 
     def __init__(
-        self, store_dir: Path, *, users: Sequence[NatsUser], detached: bool = False
+        self,
+        store_dir: Path,
+        *,
+        users: Sequence[NatsUser],
+        detached: bool = False,
+        config: str = "",
     ) -> None:
         """A server keeping its streams under `store_dir`.
 
@@ -158,10 +163,12 @@ class EmbeddedNats:
                 configuration and its users' passwords).
             users: who may connect, and what each may do.
             detached: outlive this process (`start_nats`); otherwise it dies with it.
+            config: more of the server's configuration (e.g. a `tls { ... }` block).
         """
         self.store_dir = store_dir
         self.users = tuple(users)
         self.detached = detached
+        self.config = config
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -174,7 +181,7 @@ class EmbeddedNats:
 
     def _write_config(self) -> Path:
         config = self.store_dir / "nats.conf"
-        write_private(config, server_config(self.users, self._passwords()))
+        write_private(config, server_config(self.users, self._passwords()) + self.config)
         return config
 
     @property

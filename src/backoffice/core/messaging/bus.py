@@ -107,8 +107,13 @@ class Bus:
         if tls is not None:
             credentials["tls"] = tls
 
+        refused: list[str] = []  # the server's word on the credentials, if it refused them
+
         async def on_error(exc: Exception) -> None:
-            log.warning("nats error", connection=name, error=str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            if "authorization violation" in error.lower() and not nc.is_connected:
+                refused.append(error)
+            log.warning("nats error", connection=name, error=error)
 
         async def on_disconnected() -> None:
             log.warning("nats disconnected", connection=name)
@@ -136,6 +141,11 @@ class Bus:
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             await nc.close()
+            if refused:
+                who = f"the user {login.user!r}" if login else "a connection without credentials"
+                raise ServiceUnavailable(
+                    f"NATS at {url} refuses {who} ({refused[-1]}): check the password"
+                ) from exc
             raise ServiceUnavailable(f"Cannot connect to NATS at {url}") from exc
         return cls(nc)
 
