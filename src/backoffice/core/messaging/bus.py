@@ -97,15 +97,11 @@ class Bus:
             ServiceUnavailable: The first connection failed.
         """
         nc = Client()
-        credentials: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if login is not None:
-            credentials = {
-                "user": login.user,
-                "password": login.password,
-                "inbox_prefix": login.inbox,
-            }
+            options = {"user": login.user, "password": login.password, "inbox_prefix": login.inbox}
         if tls is not None:
-            credentials["tls"] = tls
+            options["tls"] = tls
 
         refused: list[str] = []  # the server's word on the credentials, if it refused them
 
@@ -135,7 +131,7 @@ class Bus:
                     max_reconnect_attempts=-1,
                     connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds, any real
                     reconnect_time_wait=reconnect_wait,  # type: ignore[arg-type]
-                    **credentials,
+                    **options,
                 ),
                 timeout=connect_timeout * 2,
             )
