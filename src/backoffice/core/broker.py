@@ -18,7 +18,7 @@ from backoffice.core.contexts import Context
 from backoffice.core.embedded import EmbeddedNats
 from backoffice.core.health import NotReady
 from backoffice.core.messaging import Bus
-from backoffice.core.natsauth import NatsUser, login_for, tls_context
+from backoffice.core.natsauth import NatsUser, login_for, refuse_insecure, tls_context
 
 
 def broker_context(settings: Settings, users: Sequence[NatsUser]) -> Context:
@@ -36,6 +36,7 @@ def broker_context(settings: Settings, users: Sequence[NatsUser]) -> Context:
     async def server(app: FastAPI) -> AsyncIterator[None]:
         app.state.nats_tls = tls_context(settings)
         if settings.nats_url is not None:
+            refuse_insecure(settings, [user.name for user in users])  # `serve` said it first
             app.state.nats_url = settings.nats_url
             app.state.nats_logins = {user.name: login_for(settings, user.name) for user in users}
             yield
