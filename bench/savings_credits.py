@@ -186,9 +186,9 @@ def main() -> None:
     rounds: list[dict[str, float]] = [{} for _ in range(args.rounds)]
     with (
         postgres(args.home, "savings-credits-") as (admin, home),
-        nats(home) as nats_url,
+        nats(home) as broker,
         scratch_databases(admin, "bench_credits") as urls,
-        savings_services(home, urls, nats_url, store_pool=args.store_pool) as (gateway, pids),
+        savings_services(home, urls, broker, store_pool=args.store_pool) as (gateway, pids),
     ):
         groups = processes(home, pids)
         env = eventsourcing_env(urls[SAVINGS_ACCOUNTING.service], pool_size=args.concurrency)

@@ -38,7 +38,8 @@ from backoffice.core.embedded import (
     stop_postgres,
     with_database,
 )
-from backoffice.services import SAVINGS_ACCOUNTING, SAVINGS_USERS
+from backoffice.core.natsauth import password_setting
+from backoffice.services import NATS_USERS, SAVINGS_ACCOUNTING, SAVINGS_USERS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,15 +93,20 @@ def postgres(home: Path | None, prefix: str) -> Iterator[tuple[str, Path]]:
 
 
 @contextmanager
-def nats(home: Path) -> Iterator[str]:
-    """A NATS URL: `NATS_URL`, or an embedded server under `home` for the block's duration."""
+def nats(home: Path) -> Iterator[dict[str, str]]:
+    """`NATS_URL` and the services' passwords, as environment variables: `NATS_URL` as given
+    (with the passwords in the environment, if it asks any), or an embedded server under `home`
+    for the block's duration."""
     given = os.environ.get("NATS_URL")
     if given:
-        yield given
+        yield {"NATS_URL": given}
         return
-    server = EmbeddedNats(home / f"nats-{uuid.uuid4().hex[:8]}")
+    users = NATS_USERS["all"]
+    server = EmbeddedNats(home / f"nats-{uuid.uuid4().hex[:8]}", users=users)
     try:
-        yield server.start()
+        url = server.start()
+        passwords = {password_setting(u.name): server.login(u.name).password for u in users}
+        yield {"NATS_URL": url, **passwords}
     finally:
         server.stop()
         shutil.rmtree(server.store_dir, ignore_errors=True)
@@ -160,7 +166,7 @@ def service(name: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str,
 
 @contextmanager
 def savings_services(
-    home: Path, urls: Mapping[str, str], nats_url: str, *, store_pool: int
+    home: Path, urls: Mapping[str, str], broker: Mapping[str, str], *, store_pool: int
 ) -> Iterator[tuple[str, dict[str, int]]]:
     """The users, accounting and gateway services, each in its own process.
 
@@ -175,7 +181,7 @@ def savings_services(
     env = {
         "BACKOFFICE_HOME": str(home),
         "BACKOFFICE_ENV": "development",
-        "NATS_URL": nats_url,
+        **broker,
         "SAVINGS_USERS_DATABASE_URL": urls[SAVINGS_USERS.service],
         "SAVINGS_ACCOUNTING_DATABASE_URL": urls[SAVINGS_ACCOUNTING.service],
         "SAVINGS_ACCOUNTING_DB_POOL_SIZE": str(store_pool),

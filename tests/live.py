@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from backoffice.app import create_app
 from backoffice.core import migrations
@@ -31,9 +32,10 @@ from backoffice.core.embedded import (
     free_port,
     with_database,
 )
+from backoffice.core.natsauth import NatsUser, password_setting
 from backoffice.demo import load_demo
 from backoffice.savings.accounting.demo import load_demo_plans
-from backoffice.services import SAVINGS_ACCOUNTING, SAVINGS_USERS
+from backoffice.services import NATS_USERS, SAVINGS_ACCOUNTING, SAVINGS_USERS
 
 # BACKOFFICE_HOME of every test app: the development key pair of the savings tokens lives
 # there, never in the checkout's own home.
@@ -42,16 +44,45 @@ SAVINGS = {
     SAVINGS_USERS.service: SAVINGS_USERS,
     SAVINGS_ACCOUNTING.service: SAVINGS_ACCOUNTING,
 }
+# The tests' own NATS user, to drive a server directly on any subject; the services connect as
+# their own users, held to their permissions (savings.permissions).
+TESTS_USER = NatsUser("tests", publish=(">",), subscribe=(">",))
+
+
+def embedded_nats(store_dir: Path) -> EmbeddedNats:
+    """An embedded NATS admitting the savings services and the tests' own user."""
+    return EmbeddedNats(store_dir, users=(*NATS_USERS["all"], TESTS_USER))
+
+
+def tests_url(server: EmbeddedNats) -> str:
+    """The server's URL with the tests' user's credentials in it (for direct connections)."""
+    login = server.login(TESTS_USER.name)
+    return server.url.replace("nats://", f"nats://{login.user}:{login.password}@", 1)
+
+
+def nats_env(server: EmbeddedNats) -> dict[str, str]:
+    """`NATS_URL` and each savings service's password, as environment variables."""
+    passwords = {
+        password_setting(user.name): server.login(user.name).password for user in NATS_USERS["all"]
+    }
+    return {"NATS_URL": server.url, **passwords}
 
 
 def settings_for(
-    url: str, *, savings: Mapping[str, str] | None = None, nats_url: str | None = None
+    url: str,
+    *,
+    savings: Mapping[str, str] | None = None,
+    nats_url: str | None = None,
+    nats: EmbeddedNats | None = None,
 ) -> Settings:
     """Settings for tests: cheap hashing, no rate limit or login throttle, quiet logs.
 
     `savings` gives the savings services' databases by service name (unset: databases of
-    their names beside `url`'s); `nats_url` the broker (unset: an embedded one per app).
+    their names beside `url`'s); `nats` the broker, whose users the services connect as, or
+    `nats_url` one asking no credentials (unset: an embedded one per app).
     """
+    if nats is not None:
+        nats_url = nats.url
     settings = Settings(
         BACKOFFICE_ENV="test",
         DATABASE_URL=url,
@@ -66,10 +97,21 @@ def settings_for(
         login_free_failures_per_address=0,
         log_level="WARNING",
     )
-    fields = {
+    fields: dict[str, object] = {
         f"{SAVINGS[name].prefix}database_url": value for name, value in (savings or {}).items()
     }
+    if nats is not None:
+        fields.update(nats_settings(nats))
     return settings.model_copy(update=fields)
+
+
+def nats_settings(server: EmbeddedNats) -> dict[str, object]:
+    """The settings of a started server: its URL and the savings services' passwords on it
+    (for `Settings.model_copy(update=...)`)."""
+    fields: dict[str, object] = {"nats_url": server.url}
+    for user in NATS_USERS["all"]:
+        fields[password_setting(user.name).lower()] = SecretStr(server.login(user.name).password)
+    return fields
 
 
 def savings_databases(server_url: str, prefix: str) -> Generator[dict[str, str], None, None]:
@@ -114,7 +156,7 @@ def live_demo(server_url: str, prefix: str) -> Iterator[str]:
         for savings in savings_databases(server_url, prefix):
             asyncio.run(load_demo_plans(savings[SAVINGS_ACCOUNTING.service]))
             with own_nats(prefix) as nats:
-                settings = settings_for(url, savings=savings, nats_url=nats.url)
+                settings = settings_for(url, savings=savings, nats=nats)
                 with serve(create_app(settings, database_url=url)) as base:
                     LIVE_DATABASES[base] = url
                     yield base
@@ -126,7 +168,7 @@ def own_nats(prefix: str) -> Iterator[EmbeddedNats]:
 
     Its store is a temporary folder, removed with it.
     """
-    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix=f"{prefix}-nats-")))
+    server = embedded_nats(Path(tempfile.mkdtemp(prefix=f"{prefix}-nats-")))
     server.start()
     try:
         yield server

@@ -3,7 +3,7 @@ from pathlib import Path
 import httpx
 
 from backoffice.app import create_app
-from backoffice.core.embedded import EmbeddedNats
+from tests.live import embedded_nats, nats_settings
 
 
 async def test_health_answers_without_credentials(client):
@@ -21,8 +21,9 @@ async def test_ready_until_the_services_are_connected_is_503(client):
 
 
 async def test_ready_when_migrated_and_connected(settings, database_url, tmp_path: Path):
-    nats = EmbeddedNats(tmp_path / "nats")  # its own: nothing else answers its subjects
-    app = create_app(settings.model_copy(update={"nats_url": nats.start()}), database_url)
+    nats = embedded_nats(tmp_path / "nats")  # its own: nothing else answers its subjects
+    nats.start()
+    app = create_app(settings.model_copy(update=nats_settings(nats)), database_url)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -39,7 +39,13 @@ from backoffice.payroll.api import context as payroll
 from backoffice.savings.accounting import context as savings_accounting
 from backoffice.savings.gateway import context as savings_gateway
 from backoffice.savings.users import context as savings_users
-from backoffice.services import MAIN, SAVINGS_ACCOUNTING, SAVINGS_USERS, databases_for
+from backoffice.services import (
+    MAIN,
+    NATS_USERS,
+    SAVINGS_ACCOUNTING,
+    SAVINGS_USERS,
+    databases_for,
+)
 from backoffice.transactions.api import context as transactions
 
 DESCRIPTION = "Payroll, expense approvals, merchant analytics, transactions ETL and savings."
@@ -76,7 +82,7 @@ def create_app(
     contexts = [core_context(settings, urls.get(MAIN.service))]
     if settings.service == "all":
         contexts += [expenses, merchants, payroll, org, transactions]
-    contexts.append(broker_context(settings))
+    contexts.append(broker_context(settings, NATS_USERS[settings.service]))
     if SAVINGS_USERS in specs:
         pool = SAVINGS_USERS.pool(settings)
         contexts.append(savings_users.context(settings, urls[SAVINGS_USERS.service], pool=pool))

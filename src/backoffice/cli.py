@@ -61,9 +61,15 @@ def serve(
     from backoffice.core import serving
     from backoffice.core.databases import resolve_url
     from backoffice.core.embedded import start_nats
+    from backoffice.core.natsauth import (
+        PASSWORDS_FILE,
+        ensure_passwords,
+        password_setting,
+        refuse_insecure,
+    )
     from backoffice.core.startup import check_before_serving
     from backoffice.demo import published_logins
-    from backoffice.services import MAIN, databases_for
+    from backoffice.services import MAIN, NATS_USERS, databases_for
 
     if service not in SERVICES:
         raise typer.BadParameter(f"{service!r} is none of: {', '.join(SERVICES)}")
@@ -75,13 +81,19 @@ def serve(
     if MAIN in specs:  # refused first, in one line (not uvicorn's traceback), creating nothing
         given[MAIN.service] = resolve_url(settings, MAIN)
         check_before_serving(settings, given[MAIN.service], published_logins())
+    users = NATS_USERS[service]
+    refuse_insecure(settings, [user.name for user in users])  # production: NATS credentials, TLS
     urls = databases_for(settings, specs, given)
     # Workers and the app factory find the same databases, broker and service.
     os.environ["BACKOFFICE_SERVICE"] = service
     for spec in specs:
         os.environ[spec.variable] = urls[spec.service]
     if settings.nats_url is None:  # the home's embedded one, shared with other `serve`s
-        os.environ["NATS_URL"] = start_nats(settings.home)
+        os.environ["NATS_URL"] = start_nats(settings.home, NATS_USERS["all"])
+        store = settings.home.resolve() / "nats"
+        passwords = ensure_passwords(store / PASSWORDS_FILE, [user.name for user in users])
+        for user in users:  # the passwords it made, for the services served here only
+            os.environ[password_setting(user.name)] = passwords[user.name]
     get_settings.cache_clear()
     bound_host, bound_port = sock.getsockname()[:2]
     base = f"http://{bound_host}:{bound_port}"

@@ -8,6 +8,8 @@ from backoffice.core.config import Settings
 from backoffice.core.databases import DatabaseSpec, refuse_shared, resolve_url
 from backoffice.core.embedded import MAIN_DATABASE
 from backoffice.core.migrations import MAIN_SCRIPTS
+from backoffice.core.natsauth import NatsUser
+from backoffice.savings import permissions
 
 MAIN = DatabaseSpec("main", MAIN_DATABASE, "", MAIN_SCRIPTS)
 SAVINGS_USERS = DatabaseSpec(
@@ -20,6 +22,14 @@ SAVINGS_ACCOUNTING = DatabaseSpec(
     "backoffice.savings.accounting:migrations",
 )
 DATABASES = {spec.service: spec for spec in (MAIN, SAVINGS_USERS, SAVINGS_ACCOUNTING)}
+
+# The NATS users of what each `backoffice serve SERVICE` serves (savings.permissions).
+NATS_USERS: dict[str, tuple[NatsUser, ...]] = {
+    "all": permissions.NATS_USERS,
+    "savings-users": (permissions.USERS,),
+    "savings-accounting": (permissions.ACCOUNTING,),
+    "savings-gateway": (permissions.GATEWAY,),
+}
 
 
 def databases_for(

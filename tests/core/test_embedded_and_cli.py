@@ -26,7 +26,7 @@ from backoffice.demo import load_demo
 def test_embedded_nats_accepts_connections(tmp_path):
     from backoffice.core.embedded import EmbeddedNats
 
-    server = EmbeddedNats(tmp_path / "nats")
+    server = EmbeddedNats(tmp_path / "nats", users=())
     url = server.start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=2) as conn:

@@ -193,3 +193,71 @@ def test_serve_in_production_starts_once_the_demo_passwords_are_changed(
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+# --- NATS: a password per service, TLS to a server elsewhere (issue 18, section 1) ---
+
+NATS_PASSWORDS = {
+    "SAVINGS_USERS_NATS_PASSWORD": "users-password",
+    "SAVINGS_ACCOUNTING_NATS_PASSWORD": "accounting-password",
+    "SAVINGS_GATEWAY_NATS_PASSWORD": "gateway-password",
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("savings-users", "SAVINGS_USERS_NATS_PASSWORD"),
+        ("savings-accounting", "SAVINGS_ACCOUNTING_NATS_PASSWORD"),
+        ("savings-gateway", "SAVINGS_GATEWAY_NATS_PASSWORD"),
+    ],
+)
+def test_serve_in_production_without_its_nats_password_is_one_line(service, variable, tmp_path):
+    others = {name: value for name, value in NATS_PASSWORDS.items() if name != variable}
+    env = {**_production("postgresql://nobody@127.0.0.1:1/none"), **others}
+    result = _cli(["serve", service, "--port", str(free_port())], env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_line_refusal(result)
+    assert variable in line
+    assert not any(value in line for value in NATS_PASSWORDS.values()), "no secret printed"
+
+
+@pytest.mark.parametrize("url", ["nats://nats:4222", "nats.example.com:4222", "nats://10.0.0.7"])
+def test_serve_in_production_needs_tls_to_a_nats_elsewhere(url, tmp_path):
+    env = {**_production("postgresql://nobody@127.0.0.1:1/none", url), **NATS_PASSWORDS}
+    result = _cli(["serve", "savings-gateway", "--port", str(free_port())], env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_line_refusal(result)
+    assert "tls://" in line
+    assert "NATS_URL" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "ca_file", "refused"),
+    [
+        ("tls://nats:4222", None, False),
+        ("nats://nats:4222", "/run/secrets/nats-ca.pem", False),  # TLS with the CA's context
+        ("nats://127.0.0.1:4222", None, False),
+        ("nats://localhost:4222", None, False),
+        ("nats://[::1]:4222", None, False),
+        ("nats://nats:4222", None, True),
+    ],
+)
+def test_tls_is_required_only_off_this_machine(url, ca_file, refused):
+    from backoffice.core.config import StartupRefused
+    from backoffice.core.natsauth import refuse_insecure
+
+    settings = Settings(
+        _env_file=None,
+        BACKOFFICE_ENV="production",
+        DATABASE_URL="postgresql://db/backoffice",
+        NATS_URL=url,
+        BACKOFFICE_SECRET_KEY=SECRET,
+        savings_gateway_nats_password="x",
+        nats_tls_ca_file=ca_file,
+    )
+    if refused:
+        with pytest.raises(StartupRefused, match="tls://nats:4222"):
+            refuse_insecure(settings, ["savings-gateway"])
+    else:
+        refuse_insecure(settings, ["savings-gateway"])

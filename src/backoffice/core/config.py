@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-set-BACKOFFICE_SECRET_KEY"  # noqa: S105 - refused in production below
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     service: Service = Field("all", validation_alias="BACKOFFICE_SERVICE")
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     nats_url: str | None = Field(None, validation_alias="NATS_URL")
+    # NATS: each service's password (core.natsauth; unset outside production: the embedded
+    # server's generated one), and the authority that signed the server's TLS certificate.
+    savings_users_nats_password: SecretStr | None = None
+    savings_accounting_nats_password: SecretStr | None = None
+    savings_gateway_nats_password: SecretStr | None = None
+    nats_tls_ca_file: Path | None = None
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     home: Path = Field(Path(".backoffice"), validation_alias="BACKOFFICE_HOME")
     data_dir: Path = Field(Path("data"), validation_alias="DATA_DIR")

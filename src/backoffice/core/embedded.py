@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +22,14 @@ import psycopg
 from psycopg import sql
 
 from backoffice.core.config import Settings
+from backoffice.core.natsauth import (
+    PASSWORDS_FILE,
+    NatsLogin,
+    NatsUser,
+    ensure_passwords,
+    server_config,
+    write_private,
+)
 
 MAIN_DATABASE = "backoffice"
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
@@ -132,19 +142,47 @@ class EmbeddedNats:
     picked here and passed to it could be taken by another process in between (a race that made
     two servers meet on one port), and a connection test on a guessed port could reach the wrong
     server.
+
+    It admits only its `users`, each with its password and permissions (core.natsauth): the
+    passwords are made once and kept in the store (`credentials.json`, readable by the owner
+    only), so that a restarted server admits the services still running.
     """
 
-    def __init__(self, store_dir: Path, *, detached: bool = False) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        users: Sequence[NatsUser],
+        detached: bool = False,
+        config: str = "",
+    ) -> None:
         """A server keeping its streams under `store_dir`.
 
         Args:
-            store_dir: its JetStream store (and its ports file, under `ports/`).
+            store_dir: its JetStream store (and its ports file, under `ports/`, its
+                configuration and its users' passwords).
+            users: who may connect, and what each may do.
             detached: outlive this process (`start_nats`); otherwise it dies with it.
+            config: more of the server's configuration (e.g. a `tls { ... }` block).
         """
         self.store_dir = store_dir
+        self.users = tuple(users)
         self.detached = detached
+        self.config = config
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def login(self, user: str) -> NatsLogin:
+        """The credentials of one of its users."""
+        return NatsLogin(user, self._passwords()[user])
+
+    def _passwords(self) -> dict[str, str]:
+        return ensure_passwords(self.store_dir / PASSWORDS_FILE, [u.name for u in self.users])
+
+    def _write_config(self) -> Path:
+        config = self.store_dir / "nats.conf"
+        write_private(config, server_config(self.users, self._passwords()) + self.config)
+        return config
 
     @property
     def url(self) -> str:
@@ -170,7 +208,8 @@ class EmbeddedNats:
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir(parents=True)
         chosen = "-1" if port is None else str(port)
-        arguments = ["-a", "127.0.0.1", "-p", chosen, "-js", "-sd", str(self.store_dir)]
+        arguments = ["-c", str(self._write_config()), "-a", "127.0.0.1", "-p", chosen]
+        arguments += ["-js", "-sd", str(self.store_dir)]
         self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
             [binary, *arguments, "--ports_file_dir", str(ports_dir)],
             stdout=subprocess.DEVNULL,
@@ -205,19 +244,39 @@ class EmbeddedNats:
         self.port = None
 
 
-def start_nats(home: Path) -> str:
+def start_nats(home: Path, users: Sequence[NatsUser]) -> str:
     """Start (or reuse) the embedded NATS under `home/nats`; return its URL.
 
     Like the embedded PostgreSQL, it outlives this process, so that every `backoffice serve`
     on this home (everything, or each service alone in a terminal of its own) meets on one
     server; `backoffice db stop` stops it. A lock keeps two starting at once from making two.
+    A server started again binds the port its predecessor had (kept in `home/nats/port`), so
+    that services still running reconnect to it by themselves; only if that port is taken does
+    it take another.
     """
     store = home.resolve() / "nats"
     store.mkdir(parents=True, exist_ok=True)
     with (store / "start.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         running = running_nats(store)
-        return running or EmbeddedNats(store, detached=True).start()
+        if running:
+            return running
+        server = EmbeddedNats(store, users=users, detached=True)
+        kept = _kept_port(store / "port")
+        url = None
+        if kept is not None:
+            with contextlib.suppress(RuntimeError):  # the port is taken: another one
+                url = server.start(port=kept)
+        url = url or server.start()
+        (store / "port").write_text(f"{server.port}\n")
+        return url
+
+
+def _kept_port(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def running_nats(store: Path) -> str | None:

@@ -33,3 +33,5 @@ ASSIGN_PLAN: Final = "savings.accounting.v1.cmd.assign_plan"
 CREDIT: Final = "savings.accounting.v1.cmd.credit"
 BALANCE: Final = "savings.accounting.v1.cmd.balance"
 TRANSACTIONS: Final = "savings.accounting.v1.cmd.transactions"
+# Accounting's durable consumer of the users' events: one, shared by every instance of it.
+ACCOUNTING_DURABLE: Final = "savings-accounting"

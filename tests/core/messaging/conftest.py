@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import MetaData, Table, delete
+from structlog.testing import CapturingLogger
 
 from backoffice.core.db import Database
 from backoffice.core.messaging import Bus, Message, outbox_table, processed_messages_table
@@ -92,3 +93,23 @@ class Collector:
     @property
     def msg_ids(self) -> list[str | None]:
         return [m.msg_id for m in self.messages]
+
+
+def record_logs(monkeypatch: pytest.MonkeyPatch) -> CapturingLogger:
+    """What the messaging modules (and the schema gate) log, recorded instead of printed.
+
+    Their module loggers are replaced: structlog's `capture_logs` cannot reach loggers the
+    app's configuration caches on first use.
+    """
+    from backoffice.core import schemagate
+    from backoffice.core.messaging import bus, outbox
+
+    recorder = CapturingLogger()
+    for module in (bus, outbox, schemagate):
+        monkeypatch.setattr(module, "log", recorder)
+    return recorder
+
+
+def logged(recorder: CapturingLogger, *levels: str) -> list[str]:
+    """The events recorded at `levels` (e.g. "warning", "error", "exception")."""
+    return [str(call.args[0]) for call in recorder.calls if call.method_name in levels]

@@ -6,17 +6,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backoffice.core.embedded import EmbeddedNats
 from backoffice.core.messaging import Bus, MessagingUnavailable, OutboxRelay, enqueue
 from tests.core.messaging.conftest import Collector, Tables, eventually, unique
+from tests.live import embedded_nats
 
 
 async def test_nats_down_while_customers_sign_up(tmp_path: Path, tables: Tables):
-    server = EmbeddedNats(tmp_path / "nats")  # its own server: this test stops it
+    server = embedded_nats(tmp_path / "nats")  # its own server: this test stops it
     url = await asyncio.to_thread(server.start)
     port = server.port
     assert port is not None
-    bus = await Bus.connect(url, name="fault", reconnect_wait=0.1)
+    bus = await Bus.connect(url, name="fault", login=server.login("tests"), reconnect_wait=0.1)
     stream, prefix = "USERS", "users.v1"
     await bus.ensure_stream(stream, [f"{prefix}.>"])
     relay = OutboxRelay(tables.database.sessionmaker, tables.outbox, bus, poll_interval=0.1)

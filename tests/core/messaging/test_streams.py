@@ -1,9 +1,13 @@
 """JetStream: streams, dedup by Nats-Msg-Id, durable consumers that ack and redeliver."""
 
+import asyncio
+
+import pytest
 from nats.js.api import StorageType
 
 from backoffice.core.messaging import Bus, Message
-from tests.core.messaging.conftest import Collector, eventually, unique
+from backoffice.core.messaging import bus as bus_module
+from tests.core.messaging.conftest import Collector, eventually, logged, record_logs, unique
 
 
 async def test_ensure_stream_is_idempotent_and_updates_the_subjects(bus: Bus):
@@ -107,3 +111,21 @@ async def test_a_message_that_is_no_json_object_is_dropped_not_redelivered(
     await eventually(settled)
     assert [m.data for m in seen.messages] == [{"n": 1}]
     assert (await bus.jetstream.consumer_info(name, durable)).num_redelivered == 0
+
+
+async def test_a_pull_that_finds_nothing_is_no_error(
+    bus: Bus, stream: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+):
+    # A wait this short runs out inside nats-py's fetch the way a busy machine makes it run out:
+    # nats-py then raises asyncio's own TimeoutError, not its nats.errors.TimeoutError.
+    monkeypatch.setattr(bus_module, "FETCH_TIMEOUT", 0.0002)
+    # Taken for a connection error, an empty pull would hold the consumer this long.
+    monkeypatch.setattr(bus_module, "RETRY_DELAY", 30.0)
+    name, prefix = stream
+    seen = Collector()
+    logs = record_logs(monkeypatch)
+    await bus.consume(name, unique("idle"), f"{prefix}.>", seen)
+    await asyncio.sleep(0.3)  # many empty pulls
+    await bus.publish(f"{prefix}.x", {"n": 1}, msg_id=unique("m"))
+    await eventually(lambda: len(seen.messages) == 1, timeout=5)
+    assert logged(logs, "warning", "error", "exception") == []

@@ -36,7 +36,7 @@ def stack_urls(server_url: str) -> Iterator[dict[str, str]]:
 async def stack(stack_urls: dict[str, str], stack_nats: EmbeddedNats) -> AsyncIterator[FastAPI]:
     """Everything in one app with its lifespan running (services connected, consumer started)."""
     savings = {k: v for k, v in stack_urls.items() if k != "main"}
-    settings = settings_for(stack_urls["main"], savings=savings, nats_url=stack_nats.url)
+    settings = settings_for(stack_urls["main"], savings=savings, nats=stack_nats)
     settings = settings.model_copy(update={"savings_account_wait_seconds": 5.0})
     app = create_app(settings, database_url=stack_urls["main"])
     async with app.router.lifespan_context(app):

@@ -22,7 +22,7 @@ import pytest
 
 from backoffice.app import create_app
 from backoffice.core.embedded import EmbeddedNats, free_port
-from tests.live import TEST_HOME, own_nats, savings_databases, settings_for
+from tests.live import TEST_HOME, nats_env, own_nats, savings_databases, settings_for
 from tests.savings.gateway.conftest import Customer, sign_up
 
 UNUSED = "postgresql://unused@localhost/unused"
@@ -42,13 +42,13 @@ def fault_nats() -> Iterator[EmbeddedNats]:
 class AccountingProcess:
     """`backoffice serve savings-accounting` in a process of its own."""
 
-    def __init__(self, url: str, nats_url: str) -> None:
+    def __init__(self, url: str, nats: EmbeddedNats) -> None:
         self.env = {
             **os.environ,
             "BACKOFFICE_ENV": "test",
             "BACKOFFICE_HOME": str(TEST_HOME),
             "SAVINGS_ACCOUNTING_DATABASE_URL": url,
-            "NATS_URL": nats_url,
+            **nats_env(nats),
             "LOG_LEVEL": "WARNING",
         }
         self.env.pop("DATABASE_URL", None)
@@ -97,7 +97,7 @@ async def gateway(
     fault_urls: dict[str, str], fault_nats: EmbeddedNats
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The users service and the gateway, in-process, alone each (their own apps)."""
-    base = settings_for(UNUSED, savings=fault_urls, nats_url=fault_nats.url)
+    base = settings_for(UNUSED, savings=fault_urls, nats=fault_nats)
     async with AsyncExitStack() as stack:
         apps = {}
         for service in ("savings-users", "savings-gateway"):
@@ -135,7 +135,7 @@ async def credit_until_done(
 async def test_accounting_killed_mid_stream_and_restarted_loses_and_repeats_nothing(
     gateway, fault_urls, fault_nats
 ):
-    accounting = AccountingProcess(fault_urls["savings-accounting"], fault_nats.url)
+    accounting = AccountingProcess(fault_urls["savings-accounting"], fault_nats)
     accounting.start()
     try:
         customers = [await sign_up(gateway) for _ in range(4)]

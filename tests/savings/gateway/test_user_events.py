@@ -21,7 +21,8 @@ from tests.savings.gateway.conftest import sign_up
 @pytest.fixture
 async def publisher(stack, stack_nats: EmbeddedNats) -> AsyncIterator[Bus]:
     """A connection of the test's own, publishing as the users service would."""
-    bus = await Bus.connect(stack_nats.url, name="test-publisher")
+    login = stack_nats.login("savings-users")
+    bus = await Bus.connect(stack_nats.url, name="test-publisher", login=login)
     yield bus
     await bus.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from backoffice.core.messaging.wire import (
     error_reply,
     parse_reply,
 )
+from backoffice.core.natsauth import NatsLogin
 
 __all__ = ["Bus", "Message", "MessagingUnavailable", "RemoteError"]
 
@@ -72,14 +74,19 @@ class Bus:
         url: str,
         *,
         name: str,
+        login: NatsLogin | None = None,
+        tls: ssl.SSLContext | None = None,
         connect_timeout: float = 2.0,
         reconnect_wait: float = 0.25,
     ) -> Bus:
         """Connect to NATS; once connected, reconnect forever after any outage.
 
         Args:
-            url: The server URL, e.g. `nats://127.0.0.1:4222`.
+            url: The server URL, e.g. `nats://127.0.0.1:4222` (`tls://...` for TLS).
             name: The connection's name, shown in the server's monitoring.
+            login: The NATS user to connect as (its replies come to its own inbox); None:
+                anonymous, which a server with users refuses.
+            tls: The TLS context, e.g. trusting a private authority (None: the system's).
             connect_timeout: Seconds the first connection may take.
             reconnect_wait: Seconds between reconnection attempts.
 
@@ -90,9 +97,19 @@ class Bus:
             ServiceUnavailable: The first connection failed.
         """
         nc = Client()
+        options: dict[str, Any] = {}
+        if login is not None:
+            options = {"user": login.user, "password": login.password, "inbox_prefix": login.inbox}
+        if tls is not None:
+            options["tls"] = tls
+
+        refused: list[str] = []  # the server's word on the credentials, if it refused them
 
         async def on_error(exc: Exception) -> None:
-            log.warning("nats error", connection=name, error=str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            if "authorization violation" in error.lower() and not nc.is_connected:
+                refused.append(error)
+            log.warning("nats error", connection=name, error=error)
 
         async def on_disconnected() -> None:
             log.warning("nats disconnected", connection=name)
@@ -114,11 +131,17 @@ class Bus:
                     max_reconnect_attempts=-1,
                     connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds, any real
                     reconnect_time_wait=reconnect_wait,  # type: ignore[arg-type]
+                    **options,
                 ),
                 timeout=connect_timeout * 2,
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             await nc.close()
+            if refused:
+                who = f"the user {login.user!r}" if login else "a connection without credentials"
+                raise ServiceUnavailable(
+                    f"NATS at {url} refuses {who} ({refused[-1]}): check the password"
+                ) from exc
             raise ServiceUnavailable(f"Cannot connect to NATS at {url}") from exc
         return cls(nc)
 
@@ -157,7 +180,15 @@ class Bus:
             # It went down meanwhile, or drains too slowly: just close.
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await asyncio.wait_for(self._nc.drain(), timeout=CLOSE_TIMEOUT)
-        await self._nc.close()  # a no-op after a drain
+        down = not self._nc.is_connected
+        try:
+            await self._nc.close()  # a no-op after a drain
+        except (OSError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
+            if not down:
+                raise
+            # NATS is down: nats-py writes what it buffered meanwhile (pulls, acks) into the
+            # lost connection and fails. None of it matters now: unacked messages come back.
+            log.info("nats was down at close", error=repr(exc))
 
     async def ensure_stream(self, name: str, subjects: list[str]) -> None:
         """Create a file-backed stream with a 2-minute duplicate window, or update it to that.
@@ -244,8 +275,11 @@ class Bus:
         while True:
             try:
                 msgs: list[Msg] = await sub.fetch(batch, timeout=FETCH_TIMEOUT)
-            except nats.errors.TimeoutError:
-                continue  # nothing to read (or an outage that looks the same): pull again
+            except (nats.errors.TimeoutError, TimeoutError):
+                # Nothing to read (or an outage that looks the same): pull again. Under load
+                # nats-py lets asyncio's own TimeoutError out of a fetch too, and that one is an
+                # OSError: it belongs here, not with the connection errors below.
+                continue
             except (nats.errors.Error, OSError) as exc:
                 log.warning("consumer cannot pull", consumer=durable, error=repr(exc))
                 await asyncio.sleep(RETRY_DELAY)

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from backoffice.core.broker import check_connected, connect
 from backoffice.core.config import Settings
 from backoffice.core.contexts import Context
-from backoffice.core.health import database_ready
 from backoffice.core.migrations import head_revisions
+from backoffice.core.schemagate import SchemaGate
 from backoffice.savings.accounting import handlers
 from backoffice.savings.accounting.service import AccountingService
 from backoffice.savings.keys import verifying_key
@@ -30,7 +30,7 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
         pool: the size of the event store's pool (and of the threads into it) and of the read
             engine's, and the read engine's overflow.
     """
-    heads = head_revisions(SAVINGS_ACCOUNTING.scripts)
+    gate = SchemaGate(NAME, head_revisions(SAVINGS_ACCOUNTING.scripts))
     verifier = TokenVerifier(
         verifying_key(settings), max_lifetime=settings.savings_token_ttl_seconds
     )
@@ -44,15 +44,21 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
         app.state.savings_accounting = service
         try:
             async with connect(app, NAME) as bus:
-                await handlers.register(bus, service, verifier)
-                await handlers.consume_user_events(bus, service)
-                yield
+
+                async def start(late: bool) -> None:
+                    if late:  # the store's connections predate the schema: new ones
+                        await service.reopen_store()
+                    await handlers.consume_user_events(bus, service)  # the events waited
+
+                async with gate.opening(service.database.engine, start):
+                    await handlers.register(bus, service, verifier, gate=gate)
+                    yield
         finally:
             await service.close()
 
     async def ready(app: FastAPI) -> str:
         check_connected(app, NAME)  # not before the service is open
         service: AccountingService = app.state.savings_accounting
-        return await database_ready(service.database.engine, heads)
+        return await gate.ready(service.database.engine)
 
     return Context(NAME, lifespan=(serving,), readiness={NAME: ready})

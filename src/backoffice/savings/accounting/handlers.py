@@ -23,6 +23,7 @@ from pydantic import Field
 from backoffice.core.errors import ValidationFailed
 from backoffice.core.messaging import Bus, Message
 from backoffice.core.messaging.messages import MessageModel, parse
+from backoffice.core.schemagate import SchemaGate
 from backoffice.core.types import MAX_INT
 from backoffice.savings import subjects
 from backoffice.savings.accounting.service import AccountingService
@@ -31,8 +32,7 @@ from backoffice.savings.tokens import TOKEN_MAX_LENGTH, TokenVerifier
 log = structlog.get_logger()
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
-# The durable consumer's name: one per service, shared by every instance of it.
-DURABLE = "savings-accounting"
+DURABLE = subjects.ACCOUNTING_DURABLE
 # The start of time for a range with no `from`.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -97,13 +97,18 @@ class UserEvent(MessageModel):
     token_version: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
 
 
-async def register(bus: Bus, service: AccountingService, verifier: TokenVerifier) -> None:
+async def register(
+    bus: Bus, service: AccountingService, verifier: TokenVerifier, *, gate: SchemaGate | None = None
+) -> None:
     """Answer the accounting commands and queries on `bus`, in the `savings-accounting` group.
+
+    While `gate` is closed, every one answers that the database is not migrated.
 
     Args:
         bus: the connected bus.
         service: the accounting service.
         verifier: verifies the customers' tokens the commands carry.
+        gate: the schema gate (None: always open).
     """
 
     async def create_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -163,7 +168,9 @@ async def register(bus: Bus, service: AccountingService, verifier: TokenVerifier
         subjects.TRANSACTIONS: transactions,
     }
     for subject, handler in handlers.items():
-        await bus.serve(subject, subjects.ACCOUNTING_QUEUE, handler)
+        await bus.serve(
+            subject, subjects.ACCOUNTING_QUEUE, gate.guard(handler) if gate else handler
+        )
 
 
 async def consume_user_events(bus: Bus, service: AccountingService) -> None:

@@ -91,6 +91,7 @@ class AccountingService:
         self.store = store
         self.database = database
         self.max_attempts = max_attempts
+        self._env: dict[str, str] = {}  # the store's settings, once opened by `open`
         self._threads = asyncio.Semaphore(threads)
 
     @classmethod
@@ -108,7 +109,17 @@ class AccountingService:
         env = eventsourcing_env(url, pool_size=store_pool_size)
         store = await asyncio.to_thread(AccountingStore, env=env)
         database = Database(url, pool_size=db_pool_size, max_overflow=db_max_overflow)
-        return cls(store, database, threads=store_pool_size)
+        service = cls(store, database, threads=store_pool_size)
+        service._env = env
+        return service
+
+    async def reopen_store(self) -> None:
+        """Open the event store again, on a database migrated since it was first opened.
+
+        The library looks the schema's types up once, when it connects.
+        """
+        stale, self.store = self.store, await asyncio.to_thread(AccountingStore, env=self._env)
+        await asyncio.to_thread(stale.close)
 
     async def close(self) -> None:
         """Close the store's pool and the engine."""

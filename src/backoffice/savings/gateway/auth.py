@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from backoffice.core.auth.dependencies import PLATFORM, SecurityScheme, authenticate, credentials
 from backoffice.core.auth.service import Principal
-from backoffice.core.errors import Forbidden, Unauthorized
+from backoffice.core.errors import DomainError, Forbidden, Unauthorized
 from backoffice.savings.tokens import CustomerClaims, TokenVerifier
 
 # A customer's own token (EdDSA), from POST /api/v1/savings/login.
@@ -28,6 +28,27 @@ CUSTOMER = SecurityScheme(
         "description": "A savings customer's token from POST /api/v1/savings/login",
     },
 )
+# The gateway's own login: what its 401s point at, served wherever the gateway is.
+CUSTOMER_LOGIN = "/api/v1/savings/login"
+
+
+class SignInRequired(Unauthorized):
+    """No valid credentials on a gateway route: the 401 names the gateway's own login.
+
+    Platform accounts may use Basic only where the platform's accounts are served with the
+    gateway; alone, the gateway takes bearer tokens only, and says so in its challenge.
+    """
+
+    def __init__(self, reason: str, *, basic: bool) -> None:
+        operators = "Basic or a platform bearer token" if basic else "a platform bearer token"
+        message = (
+            f"{reason}: customers sign in with POST {CUSTOMER_LOGIN} and send its access_token"
+            f" as 'Authorization: Bearer <token>' (platform accounts: {operators})"
+        )
+        challenge = 'Bearer realm="savings"'
+        if basic:
+            challenge += ', Basic realm="backoffice", charset="UTF-8"'
+        DomainError.__init__(self, message, headers={"WWW-Authenticate": challenge})
 
 
 class NotACustomer(Forbidden):
@@ -63,20 +84,32 @@ def _verify_customer(request: Request) -> CustomerClaims | None:
         return None  # perhaps a platform token: the caller's next step decides
 
 
+async def _platform_caller(request: Request) -> Principal:
+    """The platform account of the credentials; a 401 naming the gateway's login otherwise."""
+    try:
+        return await authenticate(request)
+    except Unauthorized as failure:
+        basic = request.app.state.auth_sessions is not None  # the platform's accounts served
+        reason = failure.message
+        if not basic and request.headers.get("authorization", "").lower().startswith("basic"):
+            reason = "Basic credentials are not taken here"
+        raise SignInRequired(reason, basic=basic) from None
+
+
 @credentials(CUSTOMER)
 async def get_customer(request: Request) -> CustomerClaims:
     """The signed-in customer; 401 without valid credentials, 403 for an operator's."""
     customer = _verify_customer(request)
     if customer is not None:
         return customer
-    await authenticate(request)  # 401 unless these are valid platform credentials
+    await _platform_caller(request)  # 401 unless these are valid platform credentials
     raise NotACustomer()
 
 
 @credentials(CUSTOMER, *PLATFORM)
 async def get_any_caller(request: Request) -> CustomerClaims | Principal:
     """A customer or a platform account; 401 otherwise."""
-    return _verify_customer(request) or await authenticate(request)
+    return _verify_customer(request) or await _platform_caller(request)
 
 
 @credentials(*PLATFORM)
@@ -84,7 +117,7 @@ async def get_operator(request: Request) -> Principal:
     """A platform admin; 401 without valid credentials, 403 for anyone else."""
     if _verify_customer(request) is not None:
         raise CustomersOnly()
-    principal = await authenticate(request)
+    principal = await _platform_caller(request)
     if not principal.is_admin:
         raise CustomersOnly()
     return principal

@@ -11,9 +11,9 @@ from backoffice.core.broker import check_connected, connect
 from backoffice.core.config import Settings
 from backoffice.core.contexts import Context
 from backoffice.core.db import Database
-from backoffice.core.health import database_ready
 from backoffice.core.messaging import OutboxRelay
 from backoffice.core.migrations import head_revisions
+from backoffice.core.schemagate import SchemaGate
 from backoffice.savings.keys import signing_key
 from backoffice.savings.subjects import USERS_EVENTS, USERS_STREAM
 from backoffice.savings.tokens import TokenSigner
@@ -34,7 +34,7 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
         pool: its connection pool's size and overflow.
     """
     signer = TokenSigner(signing_key(settings), ttl_seconds=settings.savings_token_ttl_seconds)
-    heads = head_revisions(SAVINGS_USERS.scripts)
+    gate = SchemaGate(NAME, head_revisions(SAVINGS_USERS.scripts))
 
     def setup(app: FastAPI) -> None:
         app.state.savings_users_db = Database(url, pool_size=pool[0], max_overflow=pool[1])
@@ -46,15 +46,23 @@ def context(settings: Settings, url: str, *, pool: tuple[int, int]) -> Context:
             async with connect(app, NAME) as bus:
                 await bus.ensure_stream(USERS_STREAM, [USERS_EVENTS])
                 relay = OutboxRelay(database.sessionmaker, OUTBOX, bus)
-                async with relay.lifespan():
-                    hasher = Hasher.from_settings(settings)
-                    await handlers.register(bus, database.sessionmaker, relay, hasher, signer)
-                    yield
+
+                async def start(late: bool) -> None:
+                    relay.start()  # no outbox to relay before the database is migrated
+
+                try:
+                    async with gate.opening(database.engine, start):
+                        hasher = Hasher.from_settings(settings)
+                        sessions = database.sessionmaker
+                        await handlers.register(bus, sessions, relay, hasher, signer, gate=gate)
+                        yield
+                finally:
+                    await relay.stop()
         finally:
             await database.dispose()
 
     async def ready(app: FastAPI) -> str:
         check_connected(app, NAME)
-        return await database_ready(app.state.savings_users_db.engine, heads)
+        return await gate.ready(app.state.savings_users_db.engine)
 
     return Context(NAME, setup=setup, lifespan=(serving,), readiness={NAME: ready})

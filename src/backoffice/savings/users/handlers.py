@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backoffice.core.errors import Conflict
 from backoffice.core.messaging import Bus, OutboxRelay
 from backoffice.core.messaging.messages import MessageModel, parse
+from backoffice.core.schemagate import SchemaGate
 from backoffice.savings.subjects import (
     DELETE_USER,
     GET_USER,
@@ -90,6 +91,8 @@ async def register(
     relay: OutboxRelay,
     hasher: Hasher,
     signer: TokenSigner,
+    *,
+    gate: SchemaGate | None = None,
 ) -> None:
     """Answer the users service's commands on `bus`, in the queue group `savings-users`.
 
@@ -99,6 +102,7 @@ async def register(
         relay: the outbox relay, woken after each committed change.
         hasher: hashes and verifies passwords.
         signer: signs login tokens (and verifies those the other commands carry).
+        gate: while closed, every command answers that the database is not migrated.
     """
     verifier = signer.verifier()
 
@@ -192,4 +196,4 @@ async def register(
         DELETE_USER: delete,
     }
     for subject, handler in handlers.items():
-        await bus.serve(subject, USERS_QUEUE, handler)
+        await bus.serve(subject, USERS_QUEUE, gate.guard(handler) if gate else handler)
