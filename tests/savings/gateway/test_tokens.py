@@ -20,13 +20,14 @@ from backoffice.core.messaging import Bus, RemoteError
 from backoffice.savings import subjects
 from backoffice.savings.keys import signing_key
 from backoffice.savings.tokens import AUDIENCE, ISSUER
+from tests import live
 from tests.savings.gateway.conftest import Customer, make_plan, sign_up
 
 
 @pytest.fixture
 async def bus(stack: FastAPI, stack_nats: EmbeddedNats) -> AsyncIterator[Bus]:
     """A connection of the test's own to the stack's NATS (as any process reaching it)."""
-    connection = await Bus.connect(stack_nats.url, name="test-tokens")
+    connection = await Bus.connect(live.tests_url(stack_nats), name="test-tokens")
     yield connection
     await connection.close()
 
