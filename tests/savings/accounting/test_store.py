@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from typing import Any, cast
 import psycopg
 import pytest
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from backoffice.savings.accounting.aggregate import Account
 from backoffice.savings.accounting.models import BOOKING_LOCK
@@ -222,6 +223,15 @@ def test_a_save_is_booked_at_one_instant_that_every_record_of_it_keeps(
     assert loaded.created_on == loaded.modified_on == booked
     at = "SELECT at FROM credits WHERE credit_id = %s"
     assert _row(plain_url, at, made.credit_id) == (booked,)
+    # Rewritten in place: the library's JSON as it wrote it, but for the instant.
+    state = (
+        "SELECT state FROM accounting_events WHERE originator_id = %s AND originator_version = 2"
+    )
+    (raw,) = _row(plain_url, state, account.id)
+    written = store.mapper.to_stored_event(made).state
+    assert bytes(raw) == written.replace(
+        made.timestamp.isoformat().encode(), booked.isoformat(timespec="microseconds").encode()
+    )
     dates = "SELECT opened_at, closed_at FROM accounts WHERE account_id = %s"
     assert _row(plain_url, dates, account.id) == (booked, None)
     loaded.close()
@@ -273,3 +283,21 @@ def test_snapshots_carry_the_booked_instants(store: AccountingStore) -> None:
     # The state restored from it (its own timestamp is when it was taken, after the save).
     assert snapshot.state["_modified_on"] == booked
     assert store.get_account(account.id, version=SNAPSHOT_INTERVAL).modified_on == booked
+
+
+def test_an_event_whose_json_starts_otherwise_is_booked_all_the_same(
+    store: AccountingStore,
+) -> None:
+    # The insert rewrites the library's JSON in place when it starts with the timestamp (as the
+    # library writes it), and through jsonb otherwise.
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    stored = store.mapper.to_stored_event(account.collect_events()[0])
+    fields = list(json.loads(stored.state).items())
+    assert fields[0][0] == "timestamp"
+    reordered = json.dumps(dict(reversed(fields))).encode()
+    before = datetime.now(UTC)
+    store.recorder.insert_events(  # and with no `booked` list to learn the instant through
+        [StoredEvent(stored.originator_id, stored.originator_version, stored.topic, reordered)]
+    )
+    (opened,) = [cast(Account.Event, e) for e in store.events.get(account.id)]
+    assert account.created_on < before < opened.timestamp < datetime.now(UTC)

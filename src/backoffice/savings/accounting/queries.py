@@ -136,7 +136,7 @@ async def settle(session: AsyncSession, account_id: UUID) -> datetime:
     """The database's clock, read once none of the account's saves booked by then can commit.
 
     A save is booked at the database's clock while it holds its account's booking lock, which
-    it keeps until it commits (`store.BOOKED_AT`). This statement waits for the save holding it,
+    it keeps until it commits (`store._INSERT_EVENTS`). This statement waits for the save holding it,
     if any, and reads the clock while holding that lock shared: a save of this account booked
     at or before the instant returned committed before the statement got the lock, and any later
     one is booked after the statement ends. So in a statement run after this one, in autocommit

@@ -46,7 +46,7 @@ SNAPSHOT_INTERVAL = 100
 class CreditRow:
     """A `credits` projection row: one credit and the running balances after it.
 
-    Its `at` is the save's booking instant, which only the database knows (see `BOOKED_AT`).
+    Its `at` is the save's booking instant, which only the database knows (`_INSERT_EVENTS`).
     """
 
     credit_id: UUID
@@ -83,12 +83,10 @@ class ProcessedMessage:
     msg_id: str
 
 
-# The save's booking instant (`BOOKED_AT`): the database's clock, read once per save while it
-# holds its accounts' booking locks (`models.BOOKING_LOCK`, until it commits), and kept for the
-# rest of the transaction in a transaction-local setting. An account's instants are in commit
-# order. The events' insert (`ProjectingRecorder`) sets it; the rows below read it.
-BOOKED_AT = "current_setting('backoffice.booked_at')::timestamptz"
-
+# The save's booking instant: the database's clock, read once per save while it holds its
+# accounts' booking locks (`models.BOOKING_LOCK`, until it commits), and kept for the rest of the
+# transaction in the transaction-local setting `backoffice.booked_at`. An account's instants are
+# in commit order. The events' insert (`ProjectingRecorder`) sets it; the rows below read it.
 _INSERT_CREDIT = (
     "INSERT INTO credits (credit_id, account_id, at, amount, main, savings, main_balance,"
     " savings_balance, originator_version, idempotency_key, request_hash)"
@@ -111,13 +109,17 @@ _INSERT_EVENTS = (
     "WITH e AS MATERIALIZED (SELECT * FROM unnest(%s::{schema}.{stored_event_type}[])),"
     " held AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock}, hashtext(id::text))"
     " FROM (SELECT DISTINCT originator_id AS id FROM e) AS ids),"
-    " booked AS MATERIALIZED (SELECT set_config('backoffice.booked_at',"
-    " clock_timestamp()::text, true)::timestamptz AS at FROM (SELECT count(*) FROM held) AS h)"
+    " booked AS MATERIALIZED (SELECT to_char(at AT TIME ZONE 'UTC',"
+    """ 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS iso FROM (SELECT set_config('backoffice.booked_at',"""
+    " clock_timestamp()::text, true)::timestamptz AS at FROM (SELECT count(*) FROM held) AS h) AS b)"
     " INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state)"
     " SELECT e.originator_id, e.originator_version, e.topic,"
-    " convert_to(jsonb_set(convert_from(e.state, 'UTF8')::jsonb, ARRAY['timestamp', '_data_'],"
-    """ to_jsonb(to_char(booked.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')))"""
-    "::text, 'UTF8')"
+    " CASE WHEN substr(e.state, 1, 48) = convert_to("
+    """'{{"timestamp":{{"_type_":"datetime_iso","_data_":"', 'UTF8')"""
+    " THEN overlay(e.state PLACING convert_to(booked.iso, 'UTF8') FROM 49"
+    """ FOR position('"'::bytea IN substr(e.state, 49)) - 1)"""
+    " ELSE convert_to(jsonb_set(convert_from(e.state, 'UTF8')::jsonb,"
+    " ARRAY['timestamp', '_data_'], to_jsonb(booked.iso))::text, 'UTF8') END"
     " FROM e CROSS JOIN booked"
     " RETURNING notification_id, current_setting('backoffice.booked_at')::timestamptz AS booked_at"
 )
@@ -127,7 +129,7 @@ _INSERT_PROCESSED = "INSERT INTO processed_messages (consumer, msg_id) VALUES (%
 class ProjectingRecorder(PostgresApplicationRecorder):
     """The library's recorder, plus the booking instant and the rows passed to `Application.save`.
 
-    Its events' insert books the save (`BOOKED_AT`) and writes that instant into each event's
+    Its events' insert books the save (`_INSERT_EVENTS`) and writes that instant into each event's
     own timestamp, in the statement that inserts them: whatever reads the events (a replay, the
     library's cache as it catches up, a snapshot) sees the instant the projections hold. The
     caller learns it through the `booked` list it passes to `save`.
