@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from backoffice.savings.accounting.aggregate import Account
+from backoffice.savings.accounting.models import BOOKING_LOCK
 from backoffice.savings.accounting.store import (
     SNAPSHOT_INTERVAL,
     AccountingStore,
@@ -194,3 +199,105 @@ def test_failed_saves_leave_the_connection_usable(accounting_database_url: str) 
         assert store.get_account(account.id).main == Decimal(8)
     finally:
         store.close()
+
+
+def _row(url: str, sql: str, *params: Any) -> tuple[Any, ...]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql, params).fetchone()
+        assert row is not None
+        return tuple(row)
+
+
+def test_a_save_is_booked_at_one_instant_that_every_record_of_it_keeps(
+    store: AccountingStore, plain_url: str
+) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    made = account.credit(uuid.uuid4(), Decimal(5), idempotency_key="k", request_hash="h")
+    before = datetime.now(UTC)
+    booked = store.save_account(account)
+    assert booked is not None and made.timestamp < before < booked < datetime.now(UTC)
+    # The events as stored (what replays, the cache and snapshots read) carry the booking.
+    stored = [cast(Account.Event, e) for e in store.events.get(account.id)]
+    assert [e.timestamp for e in stored] == [booked, booked]
+    loaded = store.get_account(account.id)
+    assert loaded.created_on == loaded.modified_on == booked
+    at = "SELECT at FROM credits WHERE credit_id = %s"
+    assert _row(plain_url, at, made.credit_id) == (booked,)
+    # Rewritten in place: the library's JSON as it wrote it, but for the instant.
+    state = (
+        "SELECT state FROM accounting_events WHERE originator_id = %s AND originator_version = 2"
+    )
+    (raw,) = _row(plain_url, state, account.id)
+    written = store.mapper.to_stored_event(made).state
+    assert bytes(raw) == written.replace(
+        made.timestamp.isoformat().encode(), booked.isoformat(timespec="microseconds").encode()
+    )
+    dates = "SELECT opened_at, closed_at FROM accounts WHERE account_id = %s"
+    assert _row(plain_url, dates, account.id) == (booked, None)
+    loaded.close()
+    closed = store.save_account(loaded)
+    assert closed is not None and closed > booked
+    assert store.get_account(account.id).closed_on == closed
+    assert _row(plain_url, dates, account.id) == (booked, closed)
+
+
+def test_a_save_without_events_is_booked_at_no_instant(store: AccountingStore) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account)
+    loaded = store.get_account(account.id)
+    assert store.save_account(loaded, processed=ProcessedMessage("test", uuid.uuid4().hex)) is None
+
+
+def test_a_save_is_booked_once_its_accounts_booking_lock_is_free(
+    store: AccountingStore, plain_url: str
+) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account)
+    other = Account(user_id=uuid.uuid4(), email="bob@example.com", full_name="Bob")
+    loaded = store.get_account(account.id)
+    loaded.credit(uuid.uuid4(), Decimal(5), idempotency_key="k", request_hash="h")
+    with psycopg.connect(plain_url) as conn, ThreadPoolExecutor(1) as pool:
+        conn.execute(  # a reader's share of the lock, held
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s::uuid::text))",
+            (BOOKING_LOCK, account.id),
+        )
+        assert store.save_account(other) is not None  # another account's save goes
+        saving = pool.submit(store.save_account, loaded)
+        with pytest.raises(TimeoutError):
+            saving.result(timeout=0.3)
+        released = _row(plain_url, "SELECT clock_timestamp()")[0]
+        conn.commit()
+        booked = saving.result(timeout=10)
+    assert booked is not None and booked > released
+
+
+def test_snapshots_carry_the_booked_instants(store: AccountingStore) -> None:
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    store.save_account(account)
+    for n in range(SNAPSHOT_INTERVAL - 1):  # versions 2..100
+        account.credit(uuid.uuid4(), Decimal(1), idempotency_key=str(n), request_hash="h")
+        booked = store.save_account(account)
+    assert store.snapshots is not None
+    (snapshot,) = [cast(Snapshot, s) for s in store.snapshots.get(account.id)]
+    assert snapshot.originator_version == SNAPSHOT_INTERVAL
+    # The state restored from it (its own timestamp is when it was taken, after the save).
+    assert snapshot.state["_modified_on"] == booked
+    assert store.get_account(account.id, version=SNAPSHOT_INTERVAL).modified_on == booked
+
+
+def test_an_event_whose_json_starts_otherwise_is_booked_all_the_same(
+    store: AccountingStore,
+) -> None:
+    # The insert rewrites the library's JSON in place when it starts with the timestamp (as the
+    # library writes it), and through jsonb otherwise.
+    account = Account(user_id=uuid.uuid4(), email="ann@example.com", full_name="Ann")
+    stored = store.mapper.to_stored_event(account.collect_events()[0])
+    fields = list(json.loads(stored.state).items())
+    assert fields[0][0] == "timestamp"
+    reordered = json.dumps(dict(reversed(fields))).encode()
+    before = datetime.now(UTC)
+    store.recorder.insert_events(  # and with no `booked` list to learn the instant through
+        [StoredEvent(stored.originator_id, stored.originator_version, stored.topic, reordered)]
+    )
+    (opened,) = [cast(Account.Event, e) for e in store.events.get(account.id)]
+    assert account.created_on < before < opened.timestamp < datetime.now(UTC)

@@ -64,6 +64,11 @@ async def test_a_percentage_plan_splits_each_credit_and_balances_follow_in_time(
     assert now.json()["data"]["main"] == 96.3
     assert now.json()["data"]["savings"] == 13.76
     assert now.json()["data"]["total"] == 110.06
+    # "now" is an instant of the database's clock: asked again with it, the same balance.
+    again = await api.get(
+        "/balance", params={"at": now.json()["data"]["at"]}, headers=customer.headers
+    )
+    assert again.json()["data"] == now.json()["data"]
 
     between = await api.get("/balance", params={"at": credits[0]["at"]}, headers=customer.headers)
     assert between.json()["data"]["total"] == 100.0

@@ -72,18 +72,18 @@ class Credit(MessageModel):
 
 
 class Balance(MessageModel):
-    """`balance` at an instant."""
+    """`balance` at an instant (none: now, by the accounting database's clock)."""
 
     token: Token
-    at: datetime
+    at: datetime | None = None
 
 
 class Transactions(MessageModel):
-    """`transactions` in [from, to), a page of them."""
+    """`transactions` in [from, to), a page of them (no `to`: up to now)."""
 
     token: Token
     from_: Annotated[datetime | None, Field(alias="from")] = None
-    to: datetime
+    to: datetime | None = None
     limit: Annotated[int, Field(ge=1, le=1000)]
     offset: Annotated[int, Field(ge=0)]
 

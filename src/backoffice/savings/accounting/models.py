@@ -37,6 +37,10 @@ from backoffice.core.db import NAMING_CONVENTION
 from backoffice.core.messaging.inbox import processed_messages_table
 
 MONEY = Numeric(14, 2)
+# The advisory locks that order an account's saves and the reads of its history: a save holds
+# `(BOOKING_LOCK, hashtext(account id))` from its booking instant to its commit (`store.py`),
+# a read up to an instant takes it shared for one statement (`queries.settle`).
+BOOKING_LOCK = 18
 
 
 class AccountingBase(DeclarativeBase):

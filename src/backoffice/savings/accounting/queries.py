@@ -3,6 +3,7 @@
 Every function takes a session; each runs one or two statements that stand alone (the
 service passes an autocommit session). The event store (`store.py`) is the only other way
 into this database, and the only writer of `accounts`, `credits` and `processed_messages`.
+A read up to an instant asks `settle` first (see there).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, literal, select, true
+from sqlalchemy import Text, Uuid, cast, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.savings.accounting.models import (
+    BOOKING_LOCK,
     AccountView,
     CreditView,
     Plan,
@@ -140,6 +142,32 @@ async def find_credit(
         )
     ).one_or_none()
     return None if row is None else CreditRecord(*row)
+
+
+async def settle(session: AsyncSession, account_id: UUID) -> datetime:
+    """The database's clock, read once none of the account's saves booked by then can commit.
+
+    A save is booked at the database's clock while it holds its account's booking lock, which
+    it keeps until it commits (`store._INSERT_EVENTS`). This statement waits for the save holding it,
+    if any, and reads the clock while holding that lock shared: a save of this account booked
+    at or before the instant returned committed before the statement got the lock, and any later
+    one is booked after the statement ends. So in a statement run after this one, in autocommit
+    (its own snapshot), the account's credits at or before the instant returned are all
+    visible, now and forever.
+
+    The lock lasts this statement only (microseconds of server time, no round trip): a save of
+    the same account waits at most that long.
+    """
+    held = select(
+        func.pg_advisory_xact_lock_shared(
+            BOOKING_LOCK, func.hashtext(cast(literal(account_id, Uuid), Text))
+        )
+    ).cte("held")
+    now: datetime | None = await session.scalar(
+        select(func.clock_timestamp()).select_from(held.prefix_with("MATERIALIZED"))
+    )
+    assert now is not None
+    return now
 
 
 def balance_statement(account_id: UUID, at: datetime) -> Any:

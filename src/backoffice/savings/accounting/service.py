@@ -433,21 +433,30 @@ class AccountingService:
             event = account.credit(
                 uuid4(), amount, idempotency_key=idempotency_key, request_hash=request_hash
             )
-            self.store.save_account(account)
             return {
                 "credit_id": event.credit_id,
                 "amount": event.amount,
                 "main": event.main,
                 "savings": event.savings,
-                "at": event.timestamp,
+                "at": self.store.save_account(account),  # booked in the commit
             }
 
         return await self._write(first_result, credit, check_first=False)
 
     async def balance(
-        self, user_id: UUID, at: datetime, *, token_version: int | None = None
+        self, user_id: UUID, at: datetime | None = None, *, token_version: int | None = None
     ) -> dict[str, Any]:
         """The balances right after the last credit at or before `at` (zeros if none).
+
+        Once `at` has passed (by the database's clock) the answer never changes: this read
+        waits for the credits still committing that could be booked at or before it
+        (`queries.settle`). An instant still to come gets the credits booked so far.
+
+        Args:
+            user_id: the account's user.
+            at: the instant, to the microsecond, included; None: now (the database's clock,
+                returned as `at`: asked again with it, the answer is the same).
+            token_version: the version of the customer's token (None: not checked).
 
         Returns:
             at, main, savings and total (main + savings).
@@ -456,10 +465,11 @@ class AccountingService:
             AccountNotFound: the account was never opened.
             TokenRefused: the customer's token (its version given) is no longer good.
         """
-        at = _aware(at)
         async with self._session() as session:
             if token_version is not None:
                 await self._check_token(session, user_id, token_version, missing_ok=False)
+            now = await queries.settle(session, user_id)
+            at = now if at is None else _aware(at)
             found = await queries.balance_at(session, user_id, at)
         if found is None:
             raise AccountNotFound()
@@ -470,13 +480,23 @@ class AccountingService:
         self,
         user_id: UUID,
         from_: datetime,
-        to: datetime,
+        to: datetime | None = None,
         *,
         limit: int,
         offset: int,
         token_version: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the user's credits in [from_, to), oldest first.
+
+        Once `to` has passed, the credits before it never change (as for `balance`).
+
+        Args:
+            user_id: the account's user.
+            from_: the first instant, included.
+            to: the end, excluded; None: now (the database's clock).
+            limit: the page's size.
+            offset: credits to skip.
+            token_version: the version of the customer's token (None: not checked).
 
         Returns:
             The page's credits (credit_id, amount, main, savings, at) and the range's total.
@@ -488,8 +508,10 @@ class AccountingService:
         async with self._session() as session:
             if token_version is not None:
                 await self._check_token(session, user_id, token_version, missing_ok=False)
+            now = await queries.settle(session, user_id)
+            end = now if to is None else _aware(to)
             items, total = await queries.credits_between(
-                session, user_id, _aware(from_), _aware(to), limit=limit, offset=offset
+                session, user_id, _aware(from_), end, limit=limit, offset=offset
             )
             missing = total == 0 and not await queries.account_exists(session, user_id)
         if missing:

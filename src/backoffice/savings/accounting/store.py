@@ -6,6 +6,11 @@ the same transaction as the events, the rows that answer queries by time (`credi
 accounts' current profile (`accounts`) and a consumer's processed message id
 (`processed_messages`): a save either records all of them or none.
 
+Every save is booked at one instant taken by the database inside its commit, under its
+account's booking lock: the events' own timestamps, the credits' `at` and the accounts' dates
+are that instant, so an account's instants follow its commit order (see `queries.settle` for
+the reads that rely on it, and docs/decisions.md "History that never changes").
+
 The library is synchronous (it has no async API: their issue #233); `service.py` calls it in
 threads. Its tables come from this service's Alembic history, never from the library.
 """
@@ -14,21 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Recording, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier, Literal
 
 from backoffice.core.embedded import driver_url
 from backoffice.savings.accounting.aggregate import Account
+from backoffice.savings.accounting.models import BOOKING_LOCK
 
 # Loading an account replays at most this many events after its latest snapshot (measured:
 # 10,001 events took 250 ms to rebuild without a snapshot, 3.8 ms with one 100 events back).
@@ -37,11 +44,13 @@ SNAPSHOT_INTERVAL = 100
 
 @dataclass(frozen=True, slots=True)
 class CreditRow:
-    """A `credits` projection row: one credit and the running balances after it."""
+    """A `credits` projection row: one credit and the running balances after it.
+
+    Its `at` is the save's booking instant, which only the database knows (`_INSERT_EVENTS`).
+    """
 
     credit_id: UUID
     account_id: UUID
-    at: datetime
     amount: Decimal
     main: Decimal
     savings: Decimal
@@ -54,14 +63,16 @@ class CreditRow:
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
-    """An `accounts` projection row: the account's current profile and plan."""
+    """An `accounts` projection row: the account's current profile and plan.
+
+    Opened (on its first save) and closed (if `closed`) at the save's booking instant.
+    """
 
     account_id: UUID
     email: str
     full_name: str
     plan_id: int | None
-    opened_at: datetime
-    closed_at: datetime | None
+    closed: bool
     token_version: int = 1
 
 
@@ -73,23 +84,57 @@ class ProcessedMessage:
     msg_id: str
 
 
+# The save's booking instant: the database's clock, read once per save while it holds its
+# accounts' booking locks (`models.BOOKING_LOCK`, until it commits), and kept for the rest of the
+# transaction in the transaction-local setting `backoffice.booked_at`. An account's instants are
+# in commit order. The events' insert (`ProjectingRecorder`) sets it; the rows below read it.
 _INSERT_CREDIT = (
     "INSERT INTO credits (credit_id, account_id, at, amount, main, savings, main_balance,"
     " savings_balance, originator_version, idempotency_key, request_hash)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " VALUES (%s, %s, current_setting('backoffice.booked_at')::timestamptz,"
+    " %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _UPSERT_ACCOUNT = (
     "INSERT INTO accounts (account_id, email, full_name, plan_id, opened_at, closed_at,"
-    " token_version) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " token_version) VALUES (%s, %s, %s, %s, current_setting('backoffice.booked_at')::timestamptz,"
+    " CASE WHEN %s THEN current_setting('backoffice.booked_at')::timestamptz END, %s)"
     " ON CONFLICT (account_id) DO UPDATE SET email = EXCLUDED.email,"
     " full_name = EXCLUDED.full_name, plan_id = EXCLUDED.plan_id,"
-    " closed_at = EXCLUDED.closed_at, token_version = EXCLUDED.token_version"
+    " closed_at = coalesce(accounts.closed_at, EXCLUDED.closed_at),"
+    " token_version = EXCLUDED.token_version"
+)
+# The library's events insert (its composite type's columns, the notification ids returned),
+# and before it, in the same statement: the booking locks of the save's accounts taken, then
+# the booking instant read and kept, then written into each event's JSON timestamp as the
+# library writes a datetime (its `datetime_iso` transcoding, UTC).
+_INSERT_EVENTS = (
+    "WITH e AS MATERIALIZED (SELECT * FROM unnest(%s::{schema}.{stored_event_type}[])),"
+    " held AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock}, hashtext(id::text))"
+    " FROM (SELECT DISTINCT originator_id AS id FROM e) AS ids),"
+    " booked AS MATERIALIZED (SELECT to_char(at AT TIME ZONE 'UTC',"
+    """ 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS iso FROM (SELECT set_config('backoffice.booked_at',"""
+    " clock_timestamp()::text, true)::timestamptz AS at FROM (SELECT count(*) FROM held) AS h) AS b)"
+    " INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state)"
+    " SELECT e.originator_id, e.originator_version, e.topic,"
+    " CASE WHEN substr(e.state, 1, 48) = convert_to("
+    """'{{"timestamp":{{"_type_":"datetime_iso","_data_":"', 'UTF8')"""
+    " THEN overlay(e.state PLACING convert_to(booked.iso, 'UTF8') FROM 49"
+    """ FOR position('"'::bytea IN substr(e.state, 49)) - 1)"""
+    " ELSE convert_to(jsonb_set(convert_from(e.state, 'UTF8')::jsonb,"
+    " ARRAY['timestamp', '_data_'], to_jsonb(booked.iso))::text, 'UTF8') END"
+    " FROM e CROSS JOIN booked"
+    " RETURNING notification_id, current_setting('backoffice.booked_at')::timestamptz AS booked_at"
 )
 _INSERT_PROCESSED = "INSERT INTO processed_messages (consumer, msg_id) VALUES (%s, %s)"
 
 
 class ProjectingRecorder(PostgresApplicationRecorder):
-    """The library's recorder, plus the projection rows passed to `Application.save`.
+    """The library's recorder, plus the booking instant and the rows passed to `Application.save`.
+
+    Its events' insert books the save (`_INSERT_EVENTS`) and writes that instant into each event's
+    own timestamp, in the statement that inserts them: whatever reads the events (a replay, the
+    library's cache as it catches up, a snapshot) sees the instant the projections hold. The
+    caller learns it through the `booked` list it passes to `save`.
 
     The rows go in the events' transaction, after the events (so after the library's table
     lock: no projection write ever waits while holding it). A reused idempotency key or a
@@ -103,6 +148,17 @@ class ProjectingRecorder(PostgresApplicationRecorder):
     (seen here). And they are never prepared (`prepare=False`): a version conflict may come
     first and skip them.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Saves hold the library's table lock here, so they never wait on each other for the
+        # booking locks, only on a reader's one statement (`queries.settle`).
+        self.insert_events_statement = SQL(_INSERT_EVENTS).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            stored_event_type=Identifier(self.stored_event_type_name),
+            lock=Literal(BOOKING_LOCK),
+        )
 
     def _insert_events(
         self,
@@ -125,6 +181,19 @@ class ProjectingRecorder(PostgresApplicationRecorder):
         with curs.connection.cursor() as projection:
             self._project(projection, **kwargs)
 
+    def _fetch_ids_after_insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        booked: list[datetime] | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        if booked is not None:
+            booked[:] = [rows[0]["booked_at"].astimezone(UTC)]
+        return [row["notification_id"] for row in rows]
+
     @staticmethod
     def _project(
         curs: Cursor[DictRow],
@@ -140,7 +209,6 @@ class ProjectingRecorder(PostgresApplicationRecorder):
                 (
                     row.credit_id,
                     row.account_id,
-                    row.at,
                     row.amount,
                     row.main,
                     row.savings,
@@ -160,8 +228,7 @@ class ProjectingRecorder(PostgresApplicationRecorder):
                     account.email,
                     account.full_name,
                     account.plan_id,
-                    account.opened_at,
-                    account.closed_at,
+                    account.closed,
                     account.token_version,
                 ),
                 prepare=False,
@@ -191,7 +258,6 @@ def projection_of(account: Account) -> tuple[list[CreditRow], AccountRow | None]
             CreditRow(
                 credit_id=e.credit_id,
                 account_id=account.id,
-                at=e.timestamp,
                 amount=e.amount,
                 main=e.main,
                 savings=e.savings,
@@ -209,8 +275,7 @@ def projection_of(account: Account) -> tuple[list[CreditRow], AccountRow | None]
             email=account.email,
             full_name=account.full_name,
             plan_id=account.plan_id,
-            opened_at=account.created_on,
-            closed_at=account.closed_on,
+            closed=account.is_closed,
             token_version=account.token_version,
         )
         if changed
@@ -251,19 +316,25 @@ class AccountingStore(Application[UUID]):
 
     def save_account(
         self, account: Account, *, processed: ProcessedMessage | None = None
-    ) -> list[Recording[UUID]]:
+    ) -> datetime | None:
         """Save an account's pending events with their projection rows, in one transaction.
 
         Args:
             account: the account, with pending events (or none: then only `processed`).
             processed: the message whose effect this is, recorded in the same transaction.
 
+        Returns:
+            The instant the save was booked at: every saved event's timestamp as stored (the
+            objects in `account` keep the ones they were made with). None without events.
+
         Raises:
             eventsourcing.persistence.IntegrityError: another save took this version, or a
                 unique key (idempotency key, processed message) is taken.
         """
         credits, row = projection_of(account)
-        return self.save(account, credits=credits, account=row, processed=processed)
+        booked: list[datetime] = []
+        self.save(account, credits=credits, account=row, processed=processed, booked=booked)
+        return booked[0] if booked else None
 
     def record_processed(self, processed: ProcessedMessage) -> None:
         """Record a message that needed no change (its redelivery is then skipped early)."""

@@ -84,10 +84,8 @@ def _client(request: Request) -> SavingsClient:
     return client
 
 
-def _instant(value: datetime | None, field: str) -> datetime:
-    """`value` in UTC (a time without an offset is UTC); now when absent."""
-    if value is None:
-        return datetime.now(UTC)
+def _instant(value: datetime, field: str) -> datetime:
+    """`value` in UTC (a time without an offset is UTC)."""
     try:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except OverflowError:
@@ -210,6 +208,18 @@ async def credit(
     return ok(CreditRead.model_validate(data), "Created", status_code=201)
 
 
+# What the history endpoints' instants mean (the README's savings section says the same).
+INSTANT = (
+    "ISO 8601 instant (no offset: UTC), kept to the microsecond (finer digits are dropped)."
+    " Credits are booked at the accounting database's clock as they commit; once an instant"
+    " has passed, the answer up to it never changes."
+)
+MILLISECONDS = (
+    " A client that keeps milliseconds (JavaScript's `Date`) should send back the instants it"
+    " received as strings: `...06.307582Z` cut to `...06.307Z` comes before that credit."
+)
+
+
 @router.get(
     "/balance",
     response_model=Envelope[BalanceRead],
@@ -220,11 +230,22 @@ async def balance(
     customer: Customer,
     request: Request,
     at: Annotated[
-        datetime | None, Query(description="ISO 8601 instant (no offset: UTC); default now")
+        datetime | None,
+        Query(
+            description=f"{INSTANT} Included: a credit booked at `at` counts.{MILLISECONDS}"
+            " Default: now, by the accounting database's clock, returned as `at`: asking"
+            " again with that `at` gives the same balance."
+        ),
     ] = None,
 ) -> Envelope[BalanceRead]:
-    """The balances after every credit made at or before `at`."""
-    payload = {"token": customer.token, "at": _instant(at, "at").isoformat()}
+    """The balances after every credit booked at or before `at`.
+
+    An instant still to come is answered with the credits booked so far.
+    """
+    payload = {
+        "token": customer.token,
+        "at": _instant(at, "at").isoformat() if at is not None else None,
+    }
     data = await _client(request).account(subjects.BALANCE, payload)
     return ok(BalanceRead.model_validate(data))
 
@@ -241,21 +262,25 @@ async def transactions(
     page: Pagination,
     from_: Annotated[
         datetime | None,
-        Query(alias="from", description="ISO 8601, included (no offset: UTC); default: all"),
+        Query(alias="from", description=f"{INSTANT} Included. Default: all."),
     ] = None,
     to: Annotated[
-        datetime | None, Query(description="ISO 8601, excluded (no offset: UTC); default now")
+        datetime | None,
+        Query(
+            description=f"{INSTANT} Excluded: a credit booked at `to` is not listed."
+            f"{MILLISECONDS} Default: now, by the accounting database's clock."
+        ),
     ] = None,
 ) -> Envelope[list[CreditRead]]:
     """Paginated; `from` after `to` is a 422."""
     start = _instant(from_, "from") if from_ is not None else None
-    end = _instant(to, "to")
-    if start is not None and start > end:
+    end = _instant(to, "to") if to is not None else None
+    if start is not None and start > (end or datetime.now(UTC)):
         raise ValidationFailed.field("from", "`from` must be on or before `to`")
     payload: dict[str, Any] = {
         "token": customer.token,
         "from": start.isoformat() if start is not None else None,
-        "to": end.isoformat(),
+        "to": end.isoformat() if end is not None else None,
         "limit": page.limit,
         "offset": page.offset,
     }
