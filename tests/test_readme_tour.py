@@ -38,7 +38,7 @@ def live(server_url: str) -> Iterator[tuple[str, str]]:
         for savings in savings_databases(server_url, "readme_tour"):
             asyncio.run(load_demo_plans(savings[SAVINGS_ACCOUNTING.service]))
             with own_nats("readme_tour") as nats:
-                settings = settings_for(url, savings=savings, nats_url=nats.url)
+                settings = settings_for(url, savings=savings, nats=nats)
                 with serve(create_app(settings, database_url=url)) as base:
                     yield base, url
 

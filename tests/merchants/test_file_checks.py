@@ -26,7 +26,10 @@ def _import(url: str, *paths: Path, **options: int) -> list[FileResult]:
 
 def _runs(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT file_name, status FROM import_runs ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT file_name, status FROM import_runs WHERE dataset = %s ORDER BY id",
+            (MERCHANT_ACTIVITIES.name,),
+        ).fetchall()
 
 
 def _count(url: str) -> int:
