@@ -7,22 +7,23 @@ from typing import Any
 
 import httpx
 import schemathesis
+import schemathesis.specs.openapi.checks
+from schemathesis.checks import CHECKS as CHECKS_REGISTRY
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
 from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinished
 from schemathesis.engine.recorder import ScenarioRecorder
 
-# What the suite holds every response to: no 5xx, only documented statuses, bodies and headers
-# as documented, and for a method the path does not serve a 405 with `Allow`.
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "unsupported_method",
-    "allow_header_conformance",
-)
+from backoffice.core.openapi import RULES
+
+# Every check schemathesis has (`--checks all`): no 5xx; only documented statuses, bodies and
+# headers; schema-valid input accepted and schema-invalid input refused; a 405 with `Allow`
+# for a method the path does not serve; credentials required where the document says so; a
+# deleted resource gone, a created one there.
+CHECKS = tuple(CHECKS_REGISTRY.get_all_names())
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+# What positive_data_acceptance expects of schema-valid input by default.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,16 @@ def config(
     max_examples: int,
     seed: int,
     checks: tuple[str, ...] = CHECKS,
-    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing"),
+    phases: tuple[str, ...] = PHASES,
     mode: str = "all",
+    document: dict[str, Any] | None = None,
 ) -> SchemathesisConfig:
-    """A schemathesis configuration for one run against `base_url`."""
+    """A schemathesis configuration for one run against `base_url`.
+
+    An operation whose document lists rules beyond its schema (`x-rules`, see
+    `core.openapi.rules_beyond_schema`) may refuse schema-valid input with the status it names;
+    every other operation must accept schema-valid input.
+    """
     data: dict[str, Any] = {
         "seed": seed,
         "base-url": base_url,
@@ -64,8 +71,25 @@ def config(
             name: {"enabled": name in phases}
             for name in ("examples", "coverage", "fuzzing", "stateful")
         },
+        "operations": _rules_beyond_schema(document or {}),
     }
     return SchemathesisConfig.from_dict(data)
+
+
+def _rules_beyond_schema(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "include-name": f"{method.upper()} {path}",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*ACCEPTED, str(operation[RULES]["status"])]
+                }
+            },
+        }
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if RULES in operation
+    ]
 
 
 @dataclass
@@ -91,7 +115,7 @@ def run(schema_url: str, settings: SchemathesisConfig) -> Report:
     for event in from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
             report.findings.extend(_failures(event.recorder))
-            if event.recorder.checks:
+            if event.recorder.checks and event.phase != "stateful":
                 report.operations.add(event.recorder.label)
                 report.responses_checked += len(event.recorder.checks)
         elif isinstance(event, NonFatalError):
@@ -114,7 +138,12 @@ def _failures(recorder: ScenarioRecorder) -> list[Finding]:
     return found
 
 
+def document(base_url: str) -> dict[str, Any]:
+    """The served OpenAPI document."""
+    served: dict[str, Any] = httpx.get(f"{base_url}/openapi.json").json()
+    return served
+
+
 def operation_count(base_url: str) -> int:
     """How many operations the served OpenAPI document declares."""
-    document = httpx.get(f"{base_url}/openapi.json").json()
-    return sum(len(item) for item in document["paths"].values())
+    return sum(len(item) for item in document(base_url)["paths"].values())

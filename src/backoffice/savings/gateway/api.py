@@ -23,8 +23,10 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.money import to_cents
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import Instant
 from backoffice.savings import subjects
 from backoffice.savings.gateway.auth import AnyCaller, Customer, Operator
 from backoffice.savings.gateway.client import SavingsClient
@@ -145,6 +147,10 @@ async def select_plan(body: PlanChoice, customer: Customer, request: Request) ->
     response_model=Envelope[CreditRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, *CALL_ERRORS),
     summary="Credit your account; the amount is split by your plan",
+    openapi_extra=rules_beyond_schema(
+        "with a flat-amount plan, the amount must exceed the flat amount",
+        "the balances after the credit stay within 999999999999.99",
+    ),
 )
 async def credit(
     body: CreditCreate, key: IdempotencyKey, customer: Customer, request: Request
@@ -175,7 +181,7 @@ async def balance(
     customer: Customer,
     request: Request,
     at: Annotated[
-        datetime | None, Query(description="ISO 8601 instant (no offset: UTC); default now")
+        Instant | None, Query(description="RFC 3339 instant (no offset: UTC); default now")
     ] = None,
 ) -> Envelope[BalanceRead]:
     """The balances after every credit made at or before `at`."""
@@ -189,17 +195,18 @@ async def balance(
     response_model=Envelope[list[CreditRead]],
     responses=error_responses(*AUTH_ERRORS, NotFound, *CALL_ERRORS),
     summary="Your credits in a time range, oldest first",
+    openapi_extra=rules_beyond_schema("from must not be after to"),
 )
 async def transactions(
     customer: Customer,
     request: Request,
     page: Pagination,
     from_: Annotated[
-        datetime | None,
-        Query(alias="from", description="ISO 8601, included (no offset: UTC); default: all"),
+        Instant | None,
+        Query(alias="from", description="RFC 3339, included (no offset: UTC); default: all"),
     ] = None,
     to: Annotated[
-        datetime | None, Query(description="ISO 8601, excluded (no offset: UTC); default now")
+        Instant | None, Query(description="RFC 3339, excluded (no offset: UTC); default now")
     ] = None,
 ) -> Envelope[list[CreditRead]]:
     """Paginated; `from` after `to` is a 422."""
