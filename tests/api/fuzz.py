@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import linecache
+import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import schemathesis
-import schemathesis.specs.openapi.checks
+import schemathesis.specs.openapi.checks  # registers the OpenAPI checks
+import schemathesis.specs.openapi.coverage._schema  # its lambdas are parsed first
+from hypothesis.internal import lambda_sources
 from schemathesis.checks import CHECKS as CHECKS_REGISTRY
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
@@ -51,12 +57,14 @@ def config(
     phases: tuple[str, ...] = PHASES,
     mode: str = "all",
     document: dict[str, Any] | None = None,
+    only: str | None = None,
 ) -> SchemathesisConfig:
     """A schemathesis configuration for one run against `base_url`.
 
     An operation whose document lists rules beyond its schema (`x-rules`, see
     `core.openapi.rules_beyond_schema`) may refuse schema-valid input with the status it names;
-    every other operation must accept schema-valid input.
+    every other operation must accept schema-valid input. `only`: a path prefix, the others
+    are left out.
     """
     data: dict[str, Any] = {
         "seed": seed,
@@ -73,6 +81,9 @@ def config(
         },
         "operations": _rules_beyond_schema(document or {}),
     }
+    if only is not None:
+        skipped = {"include-path-regex": f"^(?!{re.escape(only)})", "enabled": False}
+        data["operations"].append(skipped)
     return SchemathesisConfig.from_dict(data)
 
 
@@ -108,9 +119,31 @@ class Report:
         assert len(self.operations) == operations, f"only {len(self.operations)} operations ran"
 
 
+def _parse_lambdas_once() -> None:
+    """Parse, in this thread, the sources hypothesis reads to describe schemathesis's lambdas.
+
+    On Python 3.11 the AST module keeps its recursion depth in state shared by every thread,
+    so two workers describing a filter at once can fail with `SystemError: AST constructor
+    recursion depth mismatch` (fixed in 3.12). Hypothesis caches each file's parse: filling that
+    cache first leaves the workers nothing to parse.
+    """
+    if sys.version_info >= (3, 12):
+        return
+    cache: Any = lambda_sources.AST_LAMBDAS_CACHE  # keyed by a file's lines, as a tuple
+    extract: Any = lambda_sources.extract_all_lambdas
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if not name.startswith(("schemathesis", "hypothesis")) or not source:
+            continue
+        lines = tuple(linecache.getlines(source, module.__dict__))
+        if lines and any("lambda" in line for line in lines):
+            cache[lines] = extract(ast.parse("".join(lines)))
+
+
 def run(schema_url: str, settings: SchemathesisConfig) -> Report:
     """Every failure schemathesis finds over the whole document."""
     schema = schemathesis.openapi.from_url(schema_url, config=settings)
+    _parse_lambdas_once()
     report = Report([], set(), 0)
     for event in from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
@@ -144,6 +177,7 @@ def document(base_url: str) -> dict[str, Any]:
     return served
 
 
-def operation_count(base_url: str) -> int:
-    """How many operations the served OpenAPI document declares."""
-    return sum(len(item) for item in document(base_url)["paths"].values())
+def operation_count(base_url: str, only: str = "") -> int:
+    """How many operations the served OpenAPI document declares (under the path prefix)."""
+    paths = document(base_url)["paths"]
+    return sum(len(item) for path, item in paths.items() if path.startswith(only))

@@ -1,7 +1,8 @@
 """Schemathesis, every check (`--checks all`), over every operation of the OpenAPI document.
 
-Run as an admin and as a savings customer (a bearer token from the gateway's own signup and
-login), so both the platform's operations and the customer's reach their handlers. A route
+Run as an admin over the whole document, and as a savings customer (a bearer token from the
+gateway's own signup and login) over the gateway's operations, so the customer's reach their
+handlers too. A route
 added later is covered with no extra work. `FUZZ_EXAMPLES` and `FUZZ_SEED` widen a run by hand
 (the issue's acceptance run: `FUZZ_EXAMPLES=100 FUZZ_SEED=<new>`).
 """
@@ -18,6 +19,7 @@ from tests.api.fuzz import config, document, operation_count, run
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261204"))
+SAVINGS = "/api/v1/savings/"
 
 
 def customer_token(api_url: str) -> str:
@@ -40,9 +42,17 @@ def test_every_operation_answers_as_documented_to_an_admin(api_url):
     run(f"{api_url}/openapi.json", settings).assert_clean(operations=operation_count(api_url))
 
 
-def test_every_operation_answers_as_documented_to_a_customer(api_url):
+def test_every_savings_operation_answers_as_documented_to_a_customer(api_url):
+    # A customer's token opens the savings gateway only; how every other operation refuses it
+    # is the auth matrix's business.
     customer = {"Authorization": f"Bearer {customer_token(api_url)}"}
     settings = config(
-        api_url, customer, max_examples=EXAMPLES, seed=SEED + 1, document=document(api_url)
+        api_url,
+        customer,
+        max_examples=EXAMPLES,
+        seed=SEED + 1,
+        document=document(api_url),
+        only=SAVINGS,
     )
-    run(f"{api_url}/openapi.json", settings).assert_clean(operations=operation_count(api_url))
+    report = run(f"{api_url}/openapi.json", settings)
+    report.assert_clean(operations=operation_count(api_url, SAVINGS))
