@@ -87,6 +87,27 @@ def config(
     return SchemathesisConfig.from_dict(data)
 
 
+TOML_HEADER = """\
+# Generated from the OpenAPI document's `x-rules` (tests/api/test_conformance.py keeps the two
+# in step): each operation below refuses some schema-valid input, for a rule its schema cannot
+# state, with the status it names. `schemathesis run --checks all` reads this file and expects
+# that status there, and nowhere else.
+"""
+
+
+def schemathesis_toml(document: dict[str, Any]) -> str:
+    """The repository's `schemathesis.toml`: the same exemptions as `config`, for the CLI."""
+    blocks = [TOML_HEADER]
+    for operation in _rules_beyond_schema(document):
+        statuses = operation["checks"]["positive_data_acceptance"]["expected-statuses"]
+        listed = ", ".join(f'"{status}"' for status in statuses)
+        blocks.append(
+            f'[[operations]]\ninclude-name = "{operation["include-name"]}"\n'
+            f"checks.positive_data_acceptance.expected-statuses = [{listed}]\n"
+        )
+    return "\n".join(blocks)
+
+
 def _rules_beyond_schema(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {

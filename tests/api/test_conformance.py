@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backoffice.savings.keys import signing_key
 from backoffice.savings.tokens import TokenSigner
+from tests.api.fuzz import schemathesis_toml
 from tests.payroll.factories import make_country
 
 
@@ -170,7 +172,7 @@ async def test_an_integer_is_not_a_fraction_a_string_or_a_boolean(client, admin,
     assert response.status_code == 422, response.text
 
 
-@pytest.mark.parametrize("spelling", ["0{id}", "+{id}", "%20{id}", "{id}.0", "{id}%20"])
+@pytest.mark.parametrize("spelling", ["0{id}", "+{id}", "%20{id}", "{id}.5", "{id}%20", "{id}e0"])
 async def test_a_path_id_is_canonical(app, client, admin, spelling):
     company_id = await new_company(client, admin)
     assert schema_of(app, "/api/v1/org/companies/{company_id}", "get", "company_id")["pattern"]
@@ -179,9 +181,11 @@ async def test_a_path_id_is_canonical(app, client, admin, spelling):
     assert response.status_code == 422, (path, response.text)
     canonical = await client.get(f"/api/v1/org/companies/{company_id}", headers=admin)
     assert canonical.status_code == 200
+    integral = await client.get(f"/api/v1/org/companies/{company_id}.0", headers=admin)
+    assert integral.status_code == 200  # JSON Schema's integer admits 7.0
 
 
-@pytest.mark.parametrize("limit", ["07", "+7", "7.0"])
+@pytest.mark.parametrize("limit", ["07", "+7", "7.5", " 7", "7e0"])
 async def test_a_page_size_is_canonical(client, admin, limit):
     response = await client.get("/api/v1/org/companies", params={"limit": limit}, headers=admin)
     assert response.status_code == 422, response.text
@@ -326,3 +330,12 @@ def test_rules_beyond_the_schema_are_in_the_document(app):
     operation = app.openapi()["paths"]["/api/v1/employees/list"]["get"]
     assert operation["x-rules"]["status"] == 422
     assert "min_salary must not exceed max_salary" in operation["description"]
+
+
+def test_the_cli_s_config_lists_every_rule_beyond_the_schema(app):
+    """`schemathesis run --checks all` from the repository reads the same exemptions."""
+    written = (Path(__file__).parents[2] / "schemathesis.toml").read_text()
+    assert written == schemathesis_toml(app.openapi())
+    assert written.count("[[operations]]") == len(
+        [op for item in app.openapi()["paths"].values() for op in item.values() if "x-rules" in op]
+    )

@@ -107,5 +107,6 @@ def test_an_id_is_a_json_integer_and_an_integral_float_is_one():
     for refused in ("7", True, 7.5, 0, 2**31):
         assert not accepts(body, refused)
     assert param.validate_python("7") == 7
-    for refused in ("07", "+7", " 7", "7.0", "0", "\u0667"):
+    assert param.validate_python("7.0") == 7
+    for refused in ("07", "+7", " 7", "7.5", "7e0", "0", "\u0667"):
         assert not accepts(param, refused)

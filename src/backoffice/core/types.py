@@ -7,7 +7,8 @@ holds every operation to it):
 
 - body integers are JSON integers; `7.0` is the integer 7 (JSON Schema's `integer` admits it),
   `"7"` and `true` are refused;
-- integers in a path or a query are canonical decimals (`7`, not `007`, `+7`, ` 7` or `7.0`);
+- integers in a path or a query are canonical decimals (`7`, not `007`, `+7` or ` 7`; `7.0`
+  is 7 there too);
 - dates are `YYYY-MM-DD` and instants RFC 3339 text, never a bare number read as Unix time;
 - names are one line of text: no control character, not blank, at most `max_length` characters
   as sent (surrounding spaces are then dropped); prose may hold line breaks and tabs.
@@ -40,13 +41,17 @@ _SPACE_CLASS = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 def canonical(minimum: int) -> Any:
     """A validator of an integer parameter's text: ASCII digits, no sign or leading zero."""
-    digits = re.compile(r"0|[1-9][0-9]{0,18}" if minimum <= 0 else r"[1-9][0-9]{0,18}")
+    digits = re.compile(
+        r"(0|[1-9][0-9]{0,18})(\.0+)?" if minimum <= 0 else r"[1-9][0-9]{0,18}(\.0+)?"
+    )
 
     def check(value: Any) -> Any:
-        if isinstance(value, str) and not digits.fullmatch(value):
-            raise ValueError(
-                "must be a whole number in ASCII digits, without sign, leading zeros or spaces"
-            )
+        if isinstance(value, str):
+            if not digits.fullmatch(value):
+                raise ValueError(
+                    "must be a whole number in ASCII digits, without sign, leading zeros or spaces"
+                )
+            return value.partition(".")[0]  # `7.0` is 7, as JSON Schema's `integer` has it
         return value
 
     return BeforeValidator(check)
@@ -60,8 +65,8 @@ def _whole(value: Any) -> Any:
 
 
 # The text of a positive integer parameter, as documented (the validator above enforces it).
-CANONICAL_POSITIVE = "^[1-9][0-9]*$"
-CANONICAL_NATURAL = "^(0|[1-9][0-9]*)$"
+CANONICAL_POSITIVE = "^[1-9][0-9]*(\\.0+)?$"
+CANONICAL_NATURAL = "^(0|[1-9][0-9]*)(\\.0+)?$"
 
 # A row id in a path or query parameter: 1 .. 2^31-1, written canonically.
 IdParam = Annotated[

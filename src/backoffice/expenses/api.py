@@ -64,7 +64,7 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
     openapi_extra=rules_beyond_schema(
         "amount within the policy's min_amount and max_amount",
         "the policy must be active and of the employee's company",
-        "an approver must exist for every required step",
+        "the policy has approval steps, and an approver exists for every required step",
     ),
 )
 async def submit_expense(
