@@ -185,7 +185,7 @@ async def test_a_path_id_is_canonical(app, client, admin, spelling):
     assert integral.status_code == 200  # JSON Schema's integer admits 7.0
 
 
-@pytest.mark.parametrize("limit", ["07", "+7", "7.5", " 7", "7e0"])
+@pytest.mark.parametrize("limit", ["07", "+7", "7.5", " 7", "7e0", "7.00"])
 async def test_a_page_size_is_canonical(client, admin, limit):
     response = await client.get("/api/v1/org/companies", params={"limit": limit}, headers=admin)
     assert response.status_code == 422, response.text

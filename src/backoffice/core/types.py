@@ -42,7 +42,7 @@ _SPACE_CLASS = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 def canonical(minimum: int) -> Any:
     """A validator of an integer parameter's text: ASCII digits, no sign or leading zero."""
     digits = re.compile(
-        r"(0|[1-9][0-9]{0,18})(\.0+)?" if minimum <= 0 else r"[1-9][0-9]{0,18}(\.0+)?"
+        r"(0|[1-9][0-9]{0,18})(\.0)?" if minimum <= 0 else r"[1-9][0-9]{0,18}(\.0)?"
     )
 
     def check(value: Any) -> Any:
@@ -51,7 +51,9 @@ def canonical(minimum: int) -> Any:
                 raise ValueError(
                     "must be a whole number in ASCII digits, without sign, leading zeros or spaces"
                 )
-            return value.partition(".")[0]  # `7.0` is 7, as JSON Schema's `integer` has it
+            # `7.0` (an integral float as Python and JavaScript print it) is 7, as JSON Schema's
+            # `integer` has it; `7.00` is not the text of a number a client holds.
+            return value.partition(".")[0]
         return value
 
     return BeforeValidator(check)
@@ -65,8 +67,8 @@ def _whole(value: Any) -> Any:
 
 
 # The text of a positive integer parameter, as documented (the validator above enforces it).
-CANONICAL_POSITIVE = "^[1-9][0-9]*(\\.0+)?$"
-CANONICAL_NATURAL = "^(0|[1-9][0-9]*)(\\.0+)?$"
+CANONICAL_POSITIVE = "^[1-9][0-9]*(\\.0)?$"
+CANONICAL_NATURAL = "^(0|[1-9][0-9]*)(\\.0)?$"
 
 # A row id in a path or query parameter: 1 .. 2^31-1, written canonically.
 IdParam = Annotated[
