@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import ast
-import linecache
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import schemathesis
 import schemathesis.specs.openapi.checks  # registers the OpenAPI checks
-import schemathesis.specs.openapi.coverage._schema  # its lambdas are parsed first
-from hypothesis.internal import lambda_sources
 from schemathesis.checks import CHECKS as CHECKS_REGISTRY
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
@@ -140,43 +140,52 @@ class Report:
         assert len(self.operations) == operations, f"only {len(self.operations)} operations ran"
 
 
-def _parse_lambdas_once() -> None:
-    """Parse, in this thread, the sources hypothesis reads to describe schemathesis's lambdas.
+@contextmanager
+def _one_ast_parse_at_a_time() -> Iterator[None]:
+    """Serialise `ast.parse` while the workers run.
 
-    On Python 3.11 the AST module keeps its recursion depth in state shared by every thread,
-    so two workers describing a filter at once can fail with `SystemError: AST constructor
-    recursion depth mismatch` (fixed in 3.12). Hypothesis caches each file's parse: filling that
-    cache first leaves the workers nothing to parse.
+    On Python 3.11 the AST module keeps its recursion depth in state shared by every thread, so
+    two workers parsing at once (hypothesis parses a file to describe a filter's lambda, in a
+    cache of each thread's own) can fail with `SystemError: AST constructor recursion depth
+    mismatch` (fixed in 3.12).
     """
     if sys.version_info >= (3, 12):
+        yield
         return
-    cache: Any = lambda_sources.AST_LAMBDAS_CACHE  # keyed by a file's lines, as a tuple
-    extract: Any = lambda_sources.extract_all_lambdas
-    for name, module in list(sys.modules.items()):
-        source = getattr(module, "__file__", None)
-        if not name.startswith(("schemathesis", "hypothesis")) or not source:
-            continue
-        lines = tuple(linecache.getlines(source, module.__dict__))
-        if lines and any("lambda" in line for line in lines):
-            cache[lines] = extract(ast.parse("".join(lines)))
+    parse = ast.parse
+    lock = threading.Lock()
+
+    def serialised(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    ast.parse = serialised
+    try:
+        yield
+    finally:
+        ast.parse = parse
 
 
 def run(schema_url: str, settings: SchemathesisConfig) -> Report:
     """Every failure schemathesis finds over the whole document."""
     schema = schemathesis.openapi.from_url(schema_url, config=settings)
-    _parse_lambdas_once()
     report = Report([], set(), 0)
-    for event in from_schema(schema).execute():
-        if isinstance(event, ScenarioFinished):
-            report.findings.extend(_failures(event.recorder))
-            if event.recorder.checks and event.phase != "stateful":
-                report.operations.add(event.recorder.label)
-                report.responses_checked += len(event.recorder.checks)
-        elif isinstance(event, NonFatalError):
-            report.findings.append(Finding(event.label, "error", repr(event.value), None, ""))
-        elif isinstance(event, FatalError):
-            raise event.exception
+    with _one_ast_parse_at_a_time():
+        for event in from_schema(schema).execute():
+            _record(report, event)
     return report
+
+
+def _record(report: Report, event: object) -> None:
+    if isinstance(event, ScenarioFinished):
+        report.findings.extend(_failures(event.recorder))
+        if event.recorder.checks and event.phase != "stateful":
+            report.operations.add(event.recorder.label)
+            report.responses_checked += len(event.recorder.checks)
+    elif isinstance(event, NonFatalError):
+        report.findings.append(Finding(event.label, "error", repr(event.value), None, ""))
+    elif isinstance(event, FatalError):
+        raise event.exception
 
 
 def _failures(recorder: ScenarioRecorder) -> list[Finding]:
