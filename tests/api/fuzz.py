@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import ast
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import schemathesis
+import schemathesis.specs.openapi.checks  # registers the OpenAPI checks
+from schemathesis.checks import CHECKS as CHECKS_REGISTRY
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
 from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinished
 from schemathesis.engine.recorder import ScenarioRecorder
 
-# What the suite holds every response to: no 5xx, only documented statuses, bodies and headers
-# as documented, and for a method the path does not serve a 405 with `Allow`.
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "unsupported_method",
-    "allow_header_conformance",
-)
+from backoffice.core.openapi import RULES
+
+# Every check schemathesis has (`--checks all`): no 5xx; only documented statuses, bodies and
+# headers; schema-valid input accepted and schema-invalid input refused; a 405 with `Allow`
+# for a method the path does not serve; credentials required where the document says so; a
+# deleted resource gone, a created one there.
+CHECKS = tuple(CHECKS_REGISTRY.get_all_names())
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+# What positive_data_acceptance expects of schema-valid input by default.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,18 @@ def config(
     max_examples: int,
     seed: int,
     checks: tuple[str, ...] = CHECKS,
-    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing"),
+    phases: tuple[str, ...] = PHASES,
     mode: str = "all",
+    document: dict[str, Any] | None = None,
+    only: str | None = None,
 ) -> SchemathesisConfig:
-    """A schemathesis configuration for one run against `base_url`."""
+    """A schemathesis configuration for one run against `base_url`.
+
+    An operation whose document lists rules beyond its schema (`x-rules`, see
+    `core.openapi.rules_beyond_schema`) may refuse schema-valid input with the status it names;
+    every other operation must accept schema-valid input. `only`: a path prefix, the others
+    are left out.
+    """
     data: dict[str, Any] = {
         "seed": seed,
         "base-url": base_url,
@@ -64,8 +79,49 @@ def config(
             name: {"enabled": name in phases}
             for name in ("examples", "coverage", "fuzzing", "stateful")
         },
+        "operations": _rules_beyond_schema(document or {}),
     }
+    if only is not None:
+        skipped = {"include-path-regex": f"^(?!{re.escape(only)})", "enabled": False}
+        data["operations"].append(skipped)
     return SchemathesisConfig.from_dict(data)
+
+
+TOML_HEADER = """\
+# Generated from the OpenAPI document's `x-rules` (tests/api/test_conformance.py keeps the two
+# in step): each operation below refuses some schema-valid input, for a rule its schema cannot
+# state, with the status it names. `schemathesis run --checks all` reads this file and expects
+# that status there, and nowhere else.
+"""
+
+
+def schemathesis_toml(document: dict[str, Any]) -> str:
+    """The repository's `schemathesis.toml`: the same exemptions as `config`, for the CLI."""
+    blocks = [TOML_HEADER]
+    for operation in _rules_beyond_schema(document):
+        statuses = operation["checks"]["positive_data_acceptance"]["expected-statuses"]
+        listed = ", ".join(f'"{status}"' for status in statuses)
+        blocks.append(
+            f'[[operations]]\ninclude-name = "{operation["include-name"]}"\n'
+            f"checks.positive_data_acceptance.expected-statuses = [{listed}]\n"
+        )
+    return "\n".join(blocks)
+
+
+def _rules_beyond_schema(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "include-name": f"{method.upper()} {path}",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*ACCEPTED, str(operation[RULES]["status"])]
+                }
+            },
+        }
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if RULES in operation
+    ]
 
 
 @dataclass
@@ -84,21 +140,52 @@ class Report:
         assert len(self.operations) == operations, f"only {len(self.operations)} operations ran"
 
 
+@contextmanager
+def _one_ast_parse_at_a_time() -> Iterator[None]:
+    """Serialise `ast.parse` while the workers run.
+
+    On Python 3.11 the AST module keeps its recursion depth in state shared by every thread, so
+    two workers parsing at once (hypothesis parses a file to describe a filter's lambda, in a
+    cache of each thread's own) can fail with `SystemError: AST constructor recursion depth
+    mismatch` (fixed in 3.12).
+    """
+    if sys.version_info >= (3, 12):
+        yield
+        return
+    parse = ast.parse
+    lock = threading.Lock()
+
+    def serialised(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    ast.parse = serialised
+    try:
+        yield
+    finally:
+        ast.parse = parse
+
+
 def run(schema_url: str, settings: SchemathesisConfig) -> Report:
     """Every failure schemathesis finds over the whole document."""
     schema = schemathesis.openapi.from_url(schema_url, config=settings)
     report = Report([], set(), 0)
-    for event in from_schema(schema).execute():
-        if isinstance(event, ScenarioFinished):
-            report.findings.extend(_failures(event.recorder))
-            if event.recorder.checks:
-                report.operations.add(event.recorder.label)
-                report.responses_checked += len(event.recorder.checks)
-        elif isinstance(event, NonFatalError):
-            report.findings.append(Finding(event.label, "error", repr(event.value), None, ""))
-        elif isinstance(event, FatalError):
-            raise event.exception
+    with _one_ast_parse_at_a_time():
+        for event in from_schema(schema).execute():
+            _record(report, event)
     return report
+
+
+def _record(report: Report, event: object) -> None:
+    if isinstance(event, ScenarioFinished):
+        report.findings.extend(_failures(event.recorder))
+        if event.recorder.checks and event.phase != "stateful":
+            report.operations.add(event.recorder.label)
+            report.responses_checked += len(event.recorder.checks)
+    elif isinstance(event, NonFatalError):
+        report.findings.append(Finding(event.label, "error", repr(event.value), None, ""))
+    elif isinstance(event, FatalError):
+        raise event.exception
 
 
 def _failures(recorder: ScenarioRecorder) -> list[Finding]:
@@ -114,7 +201,13 @@ def _failures(recorder: ScenarioRecorder) -> list[Finding]:
     return found
 
 
-def operation_count(base_url: str) -> int:
-    """How many operations the served OpenAPI document declares."""
-    document = httpx.get(f"{base_url}/openapi.json").json()
-    return sum(len(item) for item in document["paths"].values())
+def document(base_url: str) -> dict[str, Any]:
+    """The served OpenAPI document."""
+    served: dict[str, Any] = httpx.get(f"{base_url}/openapi.json").json()
+    return served
+
+
+def operation_count(base_url: str, only: str = "") -> int:
+    """How many operations the served OpenAPI document declares (under the path prefix)."""
+    paths = document(base_url)["paths"]
+    return sum(len(item) for path, item in paths.items() if path.startswith(only))

@@ -99,13 +99,16 @@ async def test_policy_validation(client, acme: Org, globex: Org, admin):
                 }
             ],
         ),
-        policy_body(999_999),
         policy_body(acme.company_id, unexpected=True),
     ]
     for body in cases:
         response = await client.post("/api/v1/expense-policies", json=body, headers=admin)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["status"] == "error"
+    missing = await client.post(
+        "/api/v1/expense-policies", json=policy_body(999_999), headers=admin
+    )
+    assert missing.status_code == 404, missing.text  # a company that does not exist
     listed = await client.get(
         f"/api/v1/expense-policies?company_id={acme.company_id}", headers=admin
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backoffice.core.auth.service import Role, create_account
-from backoffice.core.errors import Conflict, NotFound, ValidationFailed
+from backoffice.core.errors import Conflict, NotFound
 from backoffice.org import employees, service
 from tests.payroll.factories import assert_error, make_country, make_employee, snapshot
 
@@ -47,7 +47,7 @@ async def test_team_crud(client, admin, session):
         await client.post(
             "/api/v1/org/teams", json={"company_id": 999999, "name": "X"}, headers=admin
         ),
-        422,
+        404,
         field="company_id",
     )
     listed = await client.get(f"/api/v1/org/teams?company_id={company.id}", headers=admin)
@@ -169,7 +169,7 @@ async def test_service_functions_for_other_contexts(session, auth):
     other = await make_employee(session)
     with pytest.raises(Conflict):
         await employees.link_account(session, other.id, account.id)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         await employees.link_account(session, other.id, 999999)
     await employees.link_account(session, worker.id, None)
     assert await employees.get_employee_by_account(session, account.id) is None

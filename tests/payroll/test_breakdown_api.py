@@ -84,7 +84,7 @@ async def test_as_of_picks_the_version_in_force(client, admin, session):
 
     before = await snapshot(session)
     no_policy = await client.get(f"{url}?as_of=2020-01-01", headers=admin)
-    assert_error(no_policy, 422, field="as_of", text="no tax policy in force on 2020-01-01")
+    assert_error(no_policy, 404, field="as_of", text="no tax policy in force on 2020-01-01")
     assert_error(await client.get(f"{url}?as_of=2024-02-30", headers=admin), 422, field="as_of")
     assert await snapshot(session) == before
 

@@ -5,7 +5,7 @@ Services raise these; they never import FastAPI or build responses.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class DomainError(Exception):
@@ -26,6 +26,11 @@ class DomainError(Exception):
         self.errors = errors
         self.headers = headers
         super().__init__(self.message)
+
+    @classmethod
+    def field(cls, field: str, message: str) -> Self:
+        """An error about one field, listed like request-validation errors."""
+        return cls(message, errors=[{"field": field, "message": message, "code": cls.code}])
 
 
 class NotFound(DomainError):
@@ -50,11 +55,6 @@ class ValidationFailed(DomainError):
     status_code = 422
     code = "validation_error"
     default_message = "Validation failed"
-
-    @classmethod
-    def field(cls, field: str, message: str) -> ValidationFailed:
-        """An error about one field, listed like request-validation errors."""
-        return cls(message, errors=[{"field": field, "message": message, "code": cls.code}])
 
 
 class Unauthorized(DomainError):

@@ -32,6 +32,19 @@ CORE_STATUSES = {
 }
 
 
+# An operation's rules across fields or against stored rows, which JSON Schema cannot state.
+RULES = "x-rules"
+
+
+def rules_beyond_schema(*rules: str, status: int = 422) -> dict[str, Any]:
+    """`openapi_extra` for an operation that refuses some schema-valid input, and why.
+
+    The document keeps the rules (`x-rules`, and a line of the description each), so a client
+    knows them and the fuzz run expects `status` for such input there, and nowhere else.
+    """
+    return {RULES: {"status": status, "rules": list(rules)}}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve the document built by `build_openapi` (once, then cached)."""
 
@@ -58,6 +71,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schema["security"] = [{scheme.name: []} for scheme in PLATFORM]
+    _document_no_nul(schema)
     styles: dict[int, ErrorStyle] = getattr(app.state, "error_styles", {})
     for served in route_contexts(app):
         route = served.original_route
@@ -71,6 +85,69 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 operation["security"] = [{scheme.name: []} for scheme in schemes]
                 _document_core_statuses(operation, served.path_format, route, style)
     return schema
+
+
+# What `core.routing` refuses in every string of a request, said where a schema says nothing.
+NO_NUL = "^[^\\x00]*$"
+
+
+# Any JSON value without a NUL in a string or a key: what an object that ignores unknown
+# properties (a seed contract's body) admits in them.
+ANY_JSON = "JsonWithoutNul"
+_ANY_JSON_REF = {"$ref": f"#/components/schemas/{ANY_JSON}"}
+
+
+def _document_no_nul(document: dict[str, Any]) -> None:
+    """Give every request string without a pattern, format or enum the pattern `NO_NUL`.
+
+    NUL is refused in the path, the query and every string of a JSON body, unknown properties
+    included; a schema that admitted it would promise what the API refuses. Schemas shared with
+    responses get it too: nothing stored can hold a NUL.
+    """
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components[ANY_JSON] = {
+        "description": "Any JSON value; no string in it (keys included) holds a NUL",
+        "anyOf": [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": _ANY_JSON_REF},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": _ANY_JSON_REF,
+            },
+        ],
+    }
+    seen: set[str] = {ANY_JSON}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                visit(components.get(name))
+        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+            node["pattern"] = NO_NUL
+        if node.get("type") == "object" and node.get("additionalProperties", True) is True:
+            node["propertyNames"] = {"pattern": NO_NUL}
+            node["additionalProperties"] = dict(_ANY_JSON_REF)
+        for key, value in list(node.items()):
+            if key not in ("$ref", "example", "examples", "default", "enum", "const"):
+                visit(value)
+
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                visit(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                visit(media.get("schema"))
 
 
 def _not_nullable(parameter: dict[str, Any]) -> None:
@@ -93,6 +170,7 @@ def _sort_as_enum(parameter: dict[str, Any]) -> None:
     default = schema.get("default")
     parameter["schema"] = {
         "type": "array",
+        "minItems": 1,
         "items": {"type": "string", "enum": [v for f in fields for v in (f, f"-{f}")]},
         **({"default": default.split(",")} if default else {}),
     }
@@ -124,6 +202,11 @@ def _document_core_statuses(
         "422": validated,
         "429": path not in EXEMPT_PATHS,
     }
+    rules = operation.get(RULES)
+    if rules:
+        said = "\n".join(f"- {rule}" for rule in rules["rules"])
+        intro = f"Refused with a {rules['status']} although the schema admits it:"
+        operation["description"] = f"{operation.get('description', '')}\n\n{intro}\n{said}".strip()
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, applies in statuses.items():
         if applies:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
+from pydantic import Field
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import ValidationFailed
-from backoffice.core.types import MAX_BIGINT
+from backoffice.core.types import CANONICAL_POSITIVE, CountParam, canonical
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -47,8 +48,13 @@ class PageParams:
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="Rows to skip")] = 0,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description="Page size"),
+        Field(json_schema_extra={"pattern": CANONICAL_POSITIVE}),
+        canonical(1),
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[CountParam, Query(description="Rows to skip")] = 0,
 ) -> PageParams:
     """Read `limit` and `offset`; a limit above the maximum is a 422."""
     return PageParams(limit=limit, offset=offset)
@@ -78,11 +84,14 @@ def sorting(
         ] = default,
     ) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []
-        for raw in filter(None, (part.strip() for part in sort.split(","))):
+        for raw in sort.split(","):
             name = raw.removeprefix("-")
             column = allowed.get(name)
             if column is None:
-                raise ValidationFailed.field("sort", f"Cannot sort by {name!r}; allowed: {fields}")
+                # Exactly the document's enum: no empty item, no spaces.
+                raise ValidationFailed.field(
+                    "sort", f"Cannot sort by {raw!r}; allowed: {fields}, each optionally after -"
+                )
             clauses.append(column.desc() if raw.startswith("-") else column.asc())
         return clauses
 

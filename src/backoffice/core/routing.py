@@ -12,7 +12,9 @@ their own dependencies and body parsing:
   is a 422 that says so, not pydantic's "Input should be a valid dictionary" (what a client
   gets from `curl -d` without the header);
 - NUL (U+0000), which PostgreSQL cannot store in text, is refused in the path, the query and
-  every string of a JSON body (keys included): one rule here instead of a validator per field.
+  every string of a JSON body (keys included): one rule here instead of a validator per field;
+- a JSON body is decoded strictly, once: a key given twice in one object, or `NaN`/`Infinity`
+  (not JSON), is a 422 instead of the last value silently winning.
 
 `core.contexts.install` refuses a route of any other kind, so a route added later is covered
 with no extra work.
@@ -20,6 +22,7 @@ with no extra work.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -60,7 +63,7 @@ class GuardedRoute(APIRoute):
             _refuse_nul_in_url(request)
             if json_body:
                 await _refuse_undeclared_json(request)
-                await _refuse_nul_in_json(request)
+                await _decode_json_strictly(request)
             return await handler(request)
 
         return guarded
@@ -171,17 +174,51 @@ async def _refuse_undeclared_json(request: Request) -> None:
     )
 
 
-async def _refuse_nul_in_json(request: Request) -> None:
+class _NotJson(ValueError):
+    """A body that Python's `json` reads but JSON does not allow."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _NotJson(key.replace(NUL, ""), f"the key {key!r} is given more than once")
+            seen.add(key)
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson("body", f"{name} is not a JSON number")
+
+
+async def _decode_json_strictly(request: Request) -> None:
+    """Decode a JSON body once, strictly, and keep it for the route's own parsing.
+
+    Starlette's `Request.json()` returns the document it keeps in `_json`, so the route reads
+    this decoding instead of a lenient second one (`json.loads` lets the last of two equal keys
+    win and reads `NaN`). A body that is not JSON at all is left to the route, which answers it.
+    """
     body = await request.body()  # kept by the request: the route's own parsing reuses it
-    # Inside a JSON string a NUL can only be written as the escape \u0000.
-    if b"\\u0000" not in body:
+    if not body:
         return
     try:
-        document = await request.json()
+        document = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _NotJson as error:
+        raise ValidationFailed.field(error.field, error.message) from None
     except ValueError:
         return  # not JSON: the route's own parsing answers that
-    for field in _nul_strings(document, ()):
-        raise ValidationFailed.field(field or "body", "must not contain NUL (\\u0000)")
+    request._json = document
+    # Inside a JSON string a NUL can only be written as the escape \u0000.
+    if b"\\u0000" in body:
+        for field in _nul_strings(document, ()):
+            raise ValidationFailed.field(field or "body", "must not contain NUL (\\u0000)")
 
 
 def _nul_strings(value: Any, at: tuple[str, ...]) -> Iterator[str]:

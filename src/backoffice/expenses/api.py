@@ -25,6 +25,7 @@ from backoffice.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Pagination
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import FlagParam, IdParam
@@ -66,6 +67,11 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
         AmountOutsidePolicy, Unauthorized, Forbidden, NotFound, ValidationFailed
     ),
     summary="Submit an expense; its approval chain is fixed now",
+    openapi_extra=rules_beyond_schema(
+        "amount within the policy's min_amount and max_amount",
+        "the policy must be active and of the employee's company",
+        "the policy has approval steps, and an approver exists for every required step",
+    ),
 )
 async def submit_expense(
     data: ExpenseCreate, conn: StatementPool, principal: CurrentUser
@@ -196,7 +202,12 @@ async def list_policies(
     "/expense-policies",
     status_code=201,
     response_model=Envelope[PolicyRead],
-    responses=error_responses(Unauthorized, Forbidden, Conflict, ValidationFailed),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+    openapi_extra=rules_beyond_schema(
+        "min_amount must not exceed max_amount",
+        "step_order values are unique",
+        "scope_team_id is given when team_scope is 'team', and only then; the team is of the policy's company",
+    ),
 )
 async def create_policy(
     data: PolicyCreate, session: DbSession, principal: CanCreate
@@ -225,6 +236,9 @@ async def get_policy(
     "/expense-policies/{policy_id}",
     response_model=Envelope[PolicyRead],
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+    openapi_extra=rules_beyond_schema(
+        "min_amount must not exceed max_amount (the stored one where one is left out)"
+    ),
 )
 async def update_policy(
     policy_id: IdParam, data: PolicyUpdate, session: DbSession, principal: CanUpdate
@@ -269,6 +283,9 @@ async def list_steps(
     status_code=201,
     response_model=Envelope[StepRead],
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+    openapi_extra=rules_beyond_schema(
+        "scope_team_id is given when team_scope is 'team', and only then; the team is of the policy's company"
+    ),
 )
 async def add_step(
     policy_id: IdParam, data: StepCreate, session: DbSession, principal: CanCreate
@@ -297,6 +314,9 @@ async def get_step(step_id: IdParam, session: DbSession, principal: CanRead) -> 
     "/approval-steps/{step_id}",
     response_model=Envelope[StepRead],
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
+    openapi_extra=rules_beyond_schema(
+        "scope_team_id is given when team_scope is 'team', and only then (the stored ones where left out); the team is of the policy's company"
+    ),
 )
 async def update_step(
     step_id: IdParam, data: StepUpdate, session: DbSession, principal: CanUpdate

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
-from backoffice.core.errors import ValidationFailed
+from backoffice.core.errors import NotFound, ValidationFailed
 from backoffice.core.pagination import PageParams, paginate
 from backoffice.expenses.errors import (
     DuplicatePolicy,
@@ -129,7 +129,7 @@ async def create_policy(
 ) -> tuple[ExpensePolicy, list[ApprovalStep]]:
     """Create a policy (and its steps) in a company the caller may manage."""
     if not actor.sees(data.company_id):
-        raise ValidationFailed.field("company_id", f"Company {data.company_id} does not exist")
+        raise NotFound.field("company_id", f"Company {data.company_id} does not exist")
     return await insert_policy(session, data)
 
 
@@ -138,7 +138,7 @@ async def insert_policy(
 ) -> tuple[ExpensePolicy, list[ApprovalStep]]:
     """Create a policy and its steps (no caller: for the demo loader and jobs)."""
     if not await hierarchy.company_exists(session, data.company_id):
-        raise ValidationFailed.field("company_id", f"Company {data.company_id} does not exist")
+        raise NotFound.field("company_id", f"Company {data.company_id} does not exist")
     await _check_policy_unique(session, data.company_id, data.category, data.min_amount, None)
     for step in data.steps:
         await _check_step_team(session, data.company_id, step.scope_team_id)

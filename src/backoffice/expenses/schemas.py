@@ -10,21 +10,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backoffice.core.envelope import PageInfo
 from backoffice.core.money import Money, MoneyOut, PositiveMoney
-from backoffice.core.types import Flag, Id, omissible
+from backoffice.core.types import Flag, Id, Whole, omissible
+from backoffice.core.types import Text as Text_
 from backoffice.expenses.rules import ExpenseStatus, Scope, StepStatus
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Level = Annotated[int, Strict(), Field(ge=1, le=10, description="1 is the most senior level")]
-StepOrder = Annotated[int, Strict(), Field(gt=0, le=1000)]
+Text = Annotated[str, Text_(max_length=2000, required=False, lines=True)]
+RequiredText = Annotated[str, Text_(max_length=2000, lines=True)]
+Name = Annotated[str, Text_(max_length=200)]
+Category = Annotated[str, Text_(max_length=50)]
+Level = Annotated[int, Whole(ge=1, le=10), Field(description="1 is the most senior level")]
+StepOrder = Annotated[int, Whole(ge=1, le=1000)]
 
 # --- the seed contract -----------------------------------------------------------------------
 

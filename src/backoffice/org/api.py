@@ -18,6 +18,7 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.money import Money
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import FlagParam, Id, IdParam
@@ -49,8 +50,12 @@ sort_employees = sorting(employees.EMPLOYEE_SORT, default="id")
     "/create",
     status_code=201,
     response_model=Envelope[EmployeeRead],
-    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Create an employee",
+    openapi_extra=rules_beyond_schema(
+        "team_id needs company_id, and the team must be of that company",
+        "level_id needs company_id, and the level must be of that company (and of team_id for a team level)",
+    ),
 )
 async def create_employee(
     data: EmployeeCreate, session: DbSession, _: CanCreate
@@ -65,6 +70,7 @@ async def create_employee(
     response_model=Envelope[list[EmployeeRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List employees (paginated, filtered, sorted)",
+    openapi_extra=rules_beyond_schema("min_salary must not exceed max_salary"),
 )
 async def list_employees(
     session: DbSession,
@@ -115,6 +121,10 @@ async def get_employee(
     response_model=Envelope[EmployeeRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Change some fields of an employee",
+    openapi_extra=rules_beyond_schema(
+        "team_id needs company_id, and the team must be of that company",
+        "level_id needs company_id, and the level must be of that company (and of team_id for a team level)",
+    ),
 )
 async def update_employee(
     employee_id: IdParam, data: EmployeeUpdate, session: DbSession, _: CanUpdate
@@ -162,7 +172,7 @@ sort_companies = sorting(service.COMPANY_SORT, default="id")
     "/companies",
     status_code=201,
     response_model=Envelope[CompanyRead],
-    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Create a company",
 )
 async def create_company(
@@ -237,7 +247,7 @@ sort_teams = sorting(service.TEAM_SORT, "id")
     "/teams",
     status_code=201,
     response_model=Envelope[TeamRead],
-    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Create a team in a company",
 )
 async def create_team(data: TeamCreate, session: DbSession, _: CanCreate) -> Envelope[TeamRead]:
@@ -311,8 +321,9 @@ sort_levels = sorting(service.LEVEL_SORT, default="company_id,level_number")
     "/levels",
     status_code=201,
     response_model=Envelope[LevelRead],
-    responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, ValidationFailed),
     summary="Create a hierarchy level of a company (or of one of its teams)",
+    openapi_extra=rules_beyond_schema("team_id must be a team of company_id"),
 )
 async def create_level(data: LevelCreate, session: DbSession, _: CanCreate) -> Envelope[LevelRead]:
     """Level 1 is the most senior; a number is unique per company (or team) (409)."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.core.auth.models import Account
 from backoffice.core.db import flush_or
 from backoffice.core.envelope import PageInfo
-from backoffice.core.errors import Conflict, ValidationFailed
+from backoffice.core.errors import Conflict, NotFound, ValidationFailed
 from backoffice.core.pagination import PageParams, contains, in_range, paginate
 from backoffice.org.countries import country_exists
 from backoffice.org.models import Employee, HierarchyLevel
@@ -112,7 +112,7 @@ async def _check_placement(
         return
     level = await session.get(HierarchyLevel, level_id)
     if level is None:
-        raise ValidationFailed.field("level_id", f"Hierarchy level {level_id} does not exist")
+        raise NotFound.field("level_id", f"Hierarchy level {level_id} does not exist")
     if company_id is None:
         raise ValidationFailed.field("company_id", "A hierarchy level needs its company_id")
     if level.company_id != company_id:
@@ -128,7 +128,7 @@ async def _check_placement(
 
 async def _check_country(session: AsyncSession, iso_code: str) -> None:
     if not await country_exists(session, iso_code):
-        raise ValidationFailed.field(
+        raise NotFound.field(
             "country_iso",
             f"Unknown country {iso_code!r}: add it with POST /api/v1/countries first",
         )
@@ -150,7 +150,7 @@ async def _check_account_free(
     session: AsyncSession, account_id: int, except_id: int | None
 ) -> None:
     if await session.get(Account, account_id) is None:
-        raise ValidationFailed.field("account_id", f"Account {account_id} does not exist")
+        raise NotFound.field("account_id", f"Account {account_id} does not exist")
     linked = await session.scalar(select(Employee.id).where(Employee.account_id == account_id))
     if linked is not None and linked != except_id:
         raise Conflict(f"Account {account_id} is already linked to employee {linked}")

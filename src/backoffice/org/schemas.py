@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    Strict,
-    StringConstraints,
-    WithJsonSchema,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from backoffice.core.money import MoneyOut, PositiveMoney
-from backoffice.core.types import Flag, Id, omissible
-
-# Deliberately loose (one @, a dot in the domain, no spaces): delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _check_email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError("must be an email address like name@example.com")
-    return value.lower()
+from backoffice.core.types import Email, Flag, Id, Text, Whole, omissible
 
 
 def _upper(value: str) -> str:
     return value.upper()
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=254),
-    AfterValidator(_check_email),
-    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
-]
-LevelNumber = Annotated[int, Strict(), Field(ge=1, le=10, description="1 is the most senior")]
-LevelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CountryIso = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"),
-    AfterValidator(_upper),
-]
+Name = Annotated[str, Text(max_length=200)]
+LevelNumber = Annotated[int, Whole(ge=1, le=10), Field(description="1 is the most senior")]
+LevelName = Annotated[str, Text(max_length=100)]
+CountryIso = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$"), AfterValidator(_upper)]
 
 
 class _Strict(BaseModel):

@@ -173,10 +173,10 @@ async def _ensure_team_name_free(
 
 
 async def require_company(session: AsyncSession, company_id: int) -> Company:
-    """The company `company_id`; a missing one is a 422 naming `company_id`."""
+    """The company `company_id`; a missing one is a 404 naming `company_id`."""
     company = await session.get(Company, company_id)
     if company is None:
-        raise ValidationFailed.field("company_id", f"Company {company_id} does not exist")
+        raise NotFound.field("company_id", f"Company {company_id} does not exist")
     return company
 
 
@@ -215,10 +215,10 @@ async def delete_team(session: AsyncSession, team_id: int) -> None:
 
 
 async def require_team_of(session: AsyncSession, team_id: int, company_id: int | None) -> Team:
-    """The team `team_id`, which must belong to `company_id`; else a 422 naming `team_id`."""
+    """The team `team_id` (a 404 if missing), which must belong to `company_id` (else a 422)."""
     team = await session.get(Team, team_id)
     if team is None:
-        raise ValidationFailed.field("team_id", f"Team {team_id} does not exist")
+        raise NotFound.field("team_id", f"Team {team_id} does not exist")
     if company_id is None:
         raise ValidationFailed.field("company_id", "A team needs its company_id")
     if team.company_id != company_id:

@@ -21,9 +21,10 @@ from backoffice.core.errors import (
     error_responses,
 )
 from backoffice.core.money import PositiveMoney
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import NameContains, Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
-from backoffice.core.types import IdParam
+from backoffice.core.types import Day, IdParam
 from backoffice.org import countries as org_countries
 from backoffice.payroll import service
 from backoffice.payroll.schemas import (
@@ -38,7 +39,7 @@ from backoffice.payroll.schemas import (
 )
 
 Iso = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, any case")]
-AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
+AsOf = Annotated[Day | None, Query(description="YYYY-MM-DD; default today")]
 
 countries = ApiRouter(prefix="/api/v1/countries", tags=["countries"])
 breakdowns = ApiRouter(prefix="/api/v1/employees", tags=["employees"])
@@ -57,6 +58,9 @@ sort_countries = sorting(org_countries.COUNTRY_SORT, default="iso_code")
         **error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     },
     summary="Create or update a country by ISO code; a changed tax policy adds a version",
+    openapi_extra=rules_beyond_schema(
+        "tax slabs: rates 0-100, the first from 0, each to above its from, each from the previous to, only the last open-ended (to: null)"
+    ),
 )
 async def upsert_country(
     data: CountryUpsert, session: DbSession, principal: CanCreate, response: Response
@@ -146,6 +150,9 @@ async def list_policy_versions(
         **error_responses(*AUTH_ERRORS, NotFound, ValidationFailed),
     },
     summary="Add a version to a country's tax policy",
+    openapi_extra=rules_beyond_schema(
+        "tax slabs: rates 0-100, the first from 0, each to above its from, each from the previous to, only the last open-ended (to: null)"
+    ),
 )
 async def add_policy_version(
     iso: Iso, data: PolicyCreate, session: DbSession, _: CanCreate, response: Response

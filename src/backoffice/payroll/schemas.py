@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    StringConstraints,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from backoffice.core.money import Money, MoneyOut, Percent, decimal_schema
-from backoffice.payroll.iso import is_country_code, is_currency_code
+from backoffice.core.money import Money, MoneyOut, Percent
+from backoffice.core.types import Day, Text
+from backoffice.payroll.iso import country_names, currency_names
 
 
-def _country_code(value: str) -> str:
-    code = value.upper()
-    if not is_country_code(code):
-        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
-    return code
+def _any_case(codes: Iterable[str]) -> str:
+    """A pattern matching exactly `codes`, in any case (`[Gg][Bb]`)."""
+    spelled = ("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(codes))
+    return f"^({'|'.join(spelled)})$"
 
 
-def _currency_code(value: str) -> str:
-    code = value.upper()
-    if not is_currency_code(code):
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-    return code
+def _code(kind: str, codes: Callable[[], Mapping[str, str]]) -> Any:
+    """An ISO code in any case, kept in upper case; the document's pattern lists them all."""
+
+    def check(value: str) -> str:
+        code = value.upper()
+        if code not in codes() or not value.isascii():
+            raise ValueError(f"{value!r} is not an {kind} code")
+        return code
+
+    return AfterValidator(check)
 
 
 IsoCountry = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"),
-    AfterValidator(_country_code),
+    _code("ISO 3166-1 alpha-2 country", country_names),
+    WithJsonSchema({"type": "string", "pattern": _any_case(country_names())}),
 ]
 IsoCurrency = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
-    AfterValidator(_currency_code),
+    _code("ISO 4217 currency", currency_names),
+    WithJsonSchema({"type": "string", "pattern": _any_case(currency_names())}),
 ]
-# A slab rate; its 0-100 range is checked with the other slab rules (tax.validate_slabs), so
-# the document admits any NUMERIC(7, 4) and the rules name the slab at fault.
-Rate = Annotated[
-    Decimal,
-    Field(max_digits=7, decimal_places=4),
-    decimal_schema(digits=3, places=4, low=Decimal("-999.9999"), high=Decimal("999.9999")),
-]
+# A slab rate: a percentage, 0-100 with up to four decimals.
+Rate = Percent
 # Output rate: a JSON number (at most 4 decimals, so the float prints the exact value).
 RateOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -84,7 +78,7 @@ class PolicyCreate(BaseModel):
     )
     tax_slabs: list[SlabIn] = Field(default_factory=list, max_length=50)
     standard_deduction: Money | None = None
-    effective_from: date | None = Field(None, description="Default: today")
+    effective_from: Day | None = Field(None, description="Default: today")
 
 
 class CountryUpsert(BaseModel):
@@ -97,12 +91,12 @@ class CountryUpsert(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     iso_code: IsoCountry
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, Text(max_length=100)]
     currency: IsoCurrency
     current_deduction: Percent = Field(description="Flat TDS percent, 0-100")
     tax_slabs: list[SlabIn] | None = Field(None, max_length=50)
     standard_deduction: Money | None = None
-    effective_from: date | None = Field(None, description="When the policy applies; default today")
+    effective_from: Day | None = Field(None, description="When the policy applies; default today")
 
 
 class PolicyVersionRead(BaseModel):

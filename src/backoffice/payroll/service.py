@@ -359,8 +359,8 @@ def _breakdown_read(
     )
 
 
-def _no_policy(country_iso: str, as_of: date) -> ValidationFailed:
-    return ValidationFailed.field(
+def _no_policy(country_iso: str, as_of: date) -> NotFound:
+    return NotFound.field(
         "as_of", f"{country_iso} has no tax policy in force on {as_of.isoformat()}"
     )
 

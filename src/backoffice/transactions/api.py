@@ -7,7 +7,6 @@ platform.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -17,9 +16,10 @@ from backoffice.core.contexts import Context, Routes
 from backoffice.core.db import DbSession, StatementPool
 from backoffice.core.envelope import Envelope, ErrorStyle, ok
 from backoffice.core.errors import AUTH_ERRORS, ValidationFailed, error_responses
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
-from backoffice.core.types import IdParam
+from backoffice.core.types import Day, IdParam
 from backoffice.ingest import history
 from backoffice.ingest.errors import RunNotFound
 from backoffice.ingest.results import Status
@@ -54,6 +54,7 @@ async def user_summary(user_id: IdParam, _: CanRead, conn: StatementPool) -> Use
     response_model=Envelope[list[TransactionRead]],
     responses=error_responses(*AUTH_ERRORS, ValidationFailed),
     summary="List transactions, newest first, by user and date range",
+    openapi_extra=rules_beyond_schema("from must not be after to"),
 )
 async def list_transactions(
     session: DbSession,
@@ -62,9 +63,9 @@ async def list_transactions(
     order: Annotated[Order, Depends(sort_transactions)],
     user_id: Annotated[IdParam | None, Query(description="Only this user's")] = None,
     date_from: Annotated[
-        date | None, Query(alias="from", description="YYYY-MM-DD, included")
+        Day | None, Query(alias="from", description="YYYY-MM-DD, included")
     ] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="YYYY-MM-DD, included")] = None,
+    date_to: Annotated[Day | None, Query(alias="to", description="YYYY-MM-DD, included")] = None,
 ) -> Envelope[list[TransactionRead]]:
     """Paginated; `from` after `to` is a 422."""
     if date_from is not None and date_to is not None and date_from > date_to:

@@ -29,8 +29,10 @@ from backoffice.core.errors import (
 )
 from backoffice.core.messaging import RemoteError
 from backoffice.core.money import to_cents
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import Instant
 from backoffice.savings import subjects
 from backoffice.savings.gateway.auth import AnyCaller, Customer, Operator
 from backoffice.savings.gateway.client import SavingsClient
@@ -188,6 +190,10 @@ async def select_plan(body: PlanChoice, customer: Customer, request: Request) ->
     response_model=Envelope[CreditRead],
     responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, *CALL_ERRORS),
     summary="Credit your account; the amount is split by your plan",
+    openapi_extra=rules_beyond_schema(
+        "with a flat-amount plan, the amount must exceed the flat amount",
+        "the balances after the credit stay within 999999999999.99",
+    ),
 )
 async def credit(
     body: CreditCreate, key: IdempotencyKey, customer: Customer, request: Request
@@ -230,7 +236,7 @@ async def balance(
     customer: Customer,
     request: Request,
     at: Annotated[
-        datetime | None,
+        Instant | None,
         Query(
             description=f"{INSTANT} Included: a credit booked at `at` counts.{MILLISECONDS}"
             " Default: now, by the accounting database's clock, returned as `at`: asking"
@@ -255,17 +261,18 @@ async def balance(
     response_model=Envelope[list[CreditRead]],
     responses=error_responses(*AUTH_ERRORS, NotFound, *CALL_ERRORS),
     summary="Your credits in a time range, oldest first",
+    openapi_extra=rules_beyond_schema("from must not be after to"),
 )
 async def transactions(
     customer: Customer,
     request: Request,
     page: Pagination,
     from_: Annotated[
-        datetime | None,
+        Instant | None,
         Query(alias="from", description=f"{INSTANT} Included. Default: all."),
     ] = None,
     to: Annotated[
-        datetime | None,
+        Instant | None,
         Query(
             description=f"{INSTANT} Excluded: a credit booked at `to` is not listed."
             f"{MILLISECONDS} Default: now, by the accounting database's clock."

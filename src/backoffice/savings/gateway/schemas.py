@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backoffice.core.money import Money, MoneyOut, PositiveMoney
-from backoffice.core.types import Id
+from backoffice.core.money import Decimals, MoneyOut, PositiveMoney
+from backoffice.core.types import Email, Id, Text
 
-Email = Annotated[str, Field(min_length=3, max_length=254, description="Any case; kept lowercased")]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
+PlanName = Annotated[str, Text(max_length=100)]
 
 
 class _Body(BaseModel):
@@ -24,7 +25,7 @@ class SignupCreate(_Body):
 
     email: Email
     password: Password
-    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+    full_name: Annotated[str, Text(max_length=200)]
 
 
 class CustomerRead(BaseModel):
@@ -53,15 +54,28 @@ class TokenRead(BaseModel):
 PlanKind = Literal["flat-amount", "percentage"]
 
 
-class PlanCreate(_Body):
-    """A billing plan: `flat-amount` (value: an amount) or `percentage` (value: 0-100)."""
+class FlatPlanCreate(_Body):
+    """A billing plan that saves a flat amount of each credit (above 0)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    kind: PlanKind
+    name: PlanName
+    kind: Literal["flat-amount"]
+    value: Annotated[PositiveMoney, Field(description="The amount saved per credit")]
+
+
+class PercentagePlanCreate(_Body):
+    """A billing plan that saves a percentage (0-100, two decimals) of each credit."""
+
+    name: PlanName
+    kind: Literal["percentage"]
     value: Annotated[
-        Money,
-        Field(description="flat-amount: the amount saved per credit; percentage: 0-100"),
+        Decimal,
+        Decimals(digits=3, places=2, low=Decimal(0), high=Decimal(100)),
+        Field(description="The percentage of each credit saved"),
     ]
+
+
+# A billing plan: the kind decides what `value` may be, and the document says so.
+PlanCreate = Annotated[FlatPlanCreate | PercentagePlanCreate, Field(discriminator="kind")]
 
 
 class PlanRead(BaseModel):
