@@ -114,7 +114,10 @@ def _rules_beyond_schema(document: dict[str, Any]) -> list[dict[str, Any]]:
             "include-name": f"{method.upper()} {path}",
             "checks": {
                 "positive_data_acceptance": {
-                    "expected-statuses": [*ACCEPTED, str(operation[RULES]["status"])]
+                    "expected-statuses": [
+                        *ACCEPTED,
+                        *(str(status) for status in operation[RULES]["statuses"]),
+                    ]
                 }
             },
         }
@@ -188,6 +191,20 @@ def _record(report: Report, event: object) -> None:
         raise event.exception
 
 
+# schemathesis 4.32 reads an integer parameter written as an integral float both ways: its
+# positive phase sends `/accounts/1.0` as valid (JSON Schema's `integer` admits 1.0, and so do
+# we: core.types.canonical), while its negative phase sends `offset=0.0` as invalid. Refusing
+# `.0` only turns the one into the other (docs/benchmarks.md, "Conformance"), so an acceptance of
+# such a value is the tool contradicting itself, not a finding.
+_INTEGRAL_FLOAT_PARAMETER = re.compile(r"(?:[?&][a-z_]+=|/)[0-9]+\.0(?=[/&' ]|$)")
+
+
+def _tool_contradiction(check_name: str, code_sample: str) -> bool:
+    return check_name == "negative_data_rejection" and bool(
+        _INTEGRAL_FLOAT_PARAMETER.search(code_sample)
+    )
+
+
 def _failures(recorder: ScenarioRecorder) -> list[Finding]:
     found = []
     for case_id, checks in recorder.checks.items():
@@ -195,7 +212,7 @@ def _failures(recorder: ScenarioRecorder) -> list[Finding]:
         status = interaction.response.status_code if interaction and interaction.response else None
         for check in checks:
             info = check.failure_info
-            if info is not None:
+            if info is not None and not _tool_contradiction(check.name, info.code_sample):
                 title = info.failure.title
                 found.append(Finding(recorder.label, check.name, title, status, info.code_sample))
     return found

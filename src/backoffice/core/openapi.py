@@ -36,13 +36,17 @@ CORE_STATUSES = {
 RULES = "x-rules"
 
 
-def rules_beyond_schema(*rules: str, status: int = 422) -> dict[str, Any]:
+def rules_beyond_schema(*rules: str | tuple[str, int], status: int = 422) -> dict[str, Any]:
     """`openapi_extra` for an operation that refuses some schema-valid input, and why.
 
     The document keeps the rules (`x-rules`, and a line of the description each), so a client
-    knows them and the fuzz run expects `status` for such input there, and nowhere else.
+    knows them and the fuzz run expects their statuses for such input there, and nowhere else.
+    A rule is refused with `status`, or with its own when given as `(rule, status)` (a seed
+    route that keeps its original's status).
     """
-    return {RULES: {"status": status, "rules": list(rules)}}
+    said = [rule if isinstance(rule, str) else f"{rule[0]} ({rule[1]})" for rule in rules]
+    statuses = sorted({status, *(rule[1] for rule in rules if not isinstance(rule, str))})
+    return {RULES: {"status": status, "statuses": statuses, "rules": said}}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -205,7 +209,8 @@ def _document_core_statuses(
     rules = operation.get(RULES)
     if rules:
         said = "\n".join(f"- {rule}" for rule in rules["rules"])
-        intro = f"Refused with a {rules['status']} although the schema admits it:"
+        refused = " or ".join(str(status) for status in rules["statuses"])
+        intro = f"Refused with a {refused} although the schema admits it:"
         operation["description"] = f"{operation.get('description', '')}\n\n{intro}\n{said}".strip()
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, applies in statuses.items():

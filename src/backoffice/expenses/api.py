@@ -68,7 +68,7 @@ _DECISION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, 
     ),
     summary="Submit an expense; its approval chain is fixed now",
     openapi_extra=rules_beyond_schema(
-        "amount within the policy's min_amount and max_amount",
+        ("amount within the policy's min_amount and max_amount", 400),
         "the policy must be active and of the employee's company",
         "the policy has approval steps, and an approver exists for every required step",
     ),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from backoffice.core.auth import accounts
 from backoffice.core.auth.accounts import USERNAME_MAX, USERNAME_PATTERN, Operator
 from backoffice.core.auth.dependencies import RequirePermission
-from backoffice.core.auth.passwords import MAX_LENGTH
+from backoffice.core.auth.passwords import MAX_LENGTH, STRENGTH_RULE
 from backoffice.core.auth.service import Authenticator, Permission, Principal, Role
 from backoffice.core.db import DbSession
 from backoffice.core.envelope import Envelope, ok
@@ -22,6 +22,7 @@ from backoffice.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Order, Pagination, sorting
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import Flag, FlagParam, IdParam, omissible
@@ -138,6 +139,7 @@ async def list_accounts(
     response_model=Envelope[AccountAdminRead],
     responses=error_responses(*AUTH_ERRORS, Conflict, ValidationFailed),
     summary="Create an account",
+    openapi_extra=rules_beyond_schema(STRENGTH_RULE),
 )
 async def create_account(
     data: AccountCreate, request: Request, session: DbSession, admin: Admin
@@ -196,6 +198,7 @@ async def update_account(
     response_model=Envelope[AccountAdminRead],
     responses=_CHANGE_ERRORS,
     summary="Reset an account's password",
+    openapi_extra=rules_beyond_schema(STRENGTH_RULE),
 )
 async def reset_password(
     account_id: IdParam, data: PasswordReset, request: Request, session: DbSession, admin: Admin

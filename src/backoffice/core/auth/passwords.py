@@ -13,6 +13,11 @@ from functools import cache
 from backoffice.core.errors import ValidationFailed
 
 MIN_LENGTH = 8
+# The rule as the OpenAPI document states it beside the schema, which cannot say it.
+STRENGTH_RULE = (
+    "the password is none of the 30,000 most common passwords, not the username or email,"
+    " and not blank (422 weak_password)"
+)
 MAX_LENGTH = 1024  # argon2 hashes anything, but a bound keeps a request's CPU bounded
 
 

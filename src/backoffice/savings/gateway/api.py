@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Header, Query, Request
 
 from backoffice.core.auth.dependencies import client_address
+from backoffice.core.auth.passwords import STRENGTH_RULE
 from backoffice.core.auth.throttle import SAVINGS_SCOPE, LoginThrottle, LoginThrottled
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
@@ -100,6 +101,7 @@ def _instant(value: datetime, field: str) -> datetime:
     response_model=Envelope[CustomerRead],
     responses=error_responses(Conflict, *CALL_ERRORS),
     summary="Sign up as a savings customer",
+    openapi_extra=rules_beyond_schema(STRENGTH_RULE),
 )
 async def signup(
     body: SignupCreate, request: Request, key: OptionalIdempotencyKey = None
