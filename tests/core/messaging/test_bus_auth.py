@@ -8,7 +8,7 @@ that a test cannot pass because nothing works at all.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,20 @@ from backoffice.savings import subjects
 from backoffice.savings.permissions import GATEWAY
 from backoffice.services import NATS_USERS
 from tests.core.messaging.conftest import eventually
+from tests.live import own_nats
 
 QUIET = 0.3  # seconds a refused message is given to arrive anyway
 
 
-@pytest.fixture
-def server(nats_server: EmbeddedNats | None) -> EmbeddedNats:
-    if nats_server is None:
-        pytest.skip("NATS_URL names a server whose users these tests do not know")
-    return nats_server
+@pytest.fixture(scope="module")
+def server(nats_server: EmbeddedNats | None) -> Iterator[EmbeddedNats]:
+    """The session's embedded NATS; with `NATS_URL` set, one of the module's own (the machine's
+    server does not know the savings services' users)."""
+    if nats_server is not None:
+        yield nats_server
+        return
+    with own_nats("bus-auth") as server:
+        yield server
 
 
 class Errors:
