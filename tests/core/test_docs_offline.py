@@ -102,3 +102,12 @@ async def test_the_root_redirects_to_the_docs(client):
     response = await client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
     assert response.headers["location"] == "/docs"
+
+
+def test_the_redoc_bundle_names_no_image_of_redoc_s_site():
+    from backoffice.core.docs import BLANK_IMAGE, REDOC_IMAGES, redoc_bundle
+
+    bundle = redoc_bundle()
+    assert b"redoc.ly/redoc/logo" not in bundle
+    assert BLANK_IMAGE in bundle  # the logo was there, and is now inline
+    assert REDOC_IMAGES.search(bundle) is None

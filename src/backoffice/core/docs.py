@@ -14,6 +14,7 @@ browser that refuses and records every request leaving the machine.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -28,18 +29,20 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC = "/docs/static"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
-REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+# Any image ReDoc would fetch from its own site (today its logo, on its CDN): matched by host and
+# kind rather than one exact URL, so a bundle that moves the logo still loads nothing from outside.
+REDOC_IMAGES = re.compile(rb"https://[a-z0-9.-]*redoc\.ly/[A-Za-z0-9./_-]+\.(?:svg|png|gif)")
 BLANK_IMAGE = b"data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
 @cache
 def redoc_bundle() -> bytes:
-    """ReDoc's standalone bundle with its CDN logo replaced by a blank inline image.
+    """ReDoc's standalone bundle with its site's images (its logo) replaced by a blank inline one.
 
     Read on the first request for it, not when an app is built (1 MB nobody may ask for).
     """
     bundle = (files("fastapi_offline") / "static" / "redoc.standalone.js").read_bytes()
-    return bundle.replace(REDOC_LOGO, BLANK_IMAGE)
+    return REDOC_IMAGES.sub(BLANK_IMAGE, bundle)
 
 
 def install_docs(app: FastAPI) -> None:
