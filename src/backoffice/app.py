@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from backoffice.console.context import context as console
 from backoffice.core.auth import accounts_api, locks_api
 from backoffice.core.auth import api as auth_api
 from backoffice.core.auth.service import Authenticator
@@ -92,6 +93,8 @@ def create_app(
         contexts.append(savings_accounting.context(settings, url, pool=pool))
     if settings.service in ("all", "savings-gateway"):
         contexts.append(savings_gateway.context(settings))
+    if settings.service == "all":
+        contexts.append(console())  # last: its fallback 404 answers every other /console path
     return build_app(
         contexts,
         title="backoffice" if settings.service == "all" else f"backoffice {settings.service}",

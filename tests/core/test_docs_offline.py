@@ -98,10 +98,10 @@ async def test_redoc_renders_every_operation_offline(live_url):
     assert "/api/v1/auth/token" in text
 
 
-async def test_the_root_redirects_to_the_docs(client):
+async def test_the_root_redirects_to_the_console(client):
     response = await client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.headers["location"] == "/console/"
 
 
 def test_the_redoc_bundle_names_no_image_of_redoc_s_site():

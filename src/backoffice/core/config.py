@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     login_lock_max_seconds: int = Field(900, ge=1, le=86_400)
     login_failure_memory_seconds: int = Field(3600, ge=2, le=604_800)
     cors_origins: list[str] = Field(default_factory=list)
+    # The web console (backoffice.console): a session ends after this long without a request,
+    # and in any case this long after sign-in (a customer's also when its savings token expires).
+    console_idle_minutes: int = Field(30, ge=1, le=1440)
+    console_session_hours: int = Field(12, ge=1, le=168)
 
     host: str = Field("127.0.0.1", description="interface `backoffice serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `backoffice serve` listens on")

@@ -89,6 +89,9 @@ def install_docs(app: FastAPI) -> None:
             with_google_fonts=False,
         )
 
+    # `/` leads to the app's home: the docs, unless a context serves pages (the console).
+    app.state.home = "/docs"
+
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
+        return RedirectResponse(f"{request.scope.get('root_path', '')}{request.app.state.home}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from http import HTTPStatus
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
@@ -27,6 +27,20 @@ class ErrorStyle(StrEnum):
 
     ENVELOPE = "envelope"  # the platform's envelope (`ErrorEnvelope`)
     DETAIL = "detail"  # `{"detail": ..., "code": ...}` (`DetailError`), for seed contracts
+    PAGE = "page"  # an HTML page, drawn by the `ErrorPage` in `app.state.error_page` (the console)
+
+
+class ErrorPage(Protocol):
+    """Draws an error as a page, for routes of the `PAGE` style (a context installs one)."""
+
+    def __call__(
+        self,
+        request: Request,
+        status_code: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None,
+    ) -> Response: ...
 
 
 class FieldError(BaseModel):
@@ -99,9 +113,13 @@ def error_response(
     message: str,
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     """Render an error in the style of the context that owns the request's route."""
-    if error_style(request) is ErrorStyle.DETAIL:
+    style = error_style(request)
+    if style is ErrorStyle.PAGE:
+        page: ErrorPage = request.app.state.error_page
+        return page(request, status_code, code, message, headers)
+    if style is ErrorStyle.DETAIL:
         body = DetailError(detail=message, code=code, errors=_fields(errors) if errors else None)
         content = body.model_dump(mode="json", exclude_none=True)
     else:
@@ -138,12 +156,12 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "request")
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     return error_response(request, exc.status_code, exc.code, exc.message, exc.errors, exc.headers)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
@@ -156,7 +174,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, "validation_error", "Validation failed", errors)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 413:  # a body streamed past the limit, cut off by FastAPI's count
         return body_too_large_response(request, request.scope.get(MAX_BODY_SIZE_SCOPE_KEY))
@@ -174,13 +192,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, code, message, headers=headers)
 
 
-def body_too_large_response(request: Request, limit: int | None) -> JSONResponse:
+def body_too_large_response(request: Request, limit: int | None) -> Response:
     """The 413 of a body over the route's limit (`core.bodylimit`)."""
     size = f"the limit of {limit} bytes" if limit is not None else "the limit"
     return error_response(request, 413, "body_too_large", f"The request body is larger than {size}")
 
 
-def internal_error_response(request: Request) -> JSONResponse:
+def internal_error_response(request: Request) -> Response:
     """The 500 a client sees: no stack trace, just the request id to quote."""
     return error_response(request, 500, "internal_error", "Internal server error")
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -92,7 +92,7 @@ async def health(request: Request) -> Envelope[HealthRead]:
 @router.get(
     "/ready", response_model=Envelope[ReadyRead], responses=error_responses(ServiceUnavailable)
 )
-async def ready(request: Request) -> Envelope[ReadyRead] | JSONResponse:
+async def ready(request: Request) -> Envelope[ReadyRead] | Response:
     """Readiness: every check of the app's services passes (databases at head, broker up); else 503."""
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     found: dict[str, str] = {}

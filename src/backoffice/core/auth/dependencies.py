@@ -119,17 +119,17 @@ async def authenticate(request: Request) -> Principal:
                 "This service runs without the platform's accounts: sign in with a bearer"
                 " token from POST /api/v1/auth/token"
             )
-        principal = await _basic_login(request, auth, sessions, username, password)
+        principal = await password_login(request, auth, sessions, username, password)
     else:
         raise Unauthorized("Unsupported authorization scheme")
     request.state.account = principal.username
     return principal
 
 
-async def _basic_login(
+async def password_login(
     request: Request, auth: Authenticator, sessions: SessionFactory, username: str, password: str
 ) -> Principal:
-    """HTTP Basic is a login on every request: throttled per account and per address.
+    """A password login, throttled per account and per address: Basic, the console's sign-in.
 
     A locked account or address is a 429 before the password is looked at (a remembered
     verification included: the lock must not tell a right guess from a wrong one). A password

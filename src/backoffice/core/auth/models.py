@@ -10,9 +10,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
+    Text,
     func,
     text,
 )
@@ -61,3 +64,33 @@ class AccountEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebSession(Base):
+    """A signed-in browser of the web console (backoffice.console), kept on the server.
+
+    The cookie holds a random token; only its SHA-256 is stored. Exactly one kind: a platform
+    account at the `auth_version` it signed in with, or a savings customer with their token.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            "(account_id IS NOT NULL AND auth_version IS NOT NULL AND customer_id IS NULL)"
+            " OR (account_id IS NULL AND customer_id IS NOT NULL AND customer_token IS NOT NULL)",
+            name="one_kind",
+        ),
+        Index("ix_web_sessions_account_id", "account_id"),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+    )
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    auth_version: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_token: Mapped[str | None] = mapped_column(Text)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
