@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from backoffice.console.charts import (
     CHAR,
+    FONT,
+    LINE_CHARS,
     MAX_ITEMS,
     WIDTH,
     Number,
@@ -138,6 +140,8 @@ def test_a_line_chart_is_well_formed_named_and_keeps_its_points_in_order(points,
         for j in range(len(points)):
             if wanted[i] <= wanted[j]:
                 assert ys[i] >= ys[j]  # SVG's y grows downwards: a larger value is higher up
+    tick_ys = sorted(float(t.get("y", "")) for t in texts(root, "end"))
+    assert all(b - a >= FONT for a, b in pairwise(tick_ys))  # y labels do not overlap either
     for circle, (label, value) in zip(circles, points, strict=True):
         tooltip = circle.find(f"{SVG}title")
         assert tooltip is not None and tooltip.text == f"{label}: {exact(value):f}"
@@ -205,6 +209,23 @@ def test_one_bar_per_value_proportional_with_the_largest_at_full_width(bars):
         assert all(w == 0 for w in widths)
     ys = [float(r.get("y", "")) for r in rects]
     assert ys == sorted(ys)  # in the caller's order, top to bottom
+    for name, shown in zip(texts(root, "start"), texts(root, "end"), strict=True):
+        assert len(name.text or "") + len(shown.text or "") + 1 <= LINE_CHARS  # side by side
+
+
+def test_a_long_label_and_a_long_formatted_value_share_the_line():
+    root = parse(
+        bar_chart(
+            title="t",
+            description="d",
+            bars=[("x" * 300, 1)],
+            value_format=lambda _: "9" * 50,
+            chart_id="c",
+        )
+    )
+    label, value = texts(root, "start")[0].text or "", texts(root, "end")[0].text or ""
+    assert label.endswith("\u2026") and value.endswith("\u2026")
+    assert len(label) + len(value) + 1 <= LINE_CHARS
 
 
 def test_bar_values_print_exactly_or_through_the_given_format():

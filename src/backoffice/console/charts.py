@@ -34,6 +34,7 @@ WIDTH = 400
 FONT = 14
 CHAR = 0.62 * FONT  # a generous average glyph width: labels are spaced by it so never overlap
 PAD = 8
+LINE_CHARS = int((WIDTH - 2 * PAD) / CHAR)  # the characters of text a full-width line holds
 TEXT_FILL = "#1f2937"  # 14.7:1 on white
 AXIS_STROKE = "#6b7280"  # 4.8:1 on white
 GRID_STROKE = "#e5e7eb"
@@ -123,7 +124,7 @@ def line_chart(
 
     parts = [_open(chart_id, title, description, height)]
     if y_label:
-        parts.append(_text(PAD, FONT + 2, _shorten(y_label, 48), "start"))
+        parts.append(_text(PAD, FONT + 2, _shorten(y_label, LINE_CHARS), "start"))
     for tick, text in zip(ticks, tick_texts, strict=True):
         y = y_of(tick)
         parts.append(_line(left, y, right, y, "chart-grid", GRID_STROKE))
@@ -178,8 +179,8 @@ def bar_chart(
     parts = [_open(chart_id, title, description, height)]
     for i, ((label, value), original) in enumerate(zip(rows, bars, strict=True)):
         top = PAD + i * row_h
-        shown = fmt(original[1])
-        room = max(8, int(full / CHAR) - len(shown) - 2)  # the label gives way to the value
+        shown = _shorten(fmt(original[1]), 20)
+        room = LINE_CHARS - len(shown) - 2  # the label gives way to the value, never overlaps it
         parts.append(_text(PAD, top + FONT, _shorten(label, room), "start"))
         parts.append(_text(WIDTH - PAD, top + FONT, shown, "end"))
         width = float(value / largest) * full if largest else 0.0
