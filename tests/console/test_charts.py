@@ -95,6 +95,9 @@ def test_ticks_for_ordinary_ranges_read_as_a_person_would_write_them():
         Decimal(i) / 5 for i in range(6)
     ]  # a flat zero still gets an axis
     assert nice_ticks(7, 7, 2) == [0, 10, 20]
+    # A span far below a value's precision is flat too: no steps of 1e-51 (nor a million ticks).
+    almost = Decimal("1" + "0" * 15 + "." + "0" * 49 + "1")
+    assert nice_ticks(Decimal(10**15), almost, 5) == [10**15 + i * 2 * 10**14 for i in range(6)]
 
 
 @pytest.mark.parametrize(
@@ -172,6 +175,15 @@ def test_a_line_chart_axis_reaches_zero_and_the_lowest_value():
     ticks = [Decimal(t.text.replace(",", "")) for t in texts(root, "end")]  # type: ignore[union-attr]
     assert min(ticks) <= Decimal("-250.75") and 0 in ticks and max(ticks) >= 300
     assert [t.text for t in texts(root, "start")] == ["EUR"]
+
+
+def test_tick_labels_read_plainly():
+    small = line_chart(
+        title="t", description="d", points=[("a", Decimal("0.1")), ("b", 0.3)], chart_id="c"
+    )
+    assert [t.text for t in texts(parse(small), "end")] == ["0", "0.1", "0.2", "0.3"]
+    large = line_chart(title="t", description="d", points=[("a", 2 * 10**6)], chart_id="c")
+    assert [t.text for t in texts(parse(large), "end")][-1] == "2,000,000"
 
 
 def test_a_line_chart_prints_a_decimal_exactly_as_given():
