@@ -228,3 +228,14 @@ async def test_the_root_leads_to_the_console_and_assets_are_served_from_the_pack
     assert again.status_code == 304
     for name in ("..%2Fweb.py", "nope.css", "console.py"):
         assert (await client.get(f"/console/static/{name}")).status_code == 404
+
+
+async def test_a_session_for_an_account_gone_since_its_password_was_checked_is_refused(session):
+    from backoffice.core.auth.service import Principal
+    from backoffice.core.errors import Unauthorized
+
+    ghost = Principal(2_000_000_000, "ghost", Role.STAFF, 1)
+    with pytest.raises(Unauthorized):
+        await start(session, lifetime=timedelta(hours=1), principal=ghost)
+    # The transaction lives on (the insert ran in a savepoint): the sign-in page can answer.
+    assert await session.scalar(select(func.count()).select_from(WebSession)) is not None

@@ -112,6 +112,7 @@ async def begin(
     """Start a session for the signed-in `principal` or `customer`; its cookie token."""
     settings: Settings = request.app.state.settings
     longest = timedelta(hours=settings.console_session_hours)
+    await websessions.purge(session)  # expired records go as new ones come (an index range)
     token, _ = await websessions.start(
         session,
         lifetime=min(lifetime or longest, longest),

@@ -6,6 +6,8 @@ request's `AsyncSession`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -76,3 +78,28 @@ async def list_rejects(
     order: list[ColumnElement[Any]] = [ImportReject.file_name.asc(), ImportReject.line_number.asc()]
     rows, info = await paginate_rows(session, statement, page, order)
     return [RejectRead.model_validate(r._mapping) for r in rows], info
+
+
+async def totals_since(session: AsyncSession, dataset: str, instant: datetime) -> RunTotals:
+    """How many of the dataset's files started at or after `instant`, and what they loaded."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(ImportRun.inserted), 0),
+                func.coalesce(func.sum(ImportRun.rejected), 0),
+                func.count().filter(ImportRun.status == "failed"),
+            ).where(ImportRun.dataset == dataset, ImportRun.started_at >= instant)
+        )
+    ).one()
+    return RunTotals(files=row[0], inserted=row[1], rejected=row[2], failed=row[3])
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    """What a dataset's files loaded over a period."""
+
+    files: int
+    inserted: int
+    rejected: int
+    failed: int

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account, WebSession
 from backoffice.core.auth.roles import Role
 from backoffice.core.auth.service import Principal
+from backoffice.core.errors import Unauthorized
 
 # A session's last request is written at most this often (not one write per page view).
 TOUCH_EVERY = timedelta(seconds=60)
@@ -80,7 +82,11 @@ async def start(
             "customer_email": customer.email,
             "customer_token": customer.token,
         }
-    await session.execute(insert(WebSession).values(values))
+    try:  # a principal remembered by another worker for an account deleted since
+        async with session.begin_nested():
+            await session.execute(insert(WebSession).values(values))
+    except IntegrityError as exc:
+        raise Unauthorized("Invalid credentials") from exc
     return token, csrf
 
 
