@@ -141,7 +141,8 @@ async def read_form(request: Request, csrf_token: str) -> FormData:
         raise CsrfFailed()
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, csrf_token):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a forged field may hold any).
+    if not isinstance(sent, str) or not secrets.compare_digest(sent.encode(), csrf_token.encode()):
         raise CsrfFailed()
     return form
 
