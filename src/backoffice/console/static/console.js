@@ -15,8 +15,11 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   const box = event.target;
   if (box instanceof HTMLInputElement && box.dataset.checkAll !== undefined && box.form) {
-    for (const other of box.form.querySelectorAll('input[type="checkbox"][name]')) {
-      other.checked = box.checked;
+    // The form's elements: its own boxes and those outside it that name it (`form="..."`).
+    for (const other of box.form.elements) {
+      if (other instanceof HTMLInputElement && other.type === "checkbox" && other.name) {
+        other.checked = box.checked;
+      }
     }
   }
 });
