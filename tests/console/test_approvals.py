@@ -323,7 +323,9 @@ async def test_an_expense_page_shows_its_chain_as_a_timeline_and_its_audit_trail
 # --- the submit form -------------------------------------------------------------------------
 
 
-def claim(org: Org, policy: str, amount: str, action: str = "submit", text: str = "x") -> dict[str, str]:
+def claim(
+    org: Org, policy: str, amount: str, action: str = "submit", text: str = "x"
+) -> dict[str, str]:
     return {
         "policy_id": str(org.policies[policy]),
         "amount": amount,
