@@ -416,3 +416,23 @@ async def test_a_policy_of_another_company_is_not_offered_nor_taken(
     assert answer.status_code == 404
     assert field_error(answer.text, "policy_id") == "Choose one of the policies listed."
     assert (await api_expenses(client, acme, "Grace"))["pagination"]["total"] == 0
+
+
+async def test_the_forms_script_gets_the_chain_alone_for_what_is_typed(
+    client, console_client, acme
+):
+    grace = await as_(console_client, acme["Grace"])
+    policy = acme.policies["Large Equipment"]
+    part = await grace.get(f"/console/approvals/submit/chain?policy_id={policy}&amount=4000.00")
+    assert part.status_code == 200
+    assert part.text.lstrip().startswith('<section class="panel chain-preview"')
+    assert "<html" not in part.text
+    shown = re.findall(r"<strong>Step (\d)</strong>: ([^,]+),", part.text)
+    assert [name for _, name in shown] == [acme[n].name for n in ("Frank", "Eve", "David")]
+    low = await grace.get(f"/console/approvals/submit/chain?policy_id={policy}&amount=12")
+    assert "outside the policy&#39;s range (2000.00 or more)" in low.text
+    bad = await grace.get(f"/console/approvals/submit/chain?policy_id={policy}&amount=lots")
+    assert "Enter the amount as a number" in bad.text
+    empty = await grace.get("/console/approvals/submit/chain")
+    assert "then <strong>Preview approvers</strong>" in empty.text
+    assert (await api_expenses(client, acme, "Grace"))["pagination"]["total"] == 0

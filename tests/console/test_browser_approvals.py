@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from playwright.async_api import expect
+
 from backoffice.expenses.demo import DEMO_ACCOUNTS
 from tests.console.browser import Visit, check_page
 
@@ -50,16 +52,21 @@ async def test_grace_claims_and_frank_eve_and_david_approve_in_turn(visit: Visit
         label="Large Equipment (equipment, 2000.00 or more)"
     )
     await page.get_by_label("Amount").fill("4000.00")
+    await page.get_by_label("Amount").press("Tab")  # leaving the field: a change event
     await page.get_by_label("Description").fill(description)
-    await page.get_by_role("button", name="Preview approvers").click()
-    await page.wait_for_load_state("load")
     chain = page.locator(".chain-preview li")
-    assert await chain.all_inner_texts() == [
+    expected = [
         f"Step {n}: {name}, {level} (level {number})"
         for n, ((_, name), level, number) in enumerate(
             zip(APPROVERS, ("Manager", "SEM", "AD"), (6, 5, 4), strict=True), start=1
         )
     ]
+    # The form's script shows the chain as soon as the amount is typed (a change event)...
+    await expect(chain).to_have_text(expected, timeout=15_000)
+    # ... and without it the button does the same, on the server.
+    await page.get_by_role("button", name="Preview approvers").click()
+    await page.wait_for_load_state("load")
+    assert await chain.all_inner_texts() == expected
     assert await page.get_by_label("Amount").input_value() == "4000.00"
     await check_page(visit, "approvals-submit-preview")
 

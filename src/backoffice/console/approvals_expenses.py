@@ -169,6 +169,7 @@ async def _submit_page(
         "approvals/submit.html",
         status_code=status_code,
         **shown(
+            problem="",
             policies=[("", "Choose a policy"), *await _policy_options(session, actor)],
             values=values or {"policy_id": "", "amount": "", "description": ""},
             errors=errors or {},
@@ -252,6 +253,31 @@ def _claim(user_id: int, policy_id: int, amount: Decimal, description: str) -> E
         raise FieldProblem(
             "description", "Use plain text: letters, digits, punctuation and line breaks."
         ) from invalid
+
+
+@router.get(f"{SUBMIT}/chain")
+async def chain_part(
+    request: Request,
+    actor: Employee,
+    conn: StatementPool,
+    policy_id: Annotated[str, Query(max_length=20)] = "",
+    amount: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """The submit form's chain of approvers alone, for the form's script to update in place.
+
+    The same as the "Preview approvers" button, for the policy and amount typed so far; what
+    is wrong with them is said in its place.
+    """
+    chain: list[RequiredApproval] | None = None
+    problem = ""
+    try:
+        if policy_id.strip() and amount.strip():
+            chain = await workflow.preview_chain(
+                conn, actor.principal, _policy_id(policy_id.strip()), _amount(amount.strip())
+            )
+    except DomainError as error:
+        problem = plain(error)
+    return render(request, "approvals/submit.html", block="chain", chain=chain, problem=problem)
 
 
 @router.post(SUBMIT)
