@@ -436,3 +436,30 @@ async def test_the_forms_script_gets_the_chain_alone_for_what_is_typed(
     empty = await grace.get("/console/approvals/submit/chain")
     assert "then <strong>Preview approvers</strong>" in empty.text
     assert (await api_expenses(client, acme, "Grace"))["pagination"]["total"] == 0
+
+
+async def test_a_comment_too_long_is_said_next_to_it_and_nothing_is_approved(
+    client, console_client, acme
+):
+    expense = await api_submit(client, acme, "Grace", "Small Equipment", "100.00")
+    frank = await as_(console_client, acme["Frank"])
+    long = "why " * 600
+    answer = await frank.form(f"/console/approvals/{expense}/approve", {f"comment-{expense}": long})
+    assert answer.status_code == 422
+    assert field_error(answer.text, f"comment-{expense}") == "At most 2000 characters."
+    assert "why why" in answer.text  # what was typed is kept (cut to the bound)
+    assert (await api_status(client, acme, expense))["status"] == "pending"
+
+
+async def test_admins_and_managers_read_any_expense_of_their_view_staff_do_not(
+    client, console_as, acme
+):
+    expense = await api_submit(client, acme, "Grace", "Small Equipment", "100.00", "Mouse")
+    api = await api_status(client, acme, expense)
+    for role, seen in ((Role.ADMIN, 200), (Role.MANAGER, 200), (Role.STAFF, 404)):
+        http = await console_as(role)
+        page = await http.get(f"/console/approvals/expenses/{expense}")
+        assert page.status_code == seen, role
+        assert ("Mouse" in page.text) is (seen == 200)
+        if seen == 200:
+            assert api["user_name"] in page.text and "100.00" in page.text

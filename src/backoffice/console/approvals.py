@@ -191,8 +191,10 @@ async def approve(
     """Approve my step of the expense (an optional comment)."""
     form = await read_form(request, csrf_of(request))
     assert actor.employee is not None
+    field = f"comment-{expense_id}"
+    typed = form.get(field)
     try:
-        comment = text_field(form, f"comment-{expense_id}", max_length=MAX_COMMENT)
+        comment = text_field(form, field, max_length=MAX_COMMENT)
         done = await workflow.approve(
             conn,
             actor.principal,
@@ -208,6 +210,7 @@ async def approve(
             actor,
             session,
             errors=_row_errors(expense_id, error),
+            comments={field: typed[:MAX_COMMENT] if isinstance(typed, str) else ""},
             status_code=error.status_code,
         )
     if done.expense_status is ExpenseStatus.APPROVED:
