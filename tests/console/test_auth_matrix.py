@@ -23,12 +23,16 @@ from backoffice.core.routing import route_contexts
 SAMPLES = {
     "/console/static/{name}": "/console/static/console.css",
     "/console/{rest}": "/console/no-such-page",
+    "/console/approvals/{expense_id}/approve": "/console/approvals/1/approve",
+    "/console/approvals/{expense_id}/reject": "/console/approvals/1/reject",
+    "/console/approvals/expenses/{expense_id}": "/console/approvals/expenses/1",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.
 ALLOWED: dict[Access, set[object]] = {
     Access.PUBLIC: set(VISITORS),
     Access.STAFF: {Role.STAFF, Role.MANAGER, Role.ADMIN},
+    Access.EMPLOYEE: set(),  # the matrix's accounts are linked to no employee
     Access.READ: {Role.STAFF, Role.MANAGER, Role.ADMIN},
     Access.CREATE: {Role.MANAGER, Role.ADMIN},
     Access.UPDATE: {Role.MANAGER, Role.ADMIN},

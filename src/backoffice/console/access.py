@@ -39,6 +39,7 @@ class Access(StrEnum):
 
     PUBLIC = "public"
     STAFF = "staff"  # any platform account
+    EMPLOYEE = "employee"  # a platform account linked to an employee (claims and decisions)
     READ = "read"
     CREATE = "create"
     UPDATE = "update"
@@ -179,7 +180,9 @@ def may_open(who: SignedIn | None, access: Access) -> bool:
         return who.customer is not None
     if who.principal is None:
         return False
-    return access is Access.STAFF or who.principal.can(_PERMISSION[access])
+    # Whether a login is linked to an employee is known only by asking its context: a link
+    # to such a page is shown to any staff account, and the page says why it cannot act.
+    return access in (Access.STAFF, Access.EMPLOYEE) or who.principal.can(_PERMISSION[access])
 
 
 def navigation(who: SignedIn | None) -> list[NavItem]:

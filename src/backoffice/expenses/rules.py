@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 
 from backoffice.expenses.errors import (
@@ -167,6 +168,19 @@ class Outcome:
     def pending_count(self) -> int:
         """Steps still waiting for a decision."""
         return sum(1 for s in self.steps if s.status is StepStatus.PENDING)
+
+
+def amount_in_range(amount: Decimal, low: Decimal, high: Decimal | None) -> bool:
+    """Whether a policy from `low` to `high` (no upper bound when None) takes `amount`.
+
+    Both bounds are included: a policy "from 2000.00" takes 2000.00.
+    """
+    return low <= amount and (high is None or amount <= high)
+
+
+def range_text(low: Decimal, high: Decimal | None) -> str:
+    """A policy's range in words, as errors and pickers show it: "0.01 to 1999.99"."""
+    return f"{low} to {high}" if high is not None else f"{low} or more"
 
 
 def status_after_submission(chain: Sequence[ChainLink]) -> ExpenseStatus:

@@ -22,6 +22,7 @@ from backoffice.expenses.errors import (
     ConcurrentDecision,
     ExpenseNotFound,
     ExpenseRefused,
+    NoLinkedEmployee,
     PolicyNotFound,
 )
 from backoffice.expenses.identity import Actor, act_as
@@ -133,12 +134,82 @@ def _check_claim(submitter: Placement, policy: _Policy, amount: Decimal) -> None
         raise ExpenseRefused.field("user_id", f"Employee {submitter.employee_id} is not active")
     if not policy.is_active:
         raise ExpenseRefused.field("policy_id", f"Policy {policy.id} is not active")
-    low, high = policy.min_amount, policy.max_amount
-    if amount < low or (high is not None and amount > high):
-        bounds = f"{low} to {high}" if high is not None else f"{low} or more"
-        raise AmountOutsidePolicy.of(amount, bounds)
+    if not rules.amount_in_range(amount, policy.min_amount, policy.max_amount):
+        raise AmountOutsidePolicy.of(amount, rules.range_text(policy.min_amount, policy.max_amount))
     if not policy.steps:
         raise ExpenseRefused.field("policy_id", f"Policy {policy.id} has no approval steps")
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A claim checked against its policy, with the chain it would get if submitted now."""
+
+    actor: Actor
+    submitter: Placement
+    policy: _Policy
+    chain: list[rules.ChainLink]
+    people: list[Placement]  # the approvers the chain was picked from
+
+    def approvals_required(self) -> list[RequiredApproval]:
+        """The chain with the approvers' names and levels, as the submission answers it."""
+        approvers = {p.employee_id: p for p in self.people}
+        return [
+            RequiredApproval(
+                step=link.step_number,
+                approver=approvers[link.approver_id].full_name,
+                level=approvers[link.approver_id].level_name or "",
+                level_number=link.approver_level,
+            )
+            for link in self.chain
+        ]
+
+
+async def _check_and_chain(
+    conn: Driver, principal: Principal, user_id: int | None, policy_id: int, amount: Decimal
+) -> _Claim:
+    """Check a claim by `user_id` (None: the caller's own employee) and build its chain.
+
+    Only reads. Raises what a submission would: who may claim (`act_as`), the policy
+    (not found, inactive, no steps), the amount's range, a required step with no approver.
+    """
+    rows = await statements.CLAIM.fetch(conn, account_id=principal.account_id, policy_id=policy_id)
+    caller, policy_rows = hierarchy.split_caller(rows, "company_id")
+    actor = Actor(principal, caller)
+    if user_id is None:
+        if caller is None:
+            raise NoLinkedEmployee()
+        user_id = caller.employee_id
+    submitter = await act_as(conn, actor, user_id, "user_id")
+    policy = _policy_for_claim(policy_id, policy_rows)
+    if policy is None or submitter.company_id is None or policy.company_id != submitter.company_id:
+        raise PolicyNotFound(f"Policy {policy_id} not found")
+    _check_claim(submitter, policy, amount)
+    if submitter.employee_id == actor.employee_id:
+        pool = rows[0]["pool"]
+    else:
+        pool = await statements.APPROVER_POOL.fetchval(
+            conn, company_id=submitter.company_id, team_id=submitter.team_id, policy_id=policy.id
+        )
+    people = hierarchy.placements(pool)
+    chain = rules.build_chain(policy.steps, _member(submitter), [_member(p) for p in people])
+    return _Claim(actor, submitter, policy, chain, people)
+
+
+async def preview_chain(
+    conn: Driver,
+    principal: Principal,
+    policy_id: int,
+    amount: Decimal,
+    *,
+    user_id: int | None = None,
+) -> list[RequiredApproval]:
+    """The approvers a claim of `amount` on the policy would get if submitted now.
+
+    The same checks and the same chain as `submit_expense`, writing nothing: what a submit
+    form shows before the claim is sent. `user_id` None: the caller's own employee.
+    """
+    claim = await _check_and_chain(conn, principal, user_id, policy_id, amount)
+    return claim.approvals_required()
 
 
 async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate) -> ExpenseCreated:
@@ -147,25 +218,8 @@ async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate
     Everything before the write only reads, and the write is one statement: the endpoint
     runs it in autocommit (no BEGIN / COMMIT round trips) with the same guarantees.
     """
-    rows = await statements.CLAIM.fetch(
-        conn, account_id=principal.account_id, policy_id=data.policy_id
-    )
-    caller, policy_rows = hierarchy.split_caller(rows, "company_id")
-    actor = Actor(principal, caller)
-    submitter = await act_as(conn, actor, data.user_id, "user_id")
-    policy = _policy_for_claim(data.policy_id, policy_rows)
-    if policy is None or submitter.company_id is None or policy.company_id != submitter.company_id:
-        raise PolicyNotFound(f"Policy {data.policy_id} not found")
-    _check_claim(submitter, policy, data.amount)
-    steps = policy.steps
-    if submitter.employee_id == actor.employee_id:
-        pool = rows[0]["pool"]
-    else:
-        pool = await statements.APPROVER_POOL.fetchval(
-            conn, company_id=submitter.company_id, team_id=submitter.team_id, policy_id=policy.id
-        )
-    people = hierarchy.placements(pool)
-    chain = rules.build_chain(steps, _member(submitter), [_member(p) for p in people])
+    claim = await _check_and_chain(conn, principal, data.user_id, data.policy_id, data.amount)
+    actor, submitter, policy, chain = claim.actor, claim.submitter, claim.policy, claim.chain
     status = rules.status_after_submission(chain)
     done = status is not ExpenseStatus.PENDING
 
@@ -211,20 +265,11 @@ async def submit_expense(conn: Driver, principal: Principal, data: ExpenseCreate
         },
     )
     assert expense_id is not None
-    approvers = {p.employee_id: p for p in people}
     return ExpenseCreated(
         expense_id=expense_id,
         status=status,
         amount=data.amount,
-        approvals_required=[
-            RequiredApproval(
-                step=link.step_number,
-                approver=approvers[link.approver_id].full_name,
-                level=approvers[link.approver_id].level_name or "",
-                level_number=link.approver_level,
-            )
-            for link in chain
-        ],
+        approvals_required=claim.approvals_required(),
     )
 
 
