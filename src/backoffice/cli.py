@@ -99,8 +99,10 @@ def serve(
     base = f"http://{bound_host}:{bound_port}"
 
     def announce() -> None:  # once the port listens and the app has started
+        pages = f"  console: {base}/console/" if service == "all" else ""
         console.print(
-            f"[green]serving {service}[/] {base}  API docs: {base}/docs (ReDoc: {base}/redoc)",
+            f"[green]serving {service}[/] {base}{pages}  API docs: {base}/docs"
+            f" (ReDoc: {base}/redoc)",
             soft_wrap=True,
         )
 
