@@ -19,9 +19,7 @@ from backoffice.console import accounts as console_accounts
 from backoffice.core.auth import accounts
 from backoffice.core.auth.models import Account, AccountEvent
 from backoffice.core.auth.service import Role, create_account
-from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy
 from tests.conftest import PASSWORD, basic
-from tests.console.conftest import csrf_of
 
 API = "/api/v1/auth/accounts"
 STRONG = "violet-otter-quarry-17"
@@ -323,6 +321,26 @@ async def test_role_status_password_and_delete_through_the_console_are_audited(
     assert (await http.get(f"/console/accounts/{account_id}")).status_code == 404
 
 
+async def test_an_accounts_page_shows_what_the_api_shows(client, admin, session, signed_in_admin):
+    http, _, _ = signed_in_admin
+    name = f"una-{uuid.uuid4().hex[:6]}"
+    made = await client.post(
+        API, json={"username": name, "password": STRONG, "role": "staff"}, headers=admin
+    )
+    account_id = made.json()["data"]["id"]
+    await client.patch(f"{API}/{account_id}", json={"role": "manager"}, headers=admin)
+    page = await http.get(f"/console/accounts/{account_id}")
+    one = (await client.get(f"{API}/{account_id}", headers=admin)).json()["data"]
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", page.text))
+    assert facts["Role"] == one["role"] == "manager"
+    assert "active" in facts["Status"] and one["is_active"]
+    assert facts["Created"] == one["created_at"][:16].replace("T", " ") + " UTC"
+    audit = (await client.get(f"{API}/{account_id}/audit", headers=admin)).json()["data"]
+    shown = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>([^<]+)</td>', page.text)
+    assert shown == [(e["action"].replace("_", " "), e["actor"]) for e in audit]
+    assert len(shown) == 2
+
+
 async def test_a_weak_or_mismatched_new_password_is_told_next_to_the_field(
     session, auth, signed_in_admin
 ):
@@ -495,71 +513,3 @@ async def test_a_change_in_the_console_ends_that_accounts_console_sessions_at_on
     assert refused.status_code == 303
     assert refused.headers["location"].startswith("/console/sign-in")
     assert (await http.get("/console/")).status_code == 200  # the admin's own goes on
-
-
-# --- login locks -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def throttle(app):
-    """The app's throttle for this test: 3 free failures an account (as test_sessions does)."""
-    limits = {"first_lock": 30.0, "max_lock": 600.0, "memory": 3600.0}
-    saved = app.state.login_throttle
-    app.state.login_throttle = LoginThrottle(
-        MemoryStore(), account=Policy(3, **limits), address=Policy(50, **limits)
-    )
-    yield
-    app.state.login_throttle = saved
-
-
-async def _fail_sign_ins(console_clients, username: str, times: int) -> list[int]:
-    http = console_clients()
-    statuses = []
-    for _ in range(times):
-        page = await http.get("/console/sign-in")
-        answer = await http.post(
-            "/console/sign-in",
-            data={"csrf_token": csrf_of(page.text), "username": username, "password": "nope"},
-        )
-        statuses.append(answer.status_code)
-    return statuses
-
-
-async def test_an_admin_sees_and_clears_a_login_lock(
-    client, admin, signed_in_admin, console_clients, throttle
-):
-    http, _, _ = signed_in_admin
-    ghost = f"Ghost-{uuid.uuid4().hex[:6]}"  # made up: no such account
-    assert await _fail_sign_ins(console_clients, ghost, 4) == [401, 401, 401, 429]
-    key = f"platform:{ghost.lower()}"
-    page = await http.get("/console/accounts/locks")
-    assert page.status_code == 200
-    api = (await client.get("/api/v1/auth/locks", headers=admin)).json()["data"]
-    assert [lock["key"] for lock in api] == [key]
-    assert f'name="key" value="{key}"' in page.text
-    row = re.search(
-        rf"<th scope=\"row\">{ghost.lower()}</th>\s*<td>account</td>\s*"
-        r'<td class="num">(\d+)</td>',
-        page.text,
-    )
-    assert row is not None and int(row.group(1)) == api[0]["failures"] == 3
-    assert api[0]["locked_until"][:16].replace("T", " ") in page.text
-
-    cleared = await http.form("/console/accounts/locks/clear", {"key": key})
-    assert cleared.status_code == 303
-    after = await http.get(cleared.headers["location"])
-    assert f"The lock on {ghost.lower()} is cleared" in after.text
-    assert "No account or address is locked now." in after.text
-    assert (await client.get("/api/v1/auth/locks", headers=admin)).json()["data"] == []
-    again = await http.form("/console/accounts/locks/clear", {"key": key})
-    assert again.status_code == 404 and "nothing to clear" in again.text
-    bad = await http.form("/console/accounts/locks/clear", {"key": "nothing-like-a-key"})
-    assert bad.status_code == 422 and "followed by the name" in bad.text
-    assert await _fail_sign_ins(console_clients, ghost, 1) == [401]  # may try again
-
-
-async def test_the_locks_page_says_when_nothing_is_locked(signed_in_admin):
-    http, _, _ = signed_in_admin
-    page = await http.get("/console/accounts/locks")
-    assert page.status_code == 200
-    assert "No account or address is locked now" in page.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,7 @@ from backoffice.core.auth.models import Account
 from backoffice.core.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from backoffice.core.auth.service import Authenticator, Principal, Role
 from backoffice.core.db import DbSession
+from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import Conflict, DomainError, ValidationFailed
 from backoffice.core.pagination import MAX_LIMIT, PageParams
 from backoffice.core.routing import ApiRouter
@@ -161,7 +162,7 @@ class Filters:
             errors["sort"] = "Choose an order from the list."
         return errors
 
-    async def page(self, session: AsyncSession, page: PageParams) -> tuple[list[Account], Any]:
+    async def page(self, session: AsyncSession, page: PageParams) -> tuple[list[Account], PageInfo]:
         """One page of the accounts these filters select, as `GET /api/v1/auth/accounts` does."""
         order = []
         for field in SORTS[self.sort][1]:
@@ -196,7 +197,7 @@ async def account_list(
     filters = Filters(username.strip(), role, status, sort)
     errors = filters.problems()
     rows: list[Account] = []
-    info = None
+    info: PageInfo | None = None
     if not errors:
         rows, info = await filters.page(session, PageParams(PAGE_SIZE, offset))
     return render(
