@@ -341,6 +341,26 @@ async def test_an_accounts_page_shows_what_the_api_shows(client, admin, session,
     assert len(shown) == 2
 
 
+async def test_the_audit_trail_pages_newest_first(session, auth, signed_in_admin, monkeypatch):
+    http, _, _ = signed_in_admin
+    name = f"val-{uuid.uuid4().hex[:6]}"
+    await create_account(session, auth, username=name, password=PASSWORD, role=Role.STAFF)
+    account_id = await _id(session, name)
+    for role in ("manager", "admin", "staff"):
+        await http.form(f"/console/accounts/{account_id}/role", {"role": role})
+    monkeypatch.setattr(console_accounts, "EVENTS_PAGE_SIZE", 2)
+    first = await http.get(f"/console/accounts/{account_id}")
+    assert re.findall(r"<td>(\w+) → (\w+)</td>", first.text) == [
+        ("admin", "staff"),
+        ("manager", "admin"),
+    ]
+    following = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+    assert following is not None
+    second = await http.get(html.unescape(following.group(1)))
+    assert re.findall(r"<td>(\w+) → (\w+)</td>", second.text) == [("staff", "manager")]
+    assert "3\u20133 of 3" in second.text
+
+
 async def test_a_weak_or_mismatched_new_password_is_told_next_to_the_field(
     session, auth, signed_in_admin
 ):
