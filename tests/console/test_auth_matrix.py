@@ -26,6 +26,13 @@ SAMPLES = {
     "/console/approvals/{expense_id}/approve": "/console/approvals/1/approve",
     "/console/approvals/{expense_id}/reject": "/console/approvals/1/reject",
     "/console/approvals/expenses/{expense_id}": "/console/approvals/expenses/1",
+    # An account that does not exist: the matrix changes no real account.
+    "/console/accounts/{account_id}": "/console/accounts/2147483647",
+    "/console/accounts/{account_id}/role": "/console/accounts/2147483647/role",
+    "/console/accounts/{account_id}/disable": "/console/accounts/2147483647/disable",
+    "/console/accounts/{account_id}/enable": "/console/accounts/2147483647/enable",
+    "/console/accounts/{account_id}/password": "/console/accounts/2147483647/password",
+    "/console/accounts/{account_id}/delete": "/console/accounts/2147483647/delete",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.

@@ -10,7 +10,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from backoffice.console import approvals, approvals_expenses, assets, home, signin
+from backoffice.console import (
+    accounts,
+    accounts_forms,
+    approvals,
+    approvals_expenses,
+    assets,
+    home,
+    logins,
+    signin,
+)
 from backoffice.console.access import Visitor
 from backoffice.console.web import error_page
 from backoffice.core.contexts import Context, Routes
@@ -28,12 +37,16 @@ async def not_found(request: Request, who: Visitor, rest: str) -> None:
     raise NotFound("There is no such page here.")
 
 
+# The login locks' fixed paths come before an account's page (`/console/accounts/{account_id}`).
 SECTIONS = (
     assets.router,
     signin.router,
     home.router,
     approvals.router,
     approvals_expenses.router,
+    logins.router,
+    accounts.router,
+    accounts_forms.router,
 )
 
 

@@ -1,22 +1,21 @@
-"""`/api/v1/auth/locks`: the login locks an admin can see and clear (core.auth.throttle)."""
+"""`/api/v1/auth/locks`: the login locks an admin can see and clear (core.auth.locks)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from backoffice.core.auth import locks
 from backoffice.core.auth.dependencies import CurrentUser
+from backoffice.core.auth.locks import KEY_MAX, KEY_MIN, KEY_PATTERN, LockView, NoSuchLock
 from backoffice.core.auth.service import Principal
-from backoffice.core.auth.throttle import KEY_MAX_LENGTH, Lock, LoginThrottle, scope_of
+from backoffice.core.auth.throttle import LoginThrottle
 from backoffice.core.envelope import Envelope, ok
-from backoffice.core.errors import AUTH_ERRORS, Forbidden, NotFound, error_responses
+from backoffice.core.errors import AUTH_ERRORS, Forbidden, error_responses
 from backoffice.core.routing import ApiRouter
-
-# A key as listed: `<scope>:<name>`; visible characters and spaces, no control characters.
-KEY_PATTERN = r"^(address|platform|savings):[^\x00-\x1f\x7f]+$"
 
 
 class LockRead(BaseModel):
@@ -29,14 +28,13 @@ class LockRead(BaseModel):
     retry_after: int = Field(description="Seconds until the key may try again")
 
     @classmethod
-    def of(cls, lock: Lock) -> LockRead:
+    def of(cls, lock: LockView) -> LockRead:
         """The lock as the API shows it."""
-        until = datetime.fromtimestamp(lock.locked_until, UTC)
         return cls(
             key=lock.key,
-            scope=scope_of(lock.key),
+            scope=lock.scope,
             failures=lock.failures,
-            locked_until=until,
+            locked_until=lock.locked_until,
             retry_after=lock.retry_after,
         )
 
@@ -45,13 +43,6 @@ class UnlockRead(BaseModel):
     """A cleared key."""
 
     key: str
-
-
-class NoSuchLock(NotFound):
-    """The key has no lock and no failures to clear."""
-
-    code = "lock_not_found"
-    default_message = "No login lock or failure is recorded under this key"
 
 
 async def _admin(principal: CurrentUser) -> Principal:
@@ -64,8 +55,8 @@ Admin = Annotated[Principal, Depends(_admin)]
 LockKey = Annotated[
     str,
     Query(
-        min_length=9,
-        max_length=KEY_MAX_LENGTH + 10,
+        min_length=KEY_MIN,
+        max_length=KEY_MAX,
         pattern=KEY_PATTERN,
         description="The key as listed, e.g. `savings:ada@example.com` or `address:203.0.113.7`",
     ),
@@ -87,7 +78,7 @@ def _throttle(request: Request) -> LoginThrottle:
 )
 async def list_locks(_: Admin, request: Request) -> Envelope[list[LockRead]]:
     """Accounts and client addresses locked after wrong passwords, the longest lock first."""
-    return ok([LockRead.of(lock) for lock in await _throttle(request).locks()])
+    return ok([LockRead.of(lock) for lock in await locks.current_locks(_throttle(request))])
 
 
 @router.delete(
@@ -98,6 +89,5 @@ async def list_locks(_: Admin, request: Request) -> Envelope[list[LockRead]]:
 )
 async def unlock(key: LockKey, _: Admin, request: Request) -> Envelope[UnlockRead]:
     """The key may sign in again at once; its count of wrong passwords starts over."""
-    if not await _throttle(request).unlock(key):
-        raise NoSuchLock()
+    await locks.clear_lock(_throttle(request), key)
     return ok(UnlockRead(key=key), "Unlocked")
