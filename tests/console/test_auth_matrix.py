@@ -23,6 +23,8 @@ from backoffice.core.routing import route_contexts
 SAMPLES = {
     "/console/static/{name}": "/console/static/console.css",
     "/console/{rest}": "/console/no-such-page",
+    "/console/merchants/imports/{run_id}": "/console/merchants/imports/1",
+    "/console/merchants/imports/{run_id}/rejects.csv": "/console/merchants/imports/1/rejects.csv",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.
