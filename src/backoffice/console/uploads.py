@@ -155,8 +155,8 @@ class _Receiver:
 
     async def _end_part(self, part: _Part) -> None:
         if part.name == "csrf_token" and not self.csrf_ok:
-            sent = part.value.decode("utf-8", "replace")
-            if not secrets.compare_digest(sent, self.csrf_token):
+            # As bytes: compare_digest refuses a str with non-ASCII characters (a 500).
+            if not secrets.compare_digest(bytes(part.value), self.csrf_token.encode()):
                 raise CsrfFailed()
             self.csrf_ok = True
         elif self.sink is not None and part.name == self.file_field:
