@@ -314,6 +314,17 @@ async def test_no_file_or_not_a_form(app, console_as, inbox):
         headers={"Content-Type": "multipart/form-data; boundary=xYzBoundary"},
     )
     assert cut.status_code == 422
+    # cut off in the middle of the file: what was written of it is removed
+    parts = [
+        ("csrf_token", None, http.csrf.encode()),
+        ("file", "activities_20240101.csv", DAY1.read_bytes()),
+    ]
+    half = _multipart(parts)[0][:-200]
+    cut = await http.post(
+        PAGE, content=half, headers={"Content-Type": "multipart/form-data; boundary=xYzBoundary"}
+    )
+    assert cut.status_code == 422
+    assert "cut off" in cut.text
     assert _files(inbox) == []
 
 

@@ -204,8 +204,9 @@ async def receive_file(
         if receiver.sink is None:
             raise FieldProblem(file_field, "Choose a file to upload.")
     except BaseException:
+        # Here, not in a thread: a cancelled request (the client went away) could not start one.
         if receiver.sink is not None:
-            await anyio.to_thread.run_sync(receiver.sink.discard)
+            receiver.sink.discard()  # a close and an unlink
         raise
     sink: S = receiver.sink  # type: ignore[assignment]
     return sink
