@@ -68,6 +68,10 @@ async def upload(request: Request, principal: Writer, session: DbSession) -> Res
     visitor = signed_in(request)
     assert visitor is not None  # the access check found them
     inbox: Path = request.app.state.settings.data_dir
+    # The visitor is known: end the request's transaction before the body streams in, so a
+    # slow upload does not hold a pooled connection idle in a transaction for minutes. Nothing
+    # below reads the database (a refusal re-renders the page without following a file).
+    await session.commit()
 
     def landing(name: str) -> Landing:
         return Landing(MERCHANT_ACTIVITIES, inbox, name, MAX_FILE_BYTES)
