@@ -262,6 +262,18 @@ async def test_a_file_over_the_limit_is_refused(app, console_as, inbox, monkeypa
     assert _files(inbox) == []
 
 
+async def test_a_file_over_the_apps_own_body_limit_is_taken(app, console_as, inbox, monkeypatch):
+    """The route declares its own limit: a file larger than MAX_BODY_BYTES (1 MiB) lands."""
+    monkeypatch.setattr(app.state.merchant_importer, "request", lambda *a: None)
+    http = await console_as(Role.MANAGER)
+    header, first = DAY1.read_bytes().split(b"\n")[:2]
+    big = header + b"\n" + (first + b"\n") * (3 * (1 << 20) // len(first))
+    assert len(big) > 2 * app.state.settings.max_body_bytes
+    answer = await _upload(http, "activities_20240106.csv", big)
+    assert answer.status_code == 303, answer.text[:300]
+    assert (inbox / "activities_20240106.csv").stat().st_size == len(big)
+
+
 def _multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
     boundary = "xYzBoundary"
     body = b""
