@@ -157,9 +157,16 @@ def live_demo(server_url: str, prefix: str) -> Iterator[str]:
             asyncio.run(load_demo_plans(savings[SAVINGS_ACCOUNTING.service]))
             with own_nats(prefix) as nats:
                 settings = settings_for(url, savings=savings, nats=nats)
-                with serve(create_app(settings, database_url=url)) as base:
-                    LIVE_DATABASES[base] = url
-                    yield base
+                # Its own merchant inbox (DATA_DIR): an upload never lands in the checkout's
+                # data/ folder, nor in another live app's startup import.
+                inbox = Path(tempfile.mkdtemp(prefix=f"{prefix}-merchants-inbox-"))
+                settings = settings.model_copy(update={"data_dir": inbox})
+                try:
+                    with serve(create_app(settings, database_url=url)) as base:
+                        LIVE_DATABASES[base] = url
+                        yield base
+                finally:
+                    shutil.rmtree(inbox, ignore_errors=True)
 
 
 @contextmanager

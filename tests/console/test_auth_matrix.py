@@ -33,6 +33,8 @@ SAMPLES = {
     "/console/accounts/{account_id}/enable": "/console/accounts/2147483647/enable",
     "/console/accounts/{account_id}/password": "/console/accounts/2147483647/password",
     "/console/accounts/{account_id}/delete": "/console/accounts/2147483647/delete",
+    "/console/merchants/imports/{run_id}": "/console/merchants/imports/1",
+    "/console/merchants/imports/{run_id}/rejects.csv": "/console/merchants/imports/1/rejects.csv",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.

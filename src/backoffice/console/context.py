@@ -18,6 +18,8 @@ from backoffice.console import (
     assets,
     home,
     logins,
+    merchants,
+    merchants_upload,
     signin,
 )
 from backoffice.console.access import Visitor
@@ -47,6 +49,8 @@ SECTIONS = (
     logins.router,
     accounts.router,
     accounts_forms.router,
+    merchants.router,
+    merchants_upload.router,
 )
 
 

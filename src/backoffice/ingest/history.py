@@ -42,6 +42,18 @@ async def get_run(session: AsyncSession, dataset: str, run_id: int) -> ImportRun
     return run
 
 
+async def last_run_of_file(session: AsyncSession, dataset: str, file_name: str) -> ImportRun | None:
+    """The latest run of the dataset's file `file_name`, if it has one (by its index)."""
+    statement = (
+        select(ImportRun)
+        .where(ImportRun.dataset == dataset, ImportRun.file_name == file_name)
+        .order_by(ImportRun.id.desc())
+        .limit(1)
+    )
+    run: ImportRun | None = await session.scalar(statement)
+    return run
+
+
 async def run_detail(session: AsyncSession, dataset: str, run_id: int) -> RunDetail:
     """A run with its task events: the run's own, and its DAG run's (oldest first)."""
     run = await get_run(session, dataset, run_id)

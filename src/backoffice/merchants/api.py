@@ -22,7 +22,7 @@ from backoffice.merchants.schemas import (
     KycFunnelRead,
     TopMerchantRead,
 )
-from backoffice.merchants.tasks import ImportState, background_import
+from backoffice.merchants.tasks import Importer, ImportState, background_import
 
 AUTH_ONLY = error_responses(*AUTH_ERRORS)
 
@@ -71,6 +71,7 @@ async def list_imports(
 
 def _keep_import_state(app: FastAPI) -> None:
     app.state.merchant_import = ImportState()
+    app.state.merchant_importer = Importer(app.state.merchant_import)
 
 
 def _report_import(app: FastAPI) -> dict[str, Any]:
@@ -78,8 +79,8 @@ def _report_import(app: FastAPI) -> dict[str, Any]:
     return state.report()
 
 
-# The routes, the import of `DATA_DIR` in the background while the app serves, and its progress
-# in `/health`.
+# The routes, the import of `DATA_DIR` in the background while the app serves (at startup, and
+# after each upload: `console.merchants_upload`), and its progress in `/health`.
 context = Context(
     "merchants",
     routers=(analytics, imports),

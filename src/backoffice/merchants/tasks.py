@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -104,36 +103,74 @@ def run_import(url: str, data_dir: Path, state: ImportState, stop: threading.Eve
         state.run_ended()
 
 
+class Importer:
+    """Imports the inbox in a daemon thread of its own, one run at a time, reporting to `state`.
+
+    Asked again while it runs (a file uploaded meanwhile), it runs once more after: the
+    running import listed its files when it started. A daemon thread of its own, not the
+    loop's executor (which the loop joins at exit): a database call that does not return (a
+    lock wait, a server gone silent) must not hold the process after SIGTERM.
+    """
+
+    def __init__(self, state: ImportState) -> None:
+        self.state = state
+        self.stop = threading.Event()  # set at shutdown: the open group rolls back
+        self._lock = threading.Lock()
+        self._wanted: tuple[str, Path] | None = None
+        self._thread: threading.Thread | None = None
+
+    def request(self, url: str, data_dir: Path) -> None:
+        """Import `data_dir`'s new files now, or right after the run in progress."""
+        with self._lock:
+            self._wanted = (url, data_dir)
+            self.state.state = "running"  # seen by the next page view, before the thread starts
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="merchant-import", daemon=True
+                )
+                self._thread.start()
+
+    def busy(self) -> bool:
+        """Whether an import runs or is about to."""
+        with self._lock:
+            return self._thread is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the runs to end; whether they did."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.busy()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                wanted, self._wanted = self._wanted, None
+                if wanted is None or self.stop.is_set():
+                    self._thread = None
+                    if wanted is not None:
+                        self.state.run_ended()
+                    return
+            url, data_dir = wanted
+            run_import(url, data_dir, self.state, self.stop)
+
+
 @asynccontextmanager
 async def background_import(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan hook: import `DATA_DIR` in a thread while the API serves; skip if it is absent."""
+    """Lifespan hook: import `DATA_DIR` in a thread while the API serves; skip if it is absent.
+
+    At shutdown, any import (this one, or one an upload started) is asked to stop.
+    """
     data_dir: Path = app.state.settings.data_dir
-    state: ImportState = app.state.merchant_import
-    if not await asyncio.to_thread(data_dir.is_dir):
+    importer: Importer = app.state.merchant_importer
+    if await asyncio.to_thread(data_dir.is_dir):
+        importer.request(libpq_url(app.state.db.url), data_dir)
+    else:
         log.info("merchant_import_skipped", data_dir=str(data_dir), reason="no such directory")
-        yield
-        return
-    stop = threading.Event()
-    ended = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    url = libpq_url(app.state.db.url)
-
-    def work() -> None:
-        try:
-            run_import(url, data_dir, state, stop)
-        finally:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                loop.call_soon_threadsafe(ended.set)
-
-    # A daemon thread of its own, not the loop's executor (which the loop joins at exit): a
-    # database call that does not return (a lock wait, a server gone silent) must not hold
-    # the process after SIGTERM.
-    threading.Thread(target=work, name="merchant-import", daemon=True).start()
     try:
         yield
     finally:
-        stop.set()  # the open group rolls back; it is imported again at the next start
-        try:
-            await asyncio.wait_for(ended.wait(), SHUTDOWN_WAIT_SECONDS)
-        except TimeoutError:
+        importer.stop.set()  # the open group rolls back; it is imported again at the next start
+        if not await asyncio.to_thread(importer.wait, SHUTDOWN_WAIT_SECONDS):
             log.warning("merchant_import_abandoned", waited_seconds=SHUTDOWN_WAIT_SECONDS)
