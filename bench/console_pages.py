@@ -126,8 +126,10 @@ PAGES: list[tuple[str, str | None]] = [
 ]
 
 
-async def time_pages(url: str, requests: int) -> dict[str, dict[str, float]]:
-    """Server time of every page, its API twin and `/health`: p50 and p95 in ms."""
+async def time_pages(
+    url: str, requests: int, only: str = ""
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Server time of every page, its API twin and `/health` (p50, p95 in ms); the ids used."""
     settings = Settings(
         DATABASE_URL=url, BACKOFFICE_ENV="test", rate_limit_per_minute=0, log_level="WARNING"
     )
@@ -141,7 +143,7 @@ async def time_pages(url: str, requests: int) -> dict[str, dict[str, float]]:
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         await sign_in(http, "admin", DEMO_ACCOUNTS["admin"])
         ids = await samples(http, bearer)
-        targets = [("/health", {}), *_pairs(ids, bearer)]
+        targets = [("/health", {}), *_pairs(ids, bearer, only)]
         for path, headers in targets:
             times = []
             for number in range(20 + requests):
@@ -156,31 +158,36 @@ async def time_pages(url: str, requests: int) -> dict[str, dict[str, float]]:
             }
             print(f"{path}: p50 {results[path]['p50']:.2f} ms, p95 {results[path]['p95']:.2f} ms")
     await app.state.db.dispose()
-    return results
+    return results, ids
 
 
-def _pairs(ids: dict[str, str], bearer: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+def _pairs(
+    ids: dict[str, str], bearer: dict[str, str], only: str
+) -> list[tuple[str, dict[str, str]]]:
     pairs: list[tuple[str, dict[str, str]]] = []
     for page, api in PAGES:
+        if only not in page:
+            continue
         pairs.append((page.format(**ids), {}))
         if api is not None:
             pairs.append((api.format(**ids), bearer))
     return pairs
 
 
-def table(results: dict[str, dict[str, float]]) -> None:
-    print("\n| page | p50 ms | p95 ms | API twin | API p50 ms | API p95 ms |")
+def table(results: dict[str, dict[str, float]], ids: dict[str, str]) -> None:
+    print("\n| page | p50 ms | p95 ms | API twin | p50 ms | p95 ms |")
     print("|---|---:|---:|---|---:|---:|")
     floor = results["/health"]
     print(f"| `/health` (no-op floor) | {floor['p50']:.2f} | {floor['p95']:.2f} | | | |")
-    for path, figures in results.items():
-        if not path.startswith("/console"):
+    for page, api in PAGES:
+        path = page.format(**ids)
+        if path not in results:
             continue
-        twin = next((api for page, api in PAGES if page.split("{")[0] in path and api), None)
+        figures = results[path]
         line = f"| `{path}` | {figures['p50']:.2f} | {figures['p95']:.2f} |"
-        api = next((p for p in results if twin and p.startswith(twin.split("{")[0])), None)
-        if api is not None and twin is not None:
-            line += f" `{api}` | {results[api]['p50']:.2f} | {results[api]['p95']:.2f} |"
+        twin = api.format(**ids) if api is not None else None
+        if twin is not None and twin in results:
+            line += f" `{twin}` | {results[twin]['p50']:.2f} | {results[twin]['p95']:.2f} |"
         else:
             line += " | | |"
         print(line)
@@ -193,6 +200,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=200, help="timed requests a page")
     parser.add_argument("--reuse", action="store_true", help="measure the data built before")
+    parser.add_argument("--only", default="", help="only the pages whose path holds this")
     args = parser.parse_args()
     settings = Settings()
     stop_at_exit(settings.home)
@@ -206,8 +214,8 @@ def main() -> None:
         built = build(url, args.employees, args.merchant_rows, args.transactions)
     else:
         migrations.upgrade(url)
-    results = asyncio.run(time_pages(url, args.requests))
-    table(results)
+    results, ids = asyncio.run(time_pages(url, args.requests, args.only))
+    table(results, ids)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"built": built, "pages": results, "args": vars(args)}, indent=2))
     slow = [p for p, f in results.items() if p.startswith("/console") and f["p95"] >= 50]
