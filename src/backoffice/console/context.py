@@ -10,7 +10,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from backoffice.console import assets, home, signin
+from backoffice.console import (
+    assets,
+    home,
+    savings_account,
+    savings_plans,
+    savings_signin,
+    signin,
+)
 from backoffice.console.access import Visitor
 from backoffice.console.web import error_page
 from backoffice.core.contexts import Context, Routes
@@ -28,7 +35,14 @@ async def not_found(request: Request, who: Visitor, rest: str) -> None:
     raise NotFound("There is no such page here.")
 
 
-SECTIONS = (assets.router, signin.router, home.router)
+SECTIONS = (
+    assets.router,
+    signin.router,
+    home.router,
+    savings_signin.router,
+    savings_account.router,
+    savings_plans.router,
+)
 
 
 def _setup(app: FastAPI) -> None:

@@ -55,6 +55,14 @@ class ListPlans(MessageModel):
     token: Token | None = None
 
 
+class PlanCustomers(MessageModel):
+    """`plan_customers`: an operator's page of the customers on a plan."""
+
+    plan_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+    limit: Annotated[int, Field(ge=1, le=1000)]
+    offset: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
 class AssignPlan(MessageModel):
     """`assign_plan`."""
 
@@ -123,6 +131,12 @@ async def register(
         plans = await service.list_plans(customer.user_id, token_version=customer.version)
         return {"plans": plans}
 
+    async def plan_customers(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(PlanCustomers, data)
+        return await service.plan_customers(
+            message.plan_id, limit=message.limit, offset=message.offset
+        )
+
     async def assign_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(AssignPlan, data)
         customer = verifier.verify(message.token)
@@ -162,6 +176,7 @@ async def register(
     handlers: dict[str, Handler] = {
         subjects.CREATE_PLAN: create_plan,
         subjects.LIST_PLANS: list_plans,
+        subjects.PLAN_CUSTOMERS: plan_customers,
         subjects.ASSIGN_PLAN: assign_plan,
         subjects.CREDIT: credit,
         subjects.BALANCE: balance,

@@ -101,6 +101,26 @@ async def list_plans(session: AsyncSession) -> list[PlanRecord]:
     return [PlanRecord(*row) for row in rows]
 
 
+async def customers_on_plan(
+    session: AsyncSession, plan_id: int, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the open accounts on a plan, by email, and how many there are.
+
+    Both statements walk `ix_accounts_plan_id_email` (partial: open accounts only), in order.
+    """
+    on_plan = (AccountView.plan_id == plan_id, AccountView.closed_at.is_(None))
+    rows = await session.execute(
+        select(AccountView.account_id, AccountView.email, AccountView.full_name)
+        .where(*on_plan)
+        .order_by(AccountView.email, AccountView.account_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await session.scalar(select(func.count()).select_from(AccountView).where(*on_plan))
+    items = [{"user_id": row[0], "email": row[1], "full_name": row[2]} for row in rows]
+    return items, int(total or 0)
+
+
 async def account_exists(session: AsyncSession, account_id: UUID) -> bool:
     """Whether the account was ever opened (closed ones included)."""
     found = await session.scalar(select(literal(1)).where(AccountView.account_id == account_id))
