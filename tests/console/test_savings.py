@@ -385,3 +385,128 @@ async def test_the_session_ends_when_the_services_refuse_the_customer(
     assert answer.headers["location"] == "/console/savings/sign-in"
     after = await http.get("/console/savings/")  # the session is gone, not just refused once
     assert after.headers["location"].startswith("/console/savings/sign-in?next=")
+
+
+async def test_the_plans_page_lists_the_apis_plans_and_creates_one(console_as, client, admin):
+    operator = await console_as(Role.ADMIN)
+    name = await _make_plan(operator, "percentage", "7.25")
+    page = await operator.get("/console/savings/plans")
+    assert page.status_code == 200
+    assert notice(page.text) == f"Plan {name} created."
+    plans = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
+    rows = tables(page.text)["Plans, oldest first"]
+    assert [row[0] for row in rows] == [p["name"] for p in plans]
+    made = next(p for p in plans if p["name"] == name)
+    assert made["kind"] == "percentage" and made["value"] == 7.25
+    assert [name, "Percentage", "7.25%", f"Who is on {name}"] in rows
+    assert f'href="/console/savings/plans/{made["id"]}"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": "", "kind": "percentage", "value": "5"}, "name"),
+        ({"name": "x" * 101, "kind": "percentage", "value": "5"}, "name"),
+        ({"name": "N", "kind": "bonus", "value": "5"}, "kind"),
+        ({"name": "N", "kind": "percentage", "value": "100.01"}, "value"),
+        ({"name": "N", "kind": "percentage", "value": "ten"}, "value"),
+        ({"name": "N", "kind": "flat-amount", "value": "0"}, "value"),
+        ({"name": "N", "kind": "flat-amount", "value": "1.001"}, "value"),
+    ],
+)
+async def test_a_bad_plan_is_said_next_to_the_field_and_makes_nothing(
+    console_as, client, admin, data, field
+):
+    operator = await console_as(Role.ADMIN)
+    before = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
+    suffix = uuid.uuid4().hex[:6]
+    data = {**data, "name": data["name"] + suffix if data["name"] else ""}
+    answer = await operator.form("/console/savings/plans", data)
+    assert answer.status_code == 422
+    assert field_error(answer.text, field), answer.text
+    assert f'value="{data["value"]}"' in answer.text  # what was typed is kept
+    after = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
+    assert after == before
+
+
+async def test_a_taken_plan_name_is_said_next_to_the_name(console_as, client, admin):
+    operator = await console_as(Role.ADMIN)
+    name = await _make_plan(operator, "flat-amount", "2.00")
+    again = await operator.form(
+        "/console/savings/plans", {"name": name, "kind": "percentage", "value": "3"}
+    )
+    assert again.status_code == 422
+    assert field_error(again.text, "name") == "Another plan already has this name."
+    plans = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
+    assert [p["kind"] for p in plans if p["name"] == name] == ["flat-amount"]
+
+
+async def test_who_is_on_a_plan(console_as, console_customer, client, admin, monkeypatch):
+    from backoffice.console import savings_plans
+
+    operator = await console_as(Role.ADMIN)
+    name = await _make_plan(operator, "percentage", "1")
+    plan_id = await _plan_id(client, admin, name)
+    emails = []
+    for _ in range(3):
+        http, email = await console_customer()
+        await http.form("/console/savings/plan", {"plan_id": str(plan_id)})
+        emails.append(email)
+    page = await operator.get(f"/console/savings/plans/{plan_id}")
+    assert page.status_code == 200
+    assert "3 customers on it." in page.text
+    rows = tables(page.text)[f"Customers on {name}, by email"]
+    assert rows == [[email, "Sam Saver"] for email in sorted(emails)]
+    csv = await operator.get(f"/console/savings/plans/{plan_id}/customers.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0] == "user_id,email,full_name"
+    assert [line.split(",")[1] for line in lines[1:]] == sorted(emails)
+    monkeypatch.setattr(savings_plans, "PAGE_SIZE", 2)
+    monkeypatch.setattr(savings_plans, "EXPORT_PAGE", 2)
+    first = await operator.get(f"/console/savings/plans/{plan_id}")
+    second = await operator.get(f"/console/savings/plans/{plan_id}?offset=2")
+    assert [r[0] for r in tables(first.text)[f"Customers on {name}, by email"]] == sorted(emails)[
+        :2
+    ]
+    assert [r[0] for r in tables(second.text)[f"Customers on {name}, by email"]] == [
+        sorted(emails)[2]
+    ]
+    assert f'href="/console/savings/plans/{plan_id}?offset=2" rel="next"' in first.text
+    paged = await operator.get(f"/console/savings/plans/{plan_id}/customers.csv")
+    assert paged.text == csv.text
+    empty_name = await _make_plan(operator, "percentage", "2")
+    empty = await operator.get(
+        f"/console/savings/plans/{await _plan_id(client, admin, empty_name)}"
+    )
+    assert "No customer is on this plan." in empty.text
+    missing = await operator.get("/console/savings/plans/2147483647")
+    assert missing.status_code == 404
+    assert (await operator.get("/console/savings/plans/0")).status_code == 422
+
+
+async def test_each_side_is_refused_the_others_pages(console_as, console_customer):
+    customer, _ = await console_customer()
+    for path in ("/console/savings/plans", "/console/savings/plans/1"):
+        answer = await customer.get(path)
+        assert answer.status_code == 403
+    refused = await customer.form(
+        "/console/savings/plans", {"name": "x", "kind": "percentage", "value": "1"}
+    )
+    assert refused.status_code == 403
+    for role in (Role.STAFF, Role.MANAGER):
+        staff = await console_as(role)
+        for path in ("/console/savings/", "/console/savings/plans"):
+            answer = await staff.get(path)
+            assert answer.status_code == 403, (role, path)
+        home = await staff.get("/console/")
+        assert 'href="/console/savings/plans"' not in home.text  # not shown either
+        assert 'href="/console/savings/"' not in home.text
+        credit = await staff.form(
+            "/console/savings/credits", {"amount": "1.00", "idempotency_key": "k"}
+        )
+        assert credit.status_code == 403
+    admin = await console_as(Role.ADMIN)
+    assert (await admin.get("/console/savings/")).status_code == 403
+    home = await admin.get("/console/")
+    assert 'href="/console/savings/plans"' in home.text
