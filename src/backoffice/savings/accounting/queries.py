@@ -101,22 +101,25 @@ async def list_plans(session: AsyncSession) -> list[PlanRecord]:
     return [PlanRecord(*row) for row in rows]
 
 
+def customers_on_plan_statement(plan_id: int) -> Any:
+    """The open accounts on a plan, by email: a walk of `ix_accounts_plan_id_email` in order.
+
+    The index is partial (open accounts only), so a closed account costs the walk nothing.
+    """
+    return (
+        select(AccountView.account_id, AccountView.email, AccountView.full_name)
+        .where(AccountView.plan_id == plan_id, AccountView.closed_at.is_(None))
+        .order_by(AccountView.email, AccountView.account_id)
+    )
+
+
 async def customers_on_plan(
     session: AsyncSession, plan_id: int, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of the open accounts on a plan, by email, and how many there are.
-
-    Both statements walk `ix_accounts_plan_id_email` (partial: open accounts only), in order.
-    """
-    on_plan = (AccountView.plan_id == plan_id, AccountView.closed_at.is_(None))
-    rows = await session.execute(
-        select(AccountView.account_id, AccountView.email, AccountView.full_name)
-        .where(*on_plan)
-        .order_by(AccountView.email, AccountView.account_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    total = await session.scalar(select(func.count()).select_from(AccountView).where(*on_plan))
+    """A page of the open accounts on a plan, by email, and how many there are."""
+    listed = customers_on_plan_statement(plan_id)
+    rows = await session.execute(listed.limit(limit).offset(offset))
+    total = await session.scalar(select(func.count()).select_from(listed.order_by(None).subquery()))
     items = [{"user_id": row[0], "email": row[1], "full_name": row[2]} for row in rows]
     return items, int(total or 0)
 
