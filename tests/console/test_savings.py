@@ -34,6 +34,7 @@ async def test_a_customer_signs_up_and_sees_their_empty_savings(console_customer
         ("total", "0.00"),
     ]
     assert "No credits yet" in home.text
+    assert "You have no plan yet" in home.text
     assert 'href="/console/savings/"' in home.text  # My savings, in the navigation
     assert 'href="/console/savings/plans"' not in home.text
 
@@ -80,6 +81,8 @@ async def test_the_figures_are_the_apis(console_customer, console_as, client, ad
     assert chosen.status_code == 303
     home = await http.get("/console/savings/")
     assert notice(home.text) == f"Your plan is now {name}: it applies to your next credits."
+    assert f"Your plan: {name} (12.50% of each credit saved)." in home.text
+    assert f'<option value="{plan_id}" selected>' in home.text
     for amount in ("100.00", "10.01", "0.05"):
         await _credit(http, amount)
     home = await http.get("/console/savings/")

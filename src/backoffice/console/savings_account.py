@@ -85,6 +85,8 @@ class Overview:
     chart: Any
     chart_rows: list[tuple[str, str, str, str]]
     plans: list[tuple[int, str]] = field(default_factory=list)  # the plan picker's options
+    current_plan: int | None = None  # the id of the customer's plan
+    current_label: str | None = None  # and what it is
 
 
 async def _overview(request: Request, token: str, offset: int) -> Overview:
@@ -121,14 +123,16 @@ async def _overview(request: Request, token: str, offset: int) -> Overview:
         y_label="Total",
         chart_id="savings-balance",
     )
-    plans = [(p.id, plan_label(p)) for p in await _asked(service.list_plans(request, token))]
+    found, current = await _asked(service.customer_plans(request, token))
+    plans = [(p.id, plan_label(p)) for p in found]
     page = {
         "offset": offset,
         "limit": PAGE_SIZE,
         "total": total,
         "has_more": offset + count < total,
     }
-    return Overview(now, list(reversed(listed)), page, svg, rows, plans)
+    mine = next((label for plan_id, label in plans if plan_id == current), None)
+    return Overview(now, list(reversed(listed)), page, svg, rows, plans, current, mine)
 
 
 async def _chart_points(

@@ -175,6 +175,9 @@ async def test_the_customers_on_a_plan_are_its_open_accounts_by_email(
         ("A", users[1]),
         ("C", users[0]),
     ]
+    assert await service.current_plan(users[0]) == plan_id
+    assert await service.current_plan(users[3]) == other
+    assert await service.current_plan(uuid.uuid4()) is None
     page = await service.plan_customers(plan_id, limit=1, offset=1)
     assert [c["full_name"] for c in page["items"]] == ["C"] and page["total"] == 2
     assert (await service.plan_customers(other, limit=10, offset=0))["total"] == 1

@@ -129,7 +129,8 @@ async def register(
             return {"plans": await service.list_plans()}
         customer = verifier.verify(message.token)
         plans = await service.list_plans(customer.user_id, token_version=customer.version)
-        return {"plans": plans}
+        # The customer's own plan beside them (the console's picker shows it chosen).
+        return {"plans": plans, "current": await service.current_plan(customer.user_id)}
 
     async def plan_customers(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(PlanCustomers, data)

@@ -142,6 +142,14 @@ async def account_standing(session: AsyncSession, account_id: UUID) -> tuple[int
     return None if row is None else (row[0], row[1])
 
 
+async def plan_of(session: AsyncSession, account_id: UUID) -> int | None:
+    """The plan in force on the account (None: no plan, or no such account)."""
+    found: int | None = await session.scalar(
+        select(AccountView.plan_id).where(AccountView.account_id == account_id)
+    )
+    return found
+
+
 async def is_processed(session: AsyncSession, consumer: str, msg_id: str) -> bool:
     """Whether `consumer` has already handled the message `msg_id`."""
     found = await session.scalar(

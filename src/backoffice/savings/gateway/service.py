@@ -110,6 +110,14 @@ async def list_plans(request: Request, token: str | None = None) -> list[PlanRea
     return [PlanRead.model_validate(plan) for plan in data["plans"]]
 
 
+async def customer_plans(request: Request, token: str) -> tuple[list[PlanRead], int | None]:
+    """Every plan, oldest first, and the id of the customer's own (None: none chosen yet)."""
+    data = await client_of(request).ask(subjects.LIST_PLANS, {"token": token})
+    current = data.get("current")
+    plans = [PlanRead.model_validate(plan) for plan in data["plans"]]
+    return plans, current if isinstance(current, int) else None
+
+
 async def create_plan(request: Request, body: PlanCreate) -> PlanRead:
     """A new plan (an operator's): a taken name is a 409."""
     payload = {"name": body.name, "kind": body.kind, "value": str(body.value)}
