@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ async def _credit(http, amount: str, key: str | None = None) -> str:
     """Post the credit form as the page draws it (its own fresh key unless given)."""
     if key is None:
         page = await http.get("/console/savings/")
-        key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
+        key = _hidden(page.text, "idempotency_key")
     answer = await http.form("/console/savings/credits", {"amount": amount, "idempotency_key": key})
     assert answer.status_code == 303, answer.text
     return key
@@ -58,7 +59,7 @@ async def _credit(http, amount: str, key: str | None = None) -> str:
 
 async def _plan_id(client, admin, name_part: str) -> int:
     plans = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
-    return next(p["id"] for p in plans if name_part in p["name"])
+    return int(next(p["id"] for p in plans if name_part in p["name"]))
 
 
 async def _make_plan(http, kind: str, value: str) -> str:
@@ -66,6 +67,13 @@ async def _make_plan(http, kind: str, value: str) -> str:
     answer = await http.form("/console/savings/plans", {"name": name, "kind": kind, "value": value})
     assert answer.status_code == 303, answer.text
     return name
+
+
+def _hidden(html: str, name: str) -> str:
+    """The value of a page's hidden field `name`."""
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found is not None, f"no {name} on the page"
+    return found.group(1)
 
 
 def _money(value: float) -> str:
@@ -131,7 +139,7 @@ async def test_a_double_submitted_credit_credits_once(console_customer, client):
     keys = set()
     for _ in range(2):
         page = await http.get("/console/savings/")
-        keys.add(re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1))
+        keys.add(_hidden(page.text, "idempotency_key"))
     assert len(keys) == 2 and key not in keys
 
 
@@ -259,7 +267,7 @@ async def test_sign_up_errors_are_next_to_their_fields_and_make_nobody(
 ):
     http = console_clients()
     page = await http.get("/console/savings/sign-up")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = _hidden(page.text, "csrf_token")
     email = f"weak-{uuid.uuid4().hex[:8]}@example.com"
     cases = [
         ({"email": "not an email", "full_name": "A", "password": PASSWORD}, "email"),
@@ -304,9 +312,9 @@ async def test_a_customer_signs_out_and_in_again(console_customer, console_clien
     browser = console_clients()
     form = await browser.get("/console/savings/sign-in?next=/console/savings/%3Foffset%3D0")
     assert form.status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    token = _hidden(form.text, "csrf_token")
 
-    async def sign_in(**data):
+    async def sign_in(**data: str) -> Any:
         return await browser.post("/console/savings/sign-in", data={"csrf_token": token, **data})
 
     empty = await sign_in(email="", password="")
@@ -344,7 +352,7 @@ async def test_the_customer_sign_in_is_throttled_like_the_apis(
     try:
         browser = console_clients()
         form = await browser.get("/console/savings/sign-in")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        token = _hidden(form.text, "csrf_token")
         codes = []
         for password in ("wrong-one-1", "wrong-one-2", "wrong-one-3", PASSWORD):
             answer = await browser.post(
