@@ -435,6 +435,12 @@ async def test_a_bad_plan_is_said_next_to_the_field_and_makes_nothing(
     answer = await operator.form("/console/savings/plans", data)
     assert answer.status_code == 422
     assert field_error(answer.text, field), answer.text
+    if field == "value":
+        assert field_error(answer.text, "value") == (
+            "Enter a percentage from 0 to 100 with at most two decimals, like 12.5."
+            if data["kind"] == "percentage"
+            else "Enter an amount above 0 with at most two decimals, like 5.00."
+        )
     assert f'value="{data["value"]}"' in answer.text  # what was typed is kept
     after = (await client.get("/api/v1/savings/plans", headers=admin)).json()["data"]
     assert after == before

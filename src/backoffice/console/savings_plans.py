@@ -36,6 +36,10 @@ PAGE_SIZE = 50
 EXPORT_LIMIT = 10_000
 EXPORT_PAGE = 1000
 KINDS = (("percentage", "Percentage of each credit"), ("flat-amount", "Flat amount per credit"))
+VALUE_HELP = {
+    "percentage": "Enter a percentage from 0 to 100 with at most two decimals, like 12.5.",
+    "flat-amount": "Enter an amount above 0 with at most two decimals, like 5.00.",
+}
 
 router = ApiRouter(include_in_schema=False)
 
@@ -84,8 +88,11 @@ async def create_plan(request: Request, principal: Admin) -> Response:
             raise FormProblems({"kind": "Choose a percentage or a flat amount."})
         plan = await service.create_plan(request, parse(_PLAN, values))
     except FormProblems as problems:
+        errors = problems.errors
+        if "value" in errors:  # the kind is known: say what it takes
+            errors["value"] = VALUE_HELP[values["kind"]]
         found = await service.list_plans(request)
-        return _plans_page(request, found, status_code=422, errors=problems.errors, values=shown)
+        return _plans_page(request, found, status_code=422, errors=errors, values=shown)
     except DomainError as error:
         if error.status_code not in (409, 422):
             raise
