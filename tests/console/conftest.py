@@ -20,9 +20,18 @@ from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.broker import broker_context
+from backoffice.core.config import Settings
+from backoffice.core.contexts import build_app
+from backoffice.savings import permissions
+from backoffice.savings.accounting import context as savings_accounting
+from backoffice.savings.accounting.demo import load_demo_plans
+from backoffice.savings.gateway import context as savings_gateway
+from backoffice.savings.users import context as savings_users
+from backoffice.services import SAVINGS_ACCOUNTING, SAVINGS_USERS
 from tests.conftest import PASSWORD
 from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Visit, open_page
-from tests.live import live_demo
+from tests.live import live_demo, nats_settings, own_nats, savings_databases
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -108,6 +117,81 @@ async def console_as(
         return await console_client(name)
 
     return signed_in
+
+
+# --- the savings services, for the savings pages -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def savings_services(server_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The savings services and the gateway's client, running, on their own databases and NATS.
+
+    The test app runs no lifespan, so nothing answers its savings calls; this app runs theirs
+    (with the demo's plans, so plan 1 exists), and `savings` lends its client to the test app.
+    """
+    for urls in savings_databases(server_url, "console_savings"):
+        await load_demo_plans(urls[SAVINGS_ACCOUNTING.service])
+        with own_nats("console-savings") as nats:
+            own = settings.model_copy(
+                update={**nats_settings(nats), "savings_account_wait_seconds": 5.0}
+            )
+            stack = build_app(
+                [
+                    broker_context(own, permissions.NATS_USERS),
+                    savings_users.context(own, urls[SAVINGS_USERS.service], pool=(2, 0)),
+                    savings_accounting.context(own, urls[SAVINGS_ACCOUNTING.service], pool=(2, 0)),
+                    savings_gateway.context(own),
+                ]
+            )
+            stack.state.test_nats = nats  # for tests that publish as a service would
+            async with stack.router.lifespan_context(stack):
+                yield stack
+
+
+@pytest.fixture
+def savings(app: FastAPI, savings_services: FastAPI) -> Iterator[None]:
+    """The test app's savings calls answered by `savings_services` for this test."""
+    saved = getattr(app.state, "savings_client", None)
+    app.state.savings_client = savings_services.state.savings_client
+    yield
+    app.state.savings_client = saved
+
+
+async def sign_up_customer(
+    http: ConsoleClient, email: str | None = None, password: str = PASSWORD
+) -> str:
+    """Sign a new customer up through the console's form (signed in after); their email."""
+    email = email or f"saver-{uuid.uuid4().hex[:10]}@example.com"
+    page = await http.get("/console/savings/sign-up")
+    assert page.status_code == 200, page.text
+    answer = await http.post(
+        "/console/savings/sign-up",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "idempotency_key": str(uuid.uuid4()),
+            "email": email,
+            "full_name": "Sam Saver",
+            "password": password,
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    home = await http.get("/console/savings/")
+    assert home.status_code == 200, home.text
+    http.csrf = csrf_of(home.text)
+    return email
+
+
+@pytest.fixture
+async def console_customer(
+    savings: None, console_clients: Callable[[], ConsoleClient]
+) -> Callable[[], Awaitable[tuple[ConsoleClient, str]]]:
+    """A new savings customer, signed up and in through the console: (browser, email)."""
+
+    async def signed_up() -> tuple[ConsoleClient, str]:
+        http = console_clients()
+        return http, await sign_up_customer(http)
+
+    return signed_up
 
 
 # --- the browser tests: the real app served on fresh demo databases, and one Chromium --------

@@ -7,7 +7,6 @@ matrix with no extra work, and a page whose path takes parameters must name a sa
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from fastapi.routing import APIRoute
 
 from backoffice.console.access import CUSTOMER_SIGN_IN, STAFF_SIGN_IN, Access, access_of
 from backoffice.core.auth.service import Role
-from backoffice.core.auth.websessions import Customer, start
 from backoffice.core.routing import route_contexts
+from tests.console.conftest import sign_up_customer
 
 # A concrete path for every console route whose path has parameters.
 SAMPLES = {
@@ -35,6 +34,9 @@ SAMPLES = {
     "/console/accounts/{account_id}/delete": "/console/accounts/2147483647/delete",
     "/console/merchants/imports/{run_id}": "/console/merchants/imports/1",
     "/console/merchants/imports/{run_id}/rejects.csv": "/console/merchants/imports/1/rejects.csv",
+    # Plan 1 is the demo's first plan (the savings services start with the demo's plans).
+    "/console/savings/plans/{plan_id}": "/console/savings/plans/1",
+    "/console/savings/plans/{plan_id}/customers.csv": "/console/savings/plans/1/customers.csv",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.
@@ -83,25 +85,19 @@ def test_every_page_but_sign_in_and_assets_needs_someone_signed_in(app):
     }, public
 
 
-async def _visitor(kind: object, console_as: Any, console_clients: Any, session: Any) -> Any:
+async def _visitor(kind: object, console_as: Any, console_clients: Any) -> Any:
     if kind == "anonymous":
         return console_clients()
-    if kind == "customer":
-        token, csrf = await start(
-            session,
-            lifetime=timedelta(hours=1),
-            customer=Customer("00000000-0000-0000-0000-000000000000", "saver@example.com", "t"),
-        )
+    if kind == "customer":  # a real customer, signed up through the console's own form
         http = console_clients()
-        http.cookies.set("backoffice_console", token, path="/console")
-        http.csrf = csrf
+        await sign_up_customer(http)
         return http
     return await console_as(kind)
 
 
 @pytest.mark.parametrize("kind", VISITORS, ids=str)
-async def test_the_console_auth_matrix(app, kind, console_as, console_clients, session):
-    http = await _visitor(kind, console_as, console_clients, session)
+async def test_the_console_auth_matrix(app, kind, console_as, console_clients, savings):
+    http = await _visitor(kind, console_as, console_clients)
     refused = []
     # Signing out last: it ends the session the other requests need.
     routes = sorted(console_routes(app), key=lambda r: r[1] == "/console/sign-out")

@@ -20,6 +20,9 @@ from backoffice.console import (
     logins,
     merchants,
     merchants_upload,
+    savings_account,
+    savings_plans,
+    savings_signin,
     signin,
 )
 from backoffice.console.access import Visitor
@@ -51,6 +54,9 @@ SECTIONS = (
     accounts_forms.router,
     merchants.router,
     merchants_upload.router,
+    savings_signin.router,
+    savings_account.router,
+    savings_plans.router,
 )
 
 

@@ -47,9 +47,18 @@ def form_token(settings: Settings, cookie: str) -> str:
 
 
 def sign_in_page(
-    request: Request, *, status_code: int = 200, errors: dict[str, str] | None = None, **page: Any
+    request: Request,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    template: str = "signin.html",
+    **page: Any,
 ) -> Response:
-    """A sign-in form (`page`: heading, action, login field...), with its CSRF cookie."""
+    """A sign-in form (`page`: heading, action, login field...), with its CSRF cookie.
+
+    Another form posted before anyone is signed in (a customer's sign-up) is drawn from its own
+    `template` with the same `form_token`, and read back with `read_sign_in_form`.
+    """
     settings: Settings = request.app.state.settings
     cookie = request.cookies.get(FORM_COOKIE) or ""
     fresh = len(cookie) != 43
@@ -58,7 +67,7 @@ def sign_in_page(
     retry = page.pop("retry_after", None)
     response = render(
         request,
-        "signin.html",
+        template,
         status_code=status_code,
         errors=errors or {},
         form_token=form_token(settings, cookie),

@@ -19,8 +19,10 @@ ACCOUNTING_COMMANDS = (
     s.CREDIT,
     s.BALANCE,
     s.TRANSACTIONS,
+    s.PLAN_CUSTOMERS,
 )
-# What the gateway's routes send (backoffice.savings.gateway.api), and nothing else.
+# What the gateway sends for its API and the console (backoffice.savings.gateway.service),
+# and nothing else: the users service's get, update and delete are not among them.
 GATEWAY_REQUESTS = (s.SIGNUP, s.LOGIN, *ACCOUNTING_COMMANDS)
 
 # Creating the users' stream, or updating it to the same configuration (Bus.ensure_stream).

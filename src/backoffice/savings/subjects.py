@@ -33,5 +33,7 @@ ASSIGN_PLAN: Final = "savings.accounting.v1.cmd.assign_plan"
 CREDIT: Final = "savings.accounting.v1.cmd.credit"
 BALANCE: Final = "savings.accounting.v1.cmd.balance"
 TRANSACTIONS: Final = "savings.accounting.v1.cmd.transactions"
+# An operator's query: the customers whose account is on a plan (the console's plans page).
+PLAN_CUSTOMERS: Final = "savings.accounting.v1.cmd.plan_customers"
 # Accounting's durable consumer of the users' events: one, shared by every instance of it.
 ACCOUNTING_DURABLE: Final = "savings-accounting"

@@ -126,7 +126,9 @@ async def test_the_gateway_cannot_publish_a_users_event(server: EmbeddedNats, li
     assert subjects.USER_CREATED in errors.violations()[0]
 
 
-@pytest.mark.parametrize("command", [subjects.UPDATE_USER, subjects.CREDIT, subjects.BALANCE])
+@pytest.mark.parametrize(
+    "command", [subjects.UPDATE_USER, subjects.CREDIT, subjects.BALANCE, subjects.PLAN_CUSTOMERS]
+)
 async def test_the_gateway_cannot_subscribe_to_a_command(
     server: EmbeddedNats, nats_url: str, command: str
 ):

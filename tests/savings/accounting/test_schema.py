@@ -176,3 +176,35 @@ async def test_balance_at_and_ranges_are_index_lookups(database: Database) -> No
             assert "Sort" not in {n["Node Type"] for n in nodes}, nodes
             assert {n.get("Index Name") for n in nodes} & {"ix_credits_account_id"}, nodes
         await session.rollback()
+
+
+async def test_the_customers_on_a_plan_walk_their_index_in_order(database: Database) -> None:
+    async with database.sessionmaker() as session:  # rolled back: the rows are for this test
+        driver = await driver_of(session)
+        plan_id = await driver.fetchval(
+            "INSERT INTO plans (name, kind, value) VALUES ($1, 'percentage', 5) RETURNING id",
+            f"indexed {uuid.uuid4()}",
+        )
+        # Many accounts on other plans or none, some closed, so a scan is the worst choice.
+        await driver.fetch(
+            "INSERT INTO accounts (account_id, email, full_name, plan_id, opened_at, closed_at)"
+            " SELECT gen_random_uuid(), 'c' || n || '@example.com', 'C',"
+            " CASE WHEN n % 50 = 0 THEN $1::bigint ELSE NULL END, now(),"
+            " CASE WHEN n % 100 = 0 THEN now() ELSE NULL END"
+            " FROM generate_series(1, 20000) AS n",
+            plan_id,
+        )
+        await driver.fetch("ANALYZE accounts")
+        listed = queries.customers_on_plan_statement(plan_id)
+        statement = Sql(listed.limit(50).offset(0))
+        explained = await driver.fetchval(
+            "EXPLAIN (FORMAT JSON) " + statement.text, *statement.args({})
+        )
+        nodes = _plan_of(explained)
+        assert {n.get("Index Name") for n in nodes} & {"ix_accounts_plan_id_email"}, nodes
+        assert "Sort" not in {n["Node Type"] for n in nodes}, nodes
+        assert "Seq Scan" not in {n["Node Type"] for n in nodes}, nodes
+        items, total = await queries.customers_on_plan(session, plan_id, limit=3, offset=0)
+        assert total == 200  # every 50th account, less the closed ones (every 100th)
+        assert [item["email"] for item in items] == sorted(item["email"] for item in items)
+        await session.rollback()

@@ -155,6 +155,36 @@ async def test_assign_plan(service: AccountingService, database: Database) -> No
     assert missing.value.code == "account_not_found"
 
 
+async def test_the_customers_on_a_plan_are_its_open_accounts_by_email(
+    service: AccountingService,
+) -> None:
+    plan_id = await plan(service, "percentage", "3")
+    other = await plan(service, "percentage", "4")
+    users = []
+    for name in ("c", "a", "b", "d"):
+        user = uuid.uuid4()
+        await service.open_account(user, f"{name}-{user}@example.com", name.upper())
+        await service.assign_plan(user, plan_id)
+        users.append(user)
+    await service.assign_plan(users[3], other)  # moved to another plan
+    await service.close_account(users[2])  # b: deleted, off every list
+    await opened(service)  # on no plan
+    found = await service.plan_customers(plan_id, limit=10, offset=0)
+    assert found["plan"]["id"] == plan_id and found["total"] == 2
+    assert [(c["full_name"], c["user_id"]) for c in found["items"]] == [
+        ("A", users[1]),
+        ("C", users[0]),
+    ]
+    assert await service.current_plan(users[0]) == plan_id
+    assert await service.current_plan(users[3]) == other
+    assert await service.current_plan(uuid.uuid4()) is None
+    page = await service.plan_customers(plan_id, limit=1, offset=1)
+    assert [c["full_name"] for c in page["items"]] == ["C"] and page["total"] == 2
+    assert (await service.plan_customers(other, limit=10, offset=0))["total"] == 1
+    with pytest.raises(PlanNotFound):
+        await service.plan_customers(10**12, limit=10, offset=0)
+
+
 async def test_credits_split_by_the_plan_in_force(service: AccountingService) -> None:
     user = await opened(service)
     first = await credit(service, user, "10.00")

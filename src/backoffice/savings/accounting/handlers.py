@@ -55,6 +55,14 @@ class ListPlans(MessageModel):
     token: Token | None = None
 
 
+class PlanCustomers(MessageModel):
+    """`plan_customers`: an operator's page of the customers on a plan."""
+
+    plan_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+    limit: Annotated[int, Field(ge=1, le=1000)]
+    offset: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
 class AssignPlan(MessageModel):
     """`assign_plan`."""
 
@@ -121,7 +129,14 @@ async def register(
             return {"plans": await service.list_plans()}
         customer = verifier.verify(message.token)
         plans = await service.list_plans(customer.user_id, token_version=customer.version)
-        return {"plans": plans}
+        # The customer's own plan beside them (the console's picker shows it chosen).
+        return {"plans": plans, "current": await service.current_plan(customer.user_id)}
+
+    async def plan_customers(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(PlanCustomers, data)
+        return await service.plan_customers(
+            message.plan_id, limit=message.limit, offset=message.offset
+        )
 
     async def assign_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(AssignPlan, data)
@@ -162,6 +177,7 @@ async def register(
     handlers: dict[str, Handler] = {
         subjects.CREATE_PLAN: create_plan,
         subjects.LIST_PLANS: list_plans,
+        subjects.PLAN_CUSTOMERS: plan_customers,
         subjects.ASSIGN_PLAN: assign_plan,
         subjects.CREDIT: credit,
         subjects.BALANCE: balance,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +73,15 @@ class AccountView(AccountingBase):
     """An account's current profile and plan (projection of its events)."""
 
     __tablename__ = "accounts"
+    __table_args__ = (
+        # The open accounts on a plan, by email: an operator's page of a plan's customers.
+        Index(
+            "ix_accounts_plan_id_email",
+            "plan_id",
+            "email",
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
 
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     email: Mapped[str] = mapped_column(Text)

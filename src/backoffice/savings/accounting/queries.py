@@ -101,6 +101,29 @@ async def list_plans(session: AsyncSession) -> list[PlanRecord]:
     return [PlanRecord(*row) for row in rows]
 
 
+def customers_on_plan_statement(plan_id: int) -> Any:
+    """The open accounts on a plan, by email: a walk of `ix_accounts_plan_id_email` in order.
+
+    The index is partial (open accounts only), so a closed account costs the walk nothing.
+    """
+    return (
+        select(AccountView.account_id, AccountView.email, AccountView.full_name)
+        .where(AccountView.plan_id == plan_id, AccountView.closed_at.is_(None))
+        .order_by(AccountView.email, AccountView.account_id)
+    )
+
+
+async def customers_on_plan(
+    session: AsyncSession, plan_id: int, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the open accounts on a plan, by email, and how many there are."""
+    listed = customers_on_plan_statement(plan_id)
+    rows = await session.execute(listed.limit(limit).offset(offset))
+    total = await session.scalar(select(func.count()).select_from(listed.order_by(None).subquery()))
+    items = [{"user_id": row[0], "email": row[1], "full_name": row[2]} for row in rows]
+    return items, int(total or 0)
+
+
 async def account_exists(session: AsyncSession, account_id: UUID) -> bool:
     """Whether the account was ever opened (closed ones included)."""
     found = await session.scalar(select(literal(1)).where(AccountView.account_id == account_id))
@@ -117,6 +140,14 @@ async def account_standing(session: AsyncSession, account_id: UUID) -> tuple[int
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def plan_of(session: AsyncSession, account_id: UUID) -> int | None:
+    """The plan in force on the account (None: no plan, or no such account)."""
+    found: int | None = await session.scalar(
+        select(AccountView.plan_id).where(AccountView.account_id == account_id)
+    )
+    return found
 
 
 async def is_processed(session: AsyncSession, consumer: str, msg_id: str) -> bool:

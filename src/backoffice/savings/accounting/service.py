@@ -351,6 +351,29 @@ class AccountingService:
                 await self._check_token(session, user_id, token_version, missing_ok=True)
             return [plan.as_dict() for plan in await queries.list_plans(session)]
 
+    async def current_plan(self, user_id: UUID) -> int | None:
+        """The id of the plan in force on the user's account (None: none chosen, or no account)."""
+        async with self._session() as session:
+            return await queries.plan_of(session, user_id)
+
+    async def plan_customers(self, plan_id: int, *, limit: int, offset: int) -> dict[str, Any]:
+        """A page of the customers whose open account is on a plan, by email.
+
+        Returns:
+            plan (id, name, kind, value), items (user_id, email, full_name) and total.
+
+        Raises:
+            PlanNotFound: no such plan.
+        """
+        async with self._session() as session:
+            plan = await queries.get_plan(session, plan_id)
+            if plan is None:
+                raise PlanNotFound()
+            items, total = await queries.customers_on_plan(
+                session, plan_id, limit=limit, offset=offset
+            )
+        return {"plan": plan.as_dict(), "items": items, "total": total}
+
     async def assign_plan(
         self, user_id: UUID, plan_id: int, *, token_version: int | None = None
     ) -> dict[str, Any]:

@@ -1,42 +1,35 @@
 """The savings API (`/api/v1/savings`): signup, login, plans, credits, balance, transactions.
 
-Every endpoint is one request to a service over NATS (core.messaging); the gateway keeps no
-data. Money leaves as JSON numbers with two decimals and travels between services as strings.
+Every endpoint is one request to a service over NATS (core.messaging), made by the gateway's
+`service` module (which the console calls too); the gateway keeps no data. Money leaves as
+JSON numbers with two decimals and travels between services as strings.
 A customer's request sends their token along, never their bare id: the service that acts
 verifies it again and refuses it once the password changed or the customer was deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
 
-from backoffice.core.auth.dependencies import client_address
 from backoffice.core.auth.passwords import STRENGTH_RULE
-from backoffice.core.auth.throttle import SAVINGS_SCOPE, LoginThrottle, LoginThrottled
+from backoffice.core.auth.throttle import LoginThrottled
 from backoffice.core.envelope import Envelope, ok
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
     NotFound,
     ServiceUnavailable,
-    Unauthorized,
     ValidationFailed,
     error_responses,
 )
-from backoffice.core.messaging import RemoteError
-from backoffice.core.money import to_cents
 from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import Instant
-from backoffice.savings import subjects
+from backoffice.savings.gateway import service
 from backoffice.savings.gateway.auth import AnyCaller, Customer, Operator
-from backoffice.savings.gateway.client import SavingsClient
 from backoffice.savings.gateway.schemas import (
     BalanceRead,
     CreditCreate,
@@ -80,21 +73,6 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 
-def _client(request: Request) -> SavingsClient:
-    client: SavingsClient | None = getattr(request.app.state, "savings_client", None)
-    if client is None:
-        raise ServiceUnavailable("The savings services are not connected yet")
-    return client
-
-
-def _instant(value: datetime, field: str) -> datetime:
-    """`value` in UTC (a time without an offset is UTC)."""
-    try:
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except OverflowError:
-        raise ValidationFailed.field(field, "is out of range") from None
-
-
 @router.post(
     "/signup",
     status_code=201,
@@ -112,11 +90,7 @@ async def signup(
     returns the customer it made (201), not a 409; the same key with another email, name or
     password is a 409 `idempotency_key_reused`.
     """
-    payload = body.model_dump()
-    if key is not None:
-        payload["idempotency_key"] = key
-    data = await _client(request).ask(subjects.SIGNUP, payload)
-    return ok(CustomerRead.model_validate(data), "Created", status_code=201)
+    return ok(await service.sign_up(request, body, key), "Created", status_code=201)
 
 
 @router.post(
@@ -132,18 +106,7 @@ async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
     passwords, a 429 with `Retry-After`, for a registered email or not, before any password
     is checked.
     """
-    client = _client(request)
-    throttle: LoginThrottle = request.app.state.login_throttle
-    attempt = throttle.attempt(SAVINGS_SCOPE, body.email, client_address(request))
-    await throttle.begin(attempt)  # counted as wrong until it proves right
-    try:
-        data = await client.ask(subjects.LOGIN, body.model_dump())
-    except RemoteError as error:
-        if error.status_code != Unauthorized.status_code:
-            await throttle.abandoned(attempt)  # not a wrong password: the service failed
-        raise
-    await throttle.succeeded(attempt)
-    return ok(TokenRead.model_validate(data))
+    return ok(await service.log_in(request, body))
 
 
 @router.get(
@@ -154,9 +117,8 @@ async def login(body: LoginCreate, request: Request) -> Envelope[TokenRead]:
 )
 async def list_plans(caller: AnyCaller, request: Request) -> Envelope[list[PlanRead]]:
     """Every plan, oldest first."""
-    payload = {"token": caller.token} if isinstance(caller, CustomerClaims) else {}
-    data = await _client(request).ask(subjects.LIST_PLANS, payload)
-    return ok([PlanRead.model_validate(plan) for plan in data["plans"]])
+    token = caller.token if isinstance(caller, CustomerClaims) else None
+    return ok(await service.list_plans(request, token))
 
 
 @router.post(
@@ -168,9 +130,7 @@ async def list_plans(caller: AnyCaller, request: Request) -> Envelope[list[PlanR
 )
 async def create_plan(body: PlanCreate, _: Operator, request: Request) -> Envelope[PlanRead]:
     """A taken name is a 409; a percentage above 100 or a flat amount of 0 is a 422."""
-    payload = {"name": body.name, "kind": body.kind, "value": str(body.value)}
-    data = await _client(request).ask(subjects.CREATE_PLAN, payload)
-    return ok(PlanRead.model_validate(data), "Created", status_code=201)
+    return ok(await service.create_plan(request, body), "Created", status_code=201)
 
 
 @router.put(
@@ -181,9 +141,7 @@ async def create_plan(body: PlanCreate, _: Operator, request: Request) -> Envelo
 )
 async def select_plan(body: PlanChoice, customer: Customer, request: Request) -> Envelope[PlanRead]:
     """An unknown plan is a 404."""
-    payload = {"token": customer.token, "plan_id": body.plan_id}
-    data = await _client(request).account(subjects.ASSIGN_PLAN, payload)
-    return ok(PlanRead.model_validate(data))
+    return ok(await service.select_plan(request, customer.token, body.plan_id))
 
 
 @router.post(
@@ -205,15 +163,8 @@ async def credit(
     The same key with another amount is a 409. With a flat-amount plan, a credit must exceed
     the flat amount (422).
     """
-    amount = to_cents(body.amount)
-    payload = {
-        "token": customer.token,
-        "amount": str(amount),
-        "idempotency_key": key,
-        "request_hash": _request_hash(amount),
-    }
-    data = await _client(request).account(subjects.CREDIT, payload)
-    return ok(CreditRead.model_validate(data), "Created", status_code=201)
+    made = await service.credit(request, customer.token, body.amount, key)
+    return ok(made, "Created", status_code=201)
 
 
 # What the history endpoints' instants mean (the README's savings section says the same).
@@ -250,12 +201,7 @@ async def balance(
 
     An instant still to come is answered with the credits booked so far.
     """
-    payload = {
-        "token": customer.token,
-        "at": _instant(at, "at").isoformat() if at is not None else None,
-    }
-    data = await _client(request).account(subjects.BALANCE, payload)
-    return ok(BalanceRead.model_validate(data))
+    return ok(await service.balance(request, customer.token, at))
 
 
 @router.get(
@@ -282,22 +228,7 @@ async def transactions(
     ] = None,
 ) -> Envelope[list[CreditRead]]:
     """Paginated; `from` after `to` is a 422."""
-    start = _instant(from_, "from") if from_ is not None else None
-    end = _instant(to, "to") if to is not None else None
-    if start is not None and start > (end or datetime.now(UTC)):
-        raise ValidationFailed.field("from", "`from` must be on or before `to`")
-    payload: dict[str, Any] = {
-        "token": customer.token,
-        "from": start.isoformat() if start is not None else None,
-        "to": end.isoformat() if end is not None else None,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
-    data = await _client(request).account(subjects.TRANSACTIONS, payload)
-    items = [CreditRead.model_validate(item) for item in data["items"]]
-    return ok(items, pagination=page_info(page, len(items), int(data["total"])))
-
-
-def _request_hash(amount: Decimal) -> str:
-    """What makes two credits with one key the same request: the amount, to the cent."""
-    return hashlib.sha256(f"credit:{amount}".encode()).hexdigest()
+    items, total = await service.transactions(
+        request, customer.token, from_=from_, to=to, limit=page.limit, offset=page.offset
+    )
+    return ok(items, pagination=page_info(page, len(items), total))
