@@ -23,6 +23,8 @@ from backoffice.core.routing import route_contexts
 SAMPLES = {
     "/console/static/{name}": "/console/static/console.css",
     "/console/{rest}": "/console/no-such-page",
+    "/console/payroll/employees/{employee_id}": "/console/payroll/employees/1",
+    "/console/payroll/countries/{iso}": "/console/payroll/countries/GB",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.
