@@ -71,7 +71,12 @@ def percent(value: Decimal | None) -> str:
     return f"{text}%"
 
 
-FORMATS: dict[str, Any] = {"money": money, "percent": percent}  # for the templates
+def minus(value: Decimal) -> str:
+    """A deduction as the breakdown prints it: with a minus sign, unless it is nothing."""
+    return f"\N{MINUS SIGN}{money(value)}" if value else money(value)
+
+
+FORMATS: dict[str, Any] = {"money": money, "percent": percent, "minus": minus}  # templates
 
 
 async def country_names(session: AsyncSession) -> dict[str, tuple[str, str]]:

@@ -102,12 +102,16 @@ def _bars(rows: list[Any], label: Any, metric: str) -> list[tuple[str, Decimal |
     return [(label(r), getattr(r, metric) or 0) for r in rows]
 
 
+def _country_label(iso: str, names: Mapping[str, tuple[str, str]]) -> str:
+    return f"{names[iso][0]} ({iso})" if iso in names else iso
+
+
 def _country_rows(
     rows: list[CountrySalaryStats], names: Mapping[str, tuple[str, str]]
 ) -> list[list[str]]:
     return [
         [
-            f"{names.get(r.country_iso, (r.country_iso, ''))[0]} ({r.country_iso})",
+            _country_label(r.country_iso, names),
             names.get(r.country_iso, ("", ""))[1],
             f"{r.count:,}",
             money(r.min),
@@ -149,7 +153,7 @@ async def analytics(request: Request, principal: Reader, session: DbSession) -> 
     country_chart = charts.bar_chart(
         title=f"{metric_label} by country",
         description=f"{metric_label} of the employees of each country, in its own currency.",
-        bars=_bars(by_country, lambda r: r.country_iso, query.metric),
+        bars=_bars(by_country, lambda r: _country_label(r.country_iso, names), query.metric),
         value_format=value_format,
         chart_id="payroll-by-country",
     )
