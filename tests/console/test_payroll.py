@@ -206,6 +206,27 @@ async def test_the_list_pages_on_the_server(reader, payroll, session):
     assert 'rel="next"' not in second.text and 'rel="prev"' in second.text
 
 
+async def test_the_company_filter(reader, session, payroll):
+    from backoffice.org import service as org_service
+
+    company = await org_service.create_company(session, {"name": "Filter Works Ltd"})
+    await make_employee(session, full_name="Cora Works", company_id=company.id)
+    page = await reader.get(f"/console/payroll/?company={company.id}")
+    assert names_listed(page.text) == ["Cora Works"]
+    assert f'<option value="{company.id}" selected>Filter Works Ltd</option>' in page.text
+
+
+async def test_countries_export_as_csv(reader, client, api, payroll):
+    answer = await reader.get("/console/payroll/countries.csv?currency=GBP")
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    gb = (await client.get("/api/v1/countries/GB", headers=api)).json()["data"]
+    assert rows[0][:4] == ["iso_code", "name", "currency", "policy_version"]
+    assert rows[1:] == [
+        ["GB", gb["name"], "GBP", str(gb["current_policy"]["version"]), "2023-04-06", "0", "", "4"]
+    ]
+    assert (await reader.get("/console/payroll/countries.csv?currency=1")).status_code == 422
+
+
 async def test_csv_export_has_the_lists_filters_and_order(reader, payroll):
     answer = await reader.get("/console/payroll/employees.csv?country=in&sort=salary")
     assert answer.status_code == 200
@@ -232,6 +253,8 @@ async def test_csv_export_has_the_lists_filters_and_order(reader, payroll):
         ("limit=5000", "limit", "rows per page"),
         ("offset=-1", "offset", "whole number"),
         ("name=" + "x" * 300, "name", "at most 200 characters"),
+        ("company=abc", "company", "Choose a company"),
+        ("company=99999999", "company", "There is no company 99999999"),
     ],
 )
 async def test_bad_filters_are_a_422_page_saying_what_is_wrong(

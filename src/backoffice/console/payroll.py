@@ -36,6 +36,7 @@ from backoffice.core.pagination import PageParams
 from backoffice.core.routing import ApiRouter
 from backoffice.org import countries as org_countries
 from backoffice.org import employees
+from backoffice.org import service as org_service
 from backoffice.payroll import service
 from backoffice.payroll.periods import in_force_on, in_force_periods, why
 
@@ -45,6 +46,7 @@ EMPLOYEES = "/console/payroll/"
 EXPORT = "/console/payroll/employees.csv"
 # ISO 3166-1 has 249 codes: one page holds every country the directory can have.
 ALL_COUNTRIES = PageParams(limit=300)
+MAX_COMPANIES = 200  # the picker's choices; a company beyond them is still a valid filter
 EXPORT_HEADER = (
     "id",
     "full_name",
@@ -110,7 +112,7 @@ def _employee_rows(found: Sequence[Any]) -> list[dict[str, Any]]:
 async def employee_list(request: Request, principal: Reader, session: DbSession) -> Response:
     """Employees with filters, sort and server-side pages (the API's listing path)."""
     countries = await country_names(session)
-    query, errors = parse_employee_query(request.query_params, countries)
+    query, errors = await _checked_query(request, session, countries)
     if errors:
         return await _list_page(request, session, query, errors, countries)
     try:
@@ -132,7 +134,7 @@ async def employee_export(request: Request, principal: Reader, session: DbSessio
     Bad filters give the list's page with the problems next to them (422), no download.
     """
     countries = await country_names(session)
-    query, errors = parse_employee_query(request.query_params, countries)
+    query, errors = await _checked_query(request, session, countries)
     if errors:
         return await _list_page(request, session, query, errors, countries)
     try:
@@ -161,6 +163,26 @@ async def employee_export(request: Request, principal: Reader, session: DbSessio
     )
 
 
+async def _checked_query(
+    request: Request, session: AsyncSession, countries: Mapping[str, Any]
+) -> tuple[EmployeeQuery, dict[str, str]]:
+    """The list's query, its problems by field, and whether its company exists."""
+    query, errors = parse_employee_query(request.query_params, countries)
+    if query.company is not None:
+        try:
+            await org_service.get_company(session, query.company)
+        except NotFound:
+            errors["company"] = f"There is no company {query.company}."
+    return query, errors
+
+
+async def company_choices(session: AsyncSession) -> list[tuple[str, str]]:
+    """The companies a list can be filtered by, by name (the first MAX_COMPANIES)."""
+    order = [org_service.COMPANY_SORT["name"].asc()]
+    rows, _ = await org_service.list_companies(session, PageParams(limit=MAX_COMPANIES), order)
+    return [(str(c.id), c.name) for c in rows]
+
+
 async def _list_page(
     request: Request,
     session: AsyncSession,
@@ -181,6 +203,7 @@ async def _list_page(
         page=info,
         countries=countries,
         job_titles=await service.job_titles(session),
+        companies=[("", "Any company"), *await company_choices(session)],
         sorts=EMPLOYEE_SORTS,
         actives=ACTIVE_CHOICES,
         page_sizes=PAGE_SIZES,

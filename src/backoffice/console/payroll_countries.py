@@ -25,7 +25,7 @@ from backoffice.console.payroll_forms import (
     parse_analytics_query,
     parse_country_query,
 )
-from backoffice.console.web import render, with_query
+from backoffice.console.web import csv_response, render, with_query
 from backoffice.core.db import DbSession
 from backoffice.core.errors import NotFound
 from backoffice.core.pagination import PageParams
@@ -68,7 +68,49 @@ async def country_list(request: Request, principal: Reader, session: DbSession) 
         sorts=COUNTRY_SORTS,
         page_sizes=PAGE_SIZES,
         page_url=lambda offset: with_query(COUNTRIES, query.params(offset=offset)),
+        csv_url=with_query("/console/payroll/countries.csv", query.params(offset=0)),
         **FORMATS,
+    )
+
+
+@router.get("/console/payroll/countries.csv")
+async def country_export(request: Request, principal: Reader, session: DbSession) -> Response:
+    """The countries the list's filters select, in its order, with the policy in force today."""
+    query, errors = parse_country_query(request.query_params)
+    if errors:
+        return await country_list(request, principal, session)
+    rows, _ = await service.list_countries(
+        session,
+        EVERY_COUNTRY,
+        order_by(org_countries.COUNTRY_SORT, query.sort),
+        name=query.name or None,
+        currency=query.currency or None,
+    )
+    return csv_response(
+        "countries.csv",
+        (
+            "iso_code",
+            "name",
+            "currency",
+            "policy_version",
+            "effective_from",
+            "flat_tds_percent",
+            "standard_deduction",
+            "tax_bands",
+        ),
+        (
+            (
+                c.iso_code,
+                c.name,
+                c.currency,
+                c.current_policy.version if c.current_policy else "",
+                c.current_policy.effective_from.isoformat() if c.current_policy else "",
+                "" if c.current_deduction is None else f"{c.current_deduction.normalize():f}",
+                "" if c.standard_deduction is None else c.standard_deduction,
+                len(c.tax_slabs),
+            )
+            for c in rows
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from backoffice.core.money import MAX_MONEY
+from backoffice.core.types import MAX_INT
 from backoffice.org.employees import EmployeeFilters
 
 MAX_TEXT = 200  # a name or a job title, as the API bounds them
@@ -99,6 +100,7 @@ class EmployeeQuery:
     min_salary: Decimal | None = None
     max_salary: Decimal | None = None
     active: str = ""
+    company: int | None = None
     sort: str = "id"
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0
@@ -113,6 +115,7 @@ class EmployeeQuery:
             min_salary=self.min_salary,
             max_salary=self.max_salary,
             is_active={"yes": True, "no": False}.get(self.active),
+            company_id=self.company,
         )
 
     def params(self, **changes: Any) -> dict[str, Any]:
@@ -125,6 +128,7 @@ class EmployeeQuery:
             "min_salary": "" if query.min_salary is None else str(query.min_salary),
             "max_salary": "" if query.max_salary is None else str(query.max_salary),
             "active": query.active,
+            "company": query.company or "",
             "sort": "" if query.sort == "id" else query.sort,
             "limit": "" if query.limit == DEFAULT_PAGE_SIZE else query.limit,
             "offset": query.offset or "",
@@ -138,7 +142,16 @@ def parse_employee_query(
     errors: dict[str, str] = {}
     raw = {
         name: one(params, name)
-        for name in ("country", "job_title", "name", "min_salary", "max_salary", "active", "sort")
+        for name in (
+            "country",
+            "job_title",
+            "name",
+            "min_salary",
+            "max_salary",
+            "active",
+            "company",
+            "sort",
+        )
     }
     values: dict[str, Any] = {}
     country = raw["country"].upper()
@@ -167,6 +180,12 @@ def parse_employee_query(
         values["active"] = raw["active"]
     else:
         errors["active"] = "Choose anyone, active or not active."
+    if raw["company"]:
+        company = raw["company"]
+        if company.isascii() and company.isdigit() and 1 <= int(company) <= MAX_INT:
+            values["company"] = int(company)
+        else:
+            errors["company"] = "Choose a company from the list."
     if raw["sort"]:
         if raw["sort"] in dict(EMPLOYEE_SORTS):
             values["sort"] = raw["sort"]
