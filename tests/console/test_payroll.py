@@ -152,6 +152,8 @@ async def test_every_payroll_page_opens_for_a_reader(reader, payroll):
 async def test_unknown_employee_and_country_are_404_pages(reader, payroll):
     for path in (
         "/console/payroll/employees/999999999",
+        "/console/payroll/employees/9999999999",  # past the id column's range
+        "/console/payroll/employees/%C2%B9",
         "/console/payroll/employees/abc",
         "/console/payroll/employees/0",
         "/console/payroll/countries/ZZ",

@@ -88,6 +88,9 @@ def test_amounts_refused_in_plain_words(text):
 
 def test_dates_are_bounded():
     assert parse_day("2024-02-29") == date(2024, 2, 29)
-    for text in ("2023-02-29", "20240101", "2024-1-1", "1899-12-31", "2200-01-01"):
-        with pytest.raises(ValueError):
+    for text in ("2023-02-29", "20240101", "2024-1-1", "2024-W01-1", "٢٠٢٤-01-01"):
+        with pytest.raises(ValueError, match="Write a date as YYYY-MM-DD"):
+            parse_day(text)
+    for text in ("1899-12-31", "2200-01-01"):
+        with pytest.raises(ValueError, match="between 1900-01-01 and 2199-12-31"):
             parse_day(text)

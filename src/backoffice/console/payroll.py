@@ -34,6 +34,7 @@ from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import NotFound, ValidationFailed
 from backoffice.core.pagination import PageParams
 from backoffice.core.routing import ApiRouter
+from backoffice.core.types import MAX_INT
 from backoffice.org import countries as org_countries
 from backoffice.org import employees
 from backoffice.org import service as org_service
@@ -215,7 +216,7 @@ async def _list_page(
 
 
 def _employee_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= MAX_INT:
         raise NotFound("There is no such employee.")
     return int(text)
 

@@ -40,6 +40,7 @@ EMPLOYEE_SORTS = (
 )
 ACTIVE_CHOICES = (("", "Anyone"), ("yes", "Active"), ("no", "Not active"))
 _ISO = re.compile(r"[A-Za-z]{2}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 
 
@@ -65,10 +66,12 @@ def parse_money(text: str) -> Decimal:
 def parse_day(text: str) -> date:
     """A date written YYYY-MM-DD between 1900 and 2199 (ValueError in plain words)."""
     try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
         day = date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError("Write a date as YYYY-MM-DD, for example 2024-04-06.") from exc
-    if len(text) != 10 or not EARLIEST_DAY <= day <= LATEST_DAY:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise ValueError("Choose a date between 1900-01-01 and 2199-12-31.")
     return day
 
@@ -78,7 +81,7 @@ def parse_page(params: Mapping[str, str], errors: dict[str, str]) -> tuple[int, 
     limit, offset = DEFAULT_PAGE_SIZE, 0
     raw_limit, raw_offset = one(params, "limit", 10), one(params, "offset", 12)
     if raw_limit:
-        if raw_limit.isdigit() and int(raw_limit) in PAGE_SIZES:
+        if raw_limit.isascii() and raw_limit.isdigit() and int(raw_limit) in PAGE_SIZES:
             limit = int(raw_limit)
         else:
             errors["limit"] = f"Choose {', '.join(map(str, PAGE_SIZES))} rows per page."
