@@ -446,3 +446,35 @@ async def test_pages_read_and_never_write(reader, session, payroll):
     ):
         assert (await reader.get(path)).status_code == 200
     assert await snapshot(session) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "name=%00",
+        "job_title=%00abc",
+        "name=%F0%9F%92%A9&job_title=%E2%80%AE",
+        "country=%00%00",
+        "min_salary=%00",
+        "sort=%00",
+        "limit=%00",
+        "offset=99999999999999999999999",
+        "company=%00",
+        "name=%25_%5C",
+    ],
+)
+async def test_odd_input_never_breaks_a_page(reader, payroll, query):
+    olive = payroll["Olive Stone"].id
+    for path in (
+        "/console/payroll/",
+        "/console/payroll/employees.csv",
+        "/console/payroll/countries",
+        "/console/payroll/countries.csv",
+        "/console/payroll/analytics",
+        f"/console/payroll/employees/{olive}",
+    ):
+        answer = await reader.get(f"{path}?{query}")
+        assert answer.status_code in (200, 422), (path, query, answer.text[:300])
+    as_of = query.replace("name=", "as_of=", 1)
+    answer = await reader.get(f"/console/payroll/employees/{olive}?{as_of}")
+    assert answer.status_code in (200, 422)
