@@ -7,7 +7,7 @@ pagination, the breakdown's one-statement read on the statement pool); nothing h
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from backoffice.core.types import MAX_INT
 from backoffice.org import countries as org_countries
 from backoffice.org import employees
 from backoffice.org import service as org_service
+from backoffice.org.models import Employee
 from backoffice.payroll import service
 from backoffice.payroll.periods import in_force_on, in_force_periods, why
 
@@ -95,20 +96,6 @@ def order_by(allowed: Mapping[str, Any], sort: str) -> list[ColumnElement[Any]]:
     return [column.desc() if sort.startswith("-") else column.asc()]
 
 
-def _employee_rows(found: Sequence[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": e.id,
-            "full_name": e.full_name,
-            "job_title": e.job_title,
-            "country_iso": e.country_iso,
-            "salary": e.salary,
-            "is_active": e.is_active,
-        }
-        for e in found
-    ]
-
-
 @router.get("/console/payroll/")
 async def employee_list(request: Request, principal: Reader, session: DbSession) -> Response:
     """Employees with filters, sort and server-side pages (the API's listing path)."""
@@ -125,7 +112,7 @@ async def employee_list(request: Request, principal: Reader, session: DbSession)
         )
     except ValidationFailed as error:
         return await _list_page(request, session, query, field_errors(error), countries)
-    return await _list_page(request, session, query, {}, countries, _employee_rows(rows), info)
+    return await _list_page(request, session, query, {}, countries, rows, info)
 
 
 @router.get("/console/payroll/employees.csv")
@@ -190,7 +177,7 @@ async def _list_page(
     query: EmployeeQuery,
     errors: dict[str, str],
     countries: dict[str, tuple[str, str]],
-    found: list[dict[str, Any]] | None = None,
+    found: list[Employee] | None = None,
     info: PageInfo | None = None,
 ) -> Response:
     """The employee list: its filters (with their problems, a 422), then one page of rows."""
