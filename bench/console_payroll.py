@@ -154,13 +154,15 @@ def main() -> None:
     rng = random.Random(3)
     pages: dict[str, Callable[[], str]] = {
         "baseline: the console's home (no query of its own)": lambda: "/console/",
-        "employees (first page, by id)": lambda: "/console/payroll/",
-        "employees, page 200": lambda: "/console/payroll/?offset=10000",
+        "employees (first page, by id)": lambda: "/console/payroll/employees",
+        "employees, page 200": lambda: "/console/payroll/employees?offset=10000",
         "employees in GB, highest salary first": lambda: (
-            "/console/payroll/?country=GB&sort=-salary"
+            "/console/payroll/employees?country=GB&sort=-salary"
         ),
-        "employees titled Data Analyst": lambda: "/console/payroll/?job_title=Data+Analyst",
-        "employees named like 'smith'": lambda: "/console/payroll/?name=smith",
+        "employees titled Data Analyst": lambda: (
+            "/console/payroll/employees?job_title=Data+Analyst"
+        ),
+        "employees named like 'smith'": lambda: "/console/payroll/employees?name=smith",
         "an employee (today)": lambda: f"/console/payroll/employees/{rng.randint(1, args.rows)}",
         "an employee as of 2023-01-01": lambda: (
             f"/console/payroll/employees/{rng.randint(1, args.rows)}?as_of=2023-01-01"

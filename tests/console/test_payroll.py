@@ -135,7 +135,7 @@ async def api(session, auth):
 async def test_every_payroll_page_opens_for_a_reader(reader, payroll):
     olive = payroll["Olive Stone"].id
     for path in (
-        "/console/payroll/",
+        "/console/payroll/employees",
         "/console/payroll/employees.csv",
         f"/console/payroll/employees/{olive}",
         f"/console/payroll/employees/{olive}?as_of=2023-01-01",
@@ -147,6 +147,14 @@ async def test_every_payroll_page_opens_for_a_reader(reader, payroll):
     ):
         answer = await reader.get(path)
         assert answer.status_code == 200, (path, answer.text[:500])
+
+
+async def test_the_sections_address_leads_to_the_employee_list(reader, payroll):
+    answer = await reader.get("/console/payroll/?country=GB&sort=-salary")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/payroll/employees?country=GB&sort=-salary"
+    listed = await reader.get(answer.headers["location"])
+    assert names_listed(listed.text) == ["Olive Stone", "Sam Turner"]
 
 
 async def test_unknown_employee_and_country_are_404_pages(reader, payroll):
@@ -180,7 +188,7 @@ def names_listed(page: str) -> list[str]:
 
 async def test_filters_sort_and_pages_match_the_api(reader, client, api, payroll):
     query = "country=IN&sort=-salary&limit=25"
-    page = await reader.get(f"/console/payroll/?{query}")
+    page = await reader.get(f"/console/payroll/employees?{query}")
     listed = await client.get(
         "/api/v1/employees/list?country_iso=IN&sort=-salary&limit=25", headers=api
     )
@@ -188,16 +196,16 @@ async def test_filters_sort_and_pages_match_the_api(reader, client, api, payroll
     assert names_listed(page.text) == ["Asha Rao", "Vik Mehta", "=Formula Person"]
     # Salaries are shown as the API gives them, in the country's currency.
     assert f"INR {money(listed.json()['data'][0]['salary'])}" in text_of(page.text)
-    titled = await reader.get("/console/payroll/?job_title=Analyst&name=vik")
+    titled = await reader.get("/console/payroll/employees?job_title=Analyst&name=vik")
     assert names_listed(titled.text) == ["Vik Mehta"]
-    ranged = await reader.get("/console/payroll/?min_salary=48,000&max_salary=500000")
+    ranged = await reader.get("/console/payroll/employees?min_salary=48,000&max_salary=500000")
     assert sorted(names_listed(ranged.text)) == ["=Formula Person", "Olive Stone", "Sam Turner"]
 
 
 async def test_the_list_pages_on_the_server(reader, payroll, session):
     for i in range(27):
         await make_employee(session, full_name=f"Pager {i:02}", job_title="Pager")
-    first = await reader.get("/console/payroll/?job_title=Pager&sort=full_name&limit=25")
+    first = await reader.get("/console/payroll/employees?job_title=Pager&sort=full_name&limit=25")
     assert names_listed(first.text)[:2] == ["Pager 00", "Pager 01"]
     assert len(names_listed(first.text)) == 25
     assert "1\N{EN DASH}25 of 27" in first.text
@@ -213,7 +221,7 @@ async def test_the_company_filter(reader, session, payroll):
 
     company = await org_service.create_company(session, {"name": "Filter Works Ltd"})
     await make_employee(session, full_name="Cora Works", company_id=company.id)
-    page = await reader.get(f"/console/payroll/?company={company.id}")
+    page = await reader.get(f"/console/payroll/employees?company={company.id}")
     assert names_listed(page.text) == ["Cora Works"]
     assert f'<option value="{company.id}" selected>Filter Works Ltd</option>' in page.text
 
@@ -237,7 +245,7 @@ async def test_csv_export_has_the_lists_filters_and_order(reader, payroll):
     assert rows[0][:5] == ["id", "full_name", "job_title", "country_iso", "salary"]
     assert [r[1] for r in rows[1:]] == ["'=Formula Person", "Vik Mehta", "Asha Rao"]
     assert [r[4] for r in rows[1:]] == ["500000.00", "950000.00", "1800000.00"]
-    page = await reader.get("/console/payroll/?country=IN&sort=salary")
+    page = await reader.get("/console/payroll/employees?country=IN&sort=salary")
     assert 'href="/console/payroll/employees.csv?country=IN&amp;sort=salary"' in page.text
 
 
@@ -262,7 +270,7 @@ async def test_csv_export_has_the_lists_filters_and_order(reader, payroll):
 async def test_bad_filters_are_a_422_page_saying_what_is_wrong(
     reader, payroll, query, field, words
 ):
-    for path in ("/console/payroll/", "/console/payroll/employees.csv"):
+    for path in ("/console/payroll/employees", "/console/payroll/employees.csv"):
         answer = await reader.get(f"{path}?{query}")
         assert answer.status_code == 422, (path, query)
         assert answer.headers["content-type"].startswith("text/html")
@@ -440,7 +448,7 @@ async def test_pages_read_and_never_write(reader, session, payroll):
     before = await snapshot(session)
     olive = payroll["Olive Stone"].id
     for path in (
-        "/console/payroll/",
+        "/console/payroll/employees",
         f"/console/payroll/employees/{olive}",
         "/console/payroll/analytics",
     ):
@@ -466,7 +474,7 @@ async def test_pages_read_and_never_write(reader, session, payroll):
 async def test_odd_input_never_breaks_a_page(reader, payroll, query):
     olive = payroll["Olive Stone"].id
     for path in (
-        "/console/payroll/",
+        "/console/payroll/employees",
         "/console/payroll/employees.csv",
         "/console/payroll/countries",
         "/console/payroll/countries.csv",

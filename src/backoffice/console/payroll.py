@@ -28,7 +28,7 @@ from backoffice.console.payroll_forms import (
     parse_day,
     parse_employee_query,
 )
-from backoffice.console.web import csv_response, field_errors, render, with_query
+from backoffice.console.web import csv_response, field_errors, redirect, render, with_query
 from backoffice.core.db import DbSession, StatementPool
 from backoffice.core.envelope import PageInfo
 from backoffice.core.errors import NotFound, ValidationFailed
@@ -44,7 +44,7 @@ from backoffice.payroll.periods import in_force_on, in_force_periods, why
 
 router = ApiRouter(include_in_schema=False)
 
-EMPLOYEES = "/console/payroll/"
+EMPLOYEES = "/console/payroll/employees"
 EXPORT = "/console/payroll/employees.csv"
 # ISO 3166-1 has 249 codes: one page holds every country the directory can have.
 ALL_COUNTRIES = PageParams(limit=300)
@@ -97,6 +97,12 @@ def order_by(allowed: Mapping[str, Any], sort: str) -> list[ColumnElement[Any]]:
 
 
 @router.get("/console/payroll/")
+async def section(request: Request, principal: Reader) -> Response:
+    """The section's first page is the employee list (its address kept in the query)."""
+    return redirect(with_query(EMPLOYEES, dict(request.query_params)))
+
+
+@router.get("/console/payroll/employees")
 async def employee_list(request: Request, principal: Reader, session: DbSession) -> Response:
     """Employees with filters, sort and server-side pages (the API's listing path)."""
     countries = await country_names(session)
