@@ -37,6 +37,8 @@ SAMPLES = {
     # Plan 1 is the demo's first plan (the savings services start with the demo's plans).
     "/console/savings/plans/{plan_id}": "/console/savings/plans/1",
     "/console/savings/plans/{plan_id}/customers.csv": "/console/savings/plans/1/customers.csv",
+    "/console/payroll/employees/{employee_id}": "/console/payroll/employees/1",
+    "/console/payroll/countries/{iso}": "/console/payroll/countries/GB",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.

@@ -235,3 +235,13 @@ async def test_analytics_plans_use_indexes_not_scans(session, countries):
         plan = "\n".join(row[0] for row in (await session.execute(text(f"EXPLAIN {probe}"))).all())
         assert "Seq Scan on employees" not in plan, plan
         assert "Index" in plan, plan
+
+
+async def test_job_titles_come_most_held_first_from_the_aggregate(session, countries):
+    from backoffice.payroll.service import job_titles
+
+    for title in ("Chef", "Chef", "Chef", "Analyst", "Analyst", "Zoologist"):
+        await make_employee(session, job_title=title)
+    assert await job_titles(session) == ["Chef", "Analyst", "Zoologist"]
+    assert await job_titles(session, limit=2) == ["Chef", "Analyst"]
+    assert await job_titles(session, limit=0) == ["Chef"]  # bounded below

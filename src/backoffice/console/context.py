@@ -20,6 +20,8 @@ from backoffice.console import (
     logins,
     merchants,
     merchants_upload,
+    payroll,
+    payroll_countries,
     savings_account,
     savings_plans,
     savings_signin,
@@ -57,6 +59,8 @@ SECTIONS = (
     savings_signin.router,
     savings_account.router,
     savings_plans.router,
+    payroll.router,
+    payroll_countries.router,
 )
 
 

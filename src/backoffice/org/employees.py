@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import ColumnElement, select, tuple_
+from sqlalchemy import ColumnElement, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.models import Account
@@ -46,10 +46,20 @@ EMPLOYEE_SORT = {
 }
 
 
-async def list_employees(
-    session: AsyncSession,
-    page: PageParams,
-    order_by: Sequence[ColumnElement[Any]],
+class EmployeeFilters(TypedDict, total=False):
+    """What a list of employees may be filtered by (each optional; they combine with AND)."""
+
+    country_iso: str | None
+    job_title: str | None  # exact
+    name: str | None  # part of the full name, any case
+    min_salary: Decimal | None
+    max_salary: Decimal | None
+    company_id: int | None
+    team_id: int | None
+    is_active: bool | None
+
+
+def _filtered(
     *,
     country_iso: str | None = None,
     job_title: str | None = None,
@@ -59,8 +69,8 @@ async def list_employees(
     company_id: int | None = None,
     team_id: int | None = None,
     is_active: bool | None = None,
-) -> tuple[list[Employee], PageInfo]:
-    """One page of employees; the filters combine with AND."""
+) -> Select[Employee]:
+    """The employees matching every filter given (`EmployeeFilters`)."""
     if min_salary is not None and max_salary is not None and min_salary > max_salary:
         raise ValidationFailed.field("min_salary", "min_salary must not exceed max_salary")
     statement = select(Employee).where(*in_range(Employee.salary, min_salary, max_salary))
@@ -77,7 +87,40 @@ async def list_employees(
     ):
         if value is not None:
             statement = statement.where(column == value)
+    return statement
+
+
+async def list_employees(
+    session: AsyncSession,
+    page: PageParams,
+    order_by: Sequence[ColumnElement[Any]],
+    **filters: Unpack[EmployeeFilters],
+) -> tuple[list[Employee], PageInfo]:
+    """One page of employees; the filters combine with AND."""
+    statement = _filtered(**filters)
     return await paginate(session, statement, page, [*order_by, Employee.id.asc()])
+
+
+# The most rows one export reads: a download stays a few megabytes and a second or so.
+EXPORT_LIMIT = 10_000
+
+
+async def export_employees(
+    session: AsyncSession,
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    limit: int = EXPORT_LIMIT,
+    **filters: Unpack[EmployeeFilters],
+) -> list[Employee]:
+    """The first `limit` employees matching the filters, in order, with no count of the rest.
+
+    What a CSV export reads: the same filters and order as `list_employees`, one statement
+    that stops after `limit` rows (an index in that order serves it), never a total.
+    """
+    if not 1 <= limit <= EXPORT_LIMIT:
+        raise ValidationFailed.field("limit", f"limit must be 1 to {EXPORT_LIMIT}")
+    statement = _filtered(**filters).order_by(*order_by, Employee.id.asc()).limit(limit)
+    return list(await session.scalars(statement))
 
 
 async def get_employee_by_account(session: AsyncSession, account_id: int) -> Employee | None:

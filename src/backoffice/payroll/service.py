@@ -556,3 +556,16 @@ async def salary_by_job_title(
         )
         for title, n, total, lo, hi in rows
     ], info
+
+
+async def job_titles(session: AsyncSession, limit: int = 200) -> list[str]:
+    """The `limit` job titles held by the most employees, most first (a picker's choices).
+
+    Read from the maintained per-title aggregate, never from `employees`.
+    """
+    rows = await session.scalars(
+        select(SalaryByJobTitle.job_title)
+        .order_by(SalaryByJobTitle.employee_count.desc(), SalaryByJobTitle.job_title)
+        .limit(max(1, min(limit, 1000)))
+    )
+    return list(rows)
