@@ -40,6 +40,17 @@ async def get_run(session: AsyncSession, dataset: str, run_id: int) -> ImportRun
     return run
 
 
+async def latest_run_of(session: AsyncSession, dataset: str, file_name: str) -> ImportRun | None:
+    """The last run of the dataset's file `file_name` (an index lookup), or None."""
+    found: ImportRun | None = await session.scalar(
+        select(ImportRun)
+        .where(ImportRun.dataset == dataset, ImportRun.file_name == file_name)
+        .order_by(ImportRun.id.desc())
+        .limit(1)
+    )
+    return found
+
+
 async def run_detail(session: AsyncSession, dataset: str, run_id: int) -> RunDetail:
     """A run with its task events: the run's own, and its DAG run's (oldest first)."""
     run = await get_run(session, dataset, run_id)
