@@ -23,6 +23,11 @@ from backoffice.core.routing import route_contexts
 SAMPLES = {
     "/console/static/{name}": "/console/static/console.css",
     "/console/{rest}": "/console/no-such-page",
+    "/console/transactions/runs/{run_id}": "/console/transactions/runs/1",
+    "/console/transactions/runs/{run_id}/rejects": "/console/transactions/runs/1/rejects",
+    "/console/transactions/runs/{run_id}/rejects.csv": "/console/transactions/runs/1/rejects.csv",
+    "/console/transactions/uploads/{name}": "/console/transactions/uploads/t_20000101.csv",
+    "/console/transactions/uploads/{name}/status": "/console/transactions/uploads/t_20000101.csv/status",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from backoffice.console import assets, home, signin
+from backoffice.console import assets, home, signin, transactions, transactions_upload
 from backoffice.console.access import Visitor
 from backoffice.console.web import error_page
 from backoffice.core.contexts import Context, Routes
@@ -28,7 +28,13 @@ async def not_found(request: Request, who: Visitor, rest: str) -> None:
     raise NotFound("There is no such page here.")
 
 
-SECTIONS = (assets.router, signin.router, home.router)
+SECTIONS = (
+    assets.router,
+    signin.router,
+    home.router,
+    transactions.router,
+    transactions_upload.router,
+)
 
 
 def _setup(app: FastAPI) -> None:
