@@ -105,7 +105,7 @@ async def upload(request: Request, principal: Writer) -> Response:
     runner.submit(received.filename, received.size, principal.username)
     return redirect(
         status_url(received.filename),
-        notice=f"{received.filename} is in the inbox; its run has started.",
+        notice="The file is in the inbox; its run has started.",
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from backoffice.ingest.audit import CLI, RunOrigin, record_task_event
+from backoffice.ingest.audit import CLI, RunOrigin, last_run_id, record_task_event
 from backoffice.ingest.pipeline import import_files
 from backoffice.ingest.results import Counts, FileResult, Observer
 from backoffice.transactions.dataset import TRANSACTIONS
@@ -74,17 +74,20 @@ def record_outcome(
 ) -> str | None:
     """One task event for the run (the per-file figures are in `import_runs`).
 
+    A run of one file (an upload's) is the event of that file's run, shown on its page.
     Returns why it could not be written, or None.
     """
     failed = any(r.status == "failed" for r in results)
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            run_id = last_run_id(conn, TRANSACTIONS, results[0].name) if len(results) == 1 else None
             record_task_event(
                 conn,
                 TRANSACTIONS,
                 "etl",
                 outcome_message(results, started_by),
                 level="error" if failed else "info",
+                import_run_id=run_id,
             )
     except psycopg.Error as exc:  # the load is done and audited per file: say so, go on
         return f"could not record the task event: {exc}"
