@@ -104,7 +104,8 @@ async def test_the_runs_event_says_who_uploaded_the_file(console_as, runner):
     http = await console_as(Role.ADMIN)
     filename = name("20191108")
     assert (await post_file(http, filename, GOOD.replace(b"UP-", b"UP8-"))).status_code == 303
-    assert runner.wait(filename, timeout=60).state == "succeeded"  # type: ignore[union-attr]
+    done = runner.wait(filename, timeout=60)
+    assert done is not None and done.state == "succeeded", done
     with psycopg.connect(runner.url) as conn:
         messages = [m for (m,) in conn.execute("SELECT message FROM import_task_events")]
     mine = [m for m in messages if "started by admin-" in m and m.endswith("(console upload)")]
