@@ -242,3 +242,21 @@ async def test_the_status_of_an_unknown_file_is_a_404(console_as, runner):
     http = await console_as(Role.STAFF)
     assert (await http.get(f"{BASE}/uploads/nothing_20000101.csv")).status_code == 404
     assert (await http.get(f"{BASE}/uploads/..")).status_code == 404
+
+
+async def test_a_run_that_fails_says_why_on_its_status_page(console_as, runner):
+    http = await console_as(Role.MANAGER)
+    filename = name("20191109")
+    first = GOOD.replace(b"UP-", b"UP9-")
+    assert (await post_file(http, filename, first)).status_code == 303
+    loaded = runner.wait(filename, timeout=60)
+    assert loaded is not None and loaded.state == "succeeded", loaded
+    (runner.inbox / filename).unlink()  # tidied away; then another file of that name comes
+    assert (
+        await post_file(http, filename, first + b"TXN-UP9-5,1,1.00,2019-11-09\n")
+    ).status_code == 303
+    done = runner.wait(filename, timeout=60)
+    assert done is not None and done.state == "failed", done
+    assert done.error is not None and "was already imported with sha256" in done.error
+    page = await http.get(f"{BASE}/uploads/{filename}")
+    assert "failed" in page.text and "was already imported with sha256" in page.text

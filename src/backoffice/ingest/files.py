@@ -16,7 +16,7 @@ from pathlib import Path
 from backoffice.ingest.reader import CsvChunker, FileFormatError, open_regular
 from backoffice.ingest.spec import Dataset
 
-# `import_runs.file_name` is a varchar(255).
+# `import_runs.file_name` is a varchar(255), and a folder entry's name at most 255 bytes.
 MAX_NAME_LENGTH = 255
 
 
@@ -69,11 +69,15 @@ def newer_import(dataset: Dataset, name: str, imported: Iterable[str]) -> str | 
 def refused_name(dataset: Dataset, name: str) -> str | None:
     """Why a file named `name` would not be imported from the inbox, or None if it would.
 
-    A plain file name (no folder, not hidden, printable, at most 255 characters) that the
-    inbox's glob (`file_pattern`) finds, and that carries a date if the dataset needs one.
+    A plain file name (no folder, not hidden, printable, at most 255 bytes) that the inbox's
+    glob (`file_pattern`) finds, and that carries a date if the dataset needs one.
     """
-    if not name or len(name) > MAX_NAME_LENGTH:
-        return f"A file name is 1 to {MAX_NAME_LENGTH} characters."
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "A file name in readable text."
+    if not 0 < size <= MAX_NAME_LENGTH:  # a folder entry's limit, in bytes
+        return f"A file name is 1 to {MAX_NAME_LENGTH} bytes long."
     if "/" in name or "\\" in name or name in (".", "..") or not name.isprintable():
         return "A file name, without a folder or unusual characters."
     if name.startswith("."):
