@@ -117,7 +117,7 @@ async def test_the_runs_event_says_who_uploaded_the_file(console_as, runner):
     [
         ("notes.txt", GOOD, "The inbox only takes files named"),
         (".hidden_20191107.csv", GOOD, "does not start with a dot"),
-        ("x" * 300 + ".csv", GOOD, "1 to 255 characters"),
+        ("x" * 300 + ".csv", GOOD, "1 to 255 bytes long"),
         ("empty_20191107.csv", b"", "The file is empty (0 bytes)"),
         ("header_20191107.csv", b"id,user,amount,day\n1,2,3,2019-11-07\n", "header does not match"),
         ("blank_20191107.csv", b"\n\nTXN-1,1,1.00,2019-11-07\n", "not a transactions export"),
@@ -260,3 +260,13 @@ async def test_a_run_that_fails_says_why_on_its_status_page(console_as, runner):
     assert done.error is not None and "was already imported with sha256" in done.error
     page = await http.get(f"{BASE}/uploads/{filename}")
     assert "failed" in page.text and "was already imported with sha256" in page.text
+
+
+async def test_an_inbox_that_cannot_take_files_is_a_message(console_as, runner):
+    runner.inbox.parent.mkdir(parents=True, exist_ok=True)
+    runner.inbox.write_bytes(b"a file where the inbox folder should be")
+    http = await console_as(Role.MANAGER)
+    answer = await post_file(http, name(), GOOD)
+    assert answer.status_code == 503
+    assert "The inbox cannot take the file now" in answer.text
+    assert runner.inbox.read_bytes() == b"a file where the inbox folder should be"

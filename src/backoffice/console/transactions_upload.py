@@ -98,14 +98,26 @@ async def upload(request: Request, principal: Writer) -> Response:
         )
     except (FieldProblem, UploadTooLarge) as exc:
         return _form(request, status_code=exc.status_code, errors=field_errors(exc, FIELD))
+    except OSError as exc:  # the inbox is missing, read-only or full: nothing of it is kept
+        return _form(request, status_code=503, errors={"form": _inbox_problem(exc)})
     max_line: int = request.app.state.settings.ingest_max_line_bytes
-    problem = await asyncio.to_thread(place, received, runner.inbox, max_line)
+    try:
+        problem = await asyncio.to_thread(place, received, runner.inbox, max_line)
+    except OSError as exc:
+        return _form(request, status_code=503, errors={"form": _inbox_problem(exc)})
     if problem is not None:
         return _form(request, status_code=422, errors={FIELD: problem})
     runner.submit(received.filename, received.size, principal.username)
     return redirect(
         status_url(received.filename),
         notice="The file is in the inbox; its run has started.",
+    )
+
+
+def _inbox_problem(exc: OSError) -> str:
+    return (
+        f"The inbox cannot take the file now ({exc.strerror or type(exc).__name__})."
+        " Nothing was kept; tell the people who run the server."
     )
 
 
