@@ -270,3 +270,11 @@ async def test_an_inbox_that_cannot_take_files_is_a_message(console_as, runner):
     assert answer.status_code == 503
     assert "The inbox cannot take the file now" in answer.text
     assert runner.inbox.read_bytes() == b"a file where the inbox folder should be"
+
+
+async def test_a_stopping_server_takes_no_more_runs(console_as, runner):
+    runner.stop()
+    http = await console_as(Role.MANAGER)
+    answer = await post_file(http, name(), GOOD)
+    assert answer.status_code == 503
+    assert inbox_files(runner) == []

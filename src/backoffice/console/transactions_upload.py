@@ -34,7 +34,7 @@ from backoffice.ingest.files import read_checked_header, refused_name
 from backoffice.ingest.reader import FileFormatError
 from backoffice.ingest.schemas import RunRead
 from backoffice.transactions.dataset import NAME, TRANSACTIONS
-from backoffice.transactions.runner import EtlRunner, Upload
+from backoffice.transactions.runner import EtlRunner, RunnerBusy, Upload
 
 router = ApiRouter(include_in_schema=False)
 
@@ -107,7 +107,14 @@ async def upload(request: Request, principal: Writer) -> Response:
         return _form(request, status_code=503, errors={"form": _inbox_problem(exc)})
     if problem is not None:
         return _form(request, status_code=422, errors={FIELD: problem})
-    runner.submit(received.filename, received.size, principal.username)
+    try:
+        runner.submit(received.filename, received.size, principal.username)
+    except RunnerBusy:  # the server began stopping meanwhile: the next run takes the file
+        stopping = (
+            f"{received.filename} is in the inbox; the server is stopping, so the next run"
+            " will load it."
+        )
+        return _form(request, status_code=503, errors={"form": stopping})
     return redirect(
         status_url(received.filename),
         notice="The file is in the inbox; its run has started.",
