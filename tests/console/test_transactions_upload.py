@@ -7,6 +7,9 @@ transaction could not hold.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,9 @@ from backoffice.console import transactions_upload
 from backoffice.core import migrations
 from backoffice.core.auth.service import Role
 from backoffice.ingest.pipeline import libpq_url
+from backoffice.ingest.results import Counts
+from backoffice.transactions import runner as runner_module
+from backoffice.transactions.etl import run_etl
 from backoffice.transactions.runner import EtlRunner
 from tests.live import scratch_database
 
@@ -278,3 +284,36 @@ async def test_a_stopping_server_takes_no_more_runs(console_as, runner):
     answer = await post_file(http, name(), GOOD)
     assert answer.status_code == 503
     assert inbox_files(runner) == []
+
+
+async def test_a_run_in_progress_is_followed_live(console_as, runner, monkeypatch):
+    """While the run goes on, its block asks to be refreshed; the runs page lists it."""
+    release = threading.Event()
+    real = run_etl
+
+    def slow_run(url, paths, *, observer, **kw):
+        observer.progressed(paths[0].name, 40, Counts(rows_read=1, inserted=1))
+        release.wait(30)
+        return real(url, paths, observer=observer, **kw)
+
+    monkeypatch.setattr(runner_module, "run_etl", slow_run)
+    http = await console_as(Role.MANAGER)
+    filename = name("20191110")
+    assert (await post_file(http, filename, GOOD.replace(b"UP-", b"UP10-"))).status_code == 303
+    try:
+        deadline = time.monotonic() + 10
+        while getattr(runner.upload(filename), "state", None) != "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        block = await http.get(f"{BASE}/uploads/{filename}/status")
+        assert f'data-refresh="{BASE}/uploads/{filename}/status"' in block.text
+        assert "data-done" not in block.text
+        assert '<progress id="tx-progress" max="100" value="' in block.text
+        assert 'data-count="rows_read">1<' in block.text
+        runs = await http.get(f"{BASE}/")
+        assert f'href="{BASE}/uploads/{filename}">{filename}</a>: running' in runs.text
+    finally:
+        release.set()
+    done = runner.wait(filename, timeout=60)
+    assert done is not None and done.state == "succeeded", done
+    assert filename not in (await http.get(f"{BASE}/")).text

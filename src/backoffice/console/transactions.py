@@ -100,6 +100,7 @@ async def runs_page(request: Request, session: DbSession, _: Reader) -> Response
         status=status or "",
         status_options=[("", "Any"), *((s, s) for s in STATUSES)],
         errors=errors,
+        pending=request.app.state.transactions_etl.pending(),
     )
 
 

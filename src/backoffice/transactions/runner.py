@@ -109,6 +109,11 @@ class EtlRunner:
         with self._lock:
             return self._uploads.get(name)
 
+    def pending(self) -> list[Upload]:
+        """The uploads waiting for their run or running, oldest first."""
+        with self._lock:
+            return [u for u in self._uploads.values() if not u.done]
+
     def wait(self, name: str, timeout: float) -> Upload | None:
         """Wait until the run of `name` has ended (for tests and scripts); its last state."""
         deadline = datetime.now(UTC).timestamp() + timeout
