@@ -141,6 +141,7 @@ def place(received: Received, inbox: Path, max_line: int) -> str | None:
             read_checked_header(TRANSACTIONS, received.path, max_line)
         except FileFormatError as exc:
             return f"This is not a transactions export: {exc}."
+        _sync(received.path)  # on disk before it has its name: a crash leaves no half file
         try:
             os.link(received.path, inbox / received.filename)
         except FileExistsError:
@@ -152,6 +153,14 @@ def place(received: Received, inbox: Path, max_line: int) -> str | None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             received.path.unlink()
+
+
+def _sync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 async def _status(request: Request, session: DbSession, name: str) -> dict[str, Any]:
