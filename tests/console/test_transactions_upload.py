@@ -27,6 +27,7 @@ from backoffice.transactions import runner as runner_module
 from backoffice.transactions.etl import run_etl
 from backoffice.transactions.runner import EtlRunner
 from tests.live import scratch_database
+from tests.transactions.test_runs_api import make_run
 
 BASE = "/console/transactions"
 HEADER = b"transaction_id,user_id,amount,transaction_date\n"
@@ -317,3 +318,19 @@ async def test_a_run_in_progress_is_followed_live(console_as, runner, monkeypatc
     done = runner.wait(filename, timeout=60)
     assert done is not None and done.state == "succeeded", done
     assert filename not in (await http.get(f"{BASE}/")).text
+
+
+async def test_the_status_page_shows_this_uploads_run_not_an_earlier_ones(
+    console_as, runner, session
+):
+    filename = name("20191111")
+    earlier = await make_run(session, file_name=filename, status="failed", error="old trouble")
+    http = await console_as(Role.MANAGER)
+    before = await http.get(f"{BASE}/uploads/{filename}")  # nothing uploaded since the start
+    assert before.status_code == 200 and f"Run #{earlier.id}" in before.text
+    assert (await post_file(http, filename, GOOD.replace(b"UP-", b"UP11-"))).status_code == 303
+    done = runner.wait(filename, timeout=60)
+    assert done is not None and done.state == "succeeded", done
+    page = await http.get(f"{BASE}/uploads/{filename}")
+    assert f"Run #{earlier.id}" not in page.text and "old trouble" not in page.text
+    assert 'data-count="inserted">3<' in page.text

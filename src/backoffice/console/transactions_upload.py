@@ -171,7 +171,9 @@ async def _status(request: Request, session: DbSession, name: str) -> dict[str, 
     run = None
     if upload is None or upload.done:
         found = await history.latest_run_of(session, NAME, name)
-        run = RunRead.model_validate(found) if found is not None else None
+        # An earlier run of a file of that name is not this upload's (same clock: this process).
+        if found is not None and (upload is None or found.started_at >= upload.received_at):
+            run = RunRead.model_validate(found)
     if upload is None and run is None:
         raise NotFound(f"Nothing was uploaded or loaded under the name {name}.")
     done = upload is None or upload.done
