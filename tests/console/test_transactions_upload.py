@@ -334,3 +334,48 @@ async def test_the_status_page_shows_this_uploads_run_not_an_earlier_ones(
     page = await http.get(f"{BASE}/uploads/{filename}")
     assert f"Run #{earlier.id}" not in page.text and "old trouble" not in page.text
     assert 'data-count="inserted">3<' in page.text
+
+
+async def test_the_file_is_streamed_to_a_temporary_file_as_it_arrives(console_as, runner):
+    """Chunks are on disk, under a name no import globs for, before the rest is sent."""
+    http = await console_as(Role.MANAGER)
+    filename = name("20191112")
+    body, headers = multipart(
+        ("csrf_token", None, http.csrf.encode()),
+        ("file", filename, GOOD.replace(b"UP-", b"UP12-") + b"TXN-PAD,1,1.00,2019-11-12\n" * 2000),
+    )
+    half = len(body) // 2
+    seen_midway: list[tuple[str, int]] = []
+
+    async def sender():
+        yield body[:half]
+        await asyncio.sleep(0.05)
+        seen_midway.extend((p.name, p.stat().st_size) for p in runner.inbox.iterdir())
+        yield body[half:]
+
+    answer = await http.post(f"{BASE}/upload", content=sender(), headers=headers)
+    assert answer.status_code == 303, answer.text
+    assert len(seen_midway) == 1, seen_midway
+    partial_name, size = seen_midway[0]
+    assert partial_name.startswith(".upload-") and partial_name.endswith(".part")
+    assert 0 < size < len(body)
+    done = runner.wait(filename, timeout=60)
+    assert done is not None and done.state == "succeeded", done
+    assert inbox_files(runner) == [filename]
+
+
+async def test_a_form_without_its_token_first_is_not_read_further(console_as, runner):
+    """The refusal comes from the first part: the file's bytes are never asked for."""
+    http = await console_as(Role.MANAGER)
+    body, headers = multipart(("file", name(), GOOD * 100))
+    sent: list[int] = []
+
+    async def sender():
+        for start in range(0, len(body), 200):
+            sent.append(start)
+            yield body[start : start + 200]
+
+    answer = await http.post(f"{BASE}/upload", content=sender(), headers=headers)
+    assert answer.status_code == 403
+    assert len(sent) == 1, f"{len(sent)} chunks of the body were read"
+    assert inbox_files(runner) == []
