@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -347,7 +347,7 @@ async def test_the_file_is_streamed_to_a_temporary_file_as_it_arrives(console_as
     half = len(body) // 2
     seen_midway: list[tuple[str, int]] = []
 
-    async def sender():
+    async def sender() -> AsyncIterator[bytes]:
         yield body[:half]
         await asyncio.sleep(0.05)
         seen_midway.extend((p.name, p.stat().st_size) for p in runner.inbox.iterdir())
@@ -370,7 +370,7 @@ async def test_a_form_without_its_token_first_is_not_read_further(console_as, ru
     body, headers = multipart(("file", name(), GOOD * 100))
     sent: list[int] = []
 
-    async def sender():
+    async def sender() -> AsyncIterator[bytes]:
         for start in range(0, len(body), 200):
             sent.append(start)
             yield body[start : start + 200]
