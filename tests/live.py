@@ -96,6 +96,8 @@ def settings_for(
         login_free_failures_per_account=0,
         login_free_failures_per_address=0,
         log_level="WARNING",
+        # The console's uploads land here, never in the checkout's own data/ folder.
+        TRANSACTIONS_INBOX=TEST_HOME / "transactions-inbox",
     )
     fields: dict[str, object] = {
         f"{SAVINGS[name].prefix}database_url": value for name, value in (savings or {}).items()

@@ -39,6 +39,11 @@ SAMPLES = {
     "/console/savings/plans/{plan_id}/customers.csv": "/console/savings/plans/1/customers.csv",
     "/console/payroll/employees/{employee_id}": "/console/payroll/employees/1",
     "/console/payroll/countries/{iso}": "/console/payroll/countries/GB",
+    "/console/transactions/runs/{run_id}": "/console/transactions/runs/1",
+    "/console/transactions/runs/{run_id}/rejects": "/console/transactions/runs/1/rejects",
+    "/console/transactions/runs/{run_id}/rejects.csv": "/console/transactions/runs/1/rejects.csv",
+    "/console/transactions/uploads/{name}": "/console/transactions/uploads/t_20000101.csv",
+    "/console/transactions/uploads/{name}/status": "/console/transactions/uploads/t_20000101.csv/status",
 }
 VISITORS = ("anonymous", "customer", Role.STAFF, Role.MANAGER, Role.ADMIN)
 # Which visitors each access lets in.

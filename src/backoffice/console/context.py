@@ -26,6 +26,8 @@ from backoffice.console import (
     savings_plans,
     savings_signin,
     signin,
+    transactions,
+    transactions_upload,
 )
 from backoffice.console.access import Visitor
 from backoffice.console.web import error_page
@@ -61,6 +63,8 @@ SECTIONS = (
     savings_plans.router,
     payroll.router,
     payroll_countries.router,
+    transactions.router,
+    transactions_upload.router,
 )
 
 

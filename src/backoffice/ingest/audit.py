@@ -207,6 +207,15 @@ def record_task_event(
     return int(row[0])
 
 
+def last_run_id(conn: psycopg.Connection, dataset: Dataset, file_name: str) -> int | None:
+    """The id of the last run of the dataset's file `file_name` (an index lookup), or None."""
+    row = conn.execute(
+        "SELECT max(id) FROM import_runs WHERE dataset = %s AND file_name = %s",
+        (dataset.name, file_name),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def runs_of_dag_run(
     conn: psycopg.Connection, dataset: Dataset, dag_run_id: str
 ) -> list[tuple[str, str, Counts]]:

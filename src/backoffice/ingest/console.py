@@ -6,7 +6,8 @@ etl`); each says which counts it shows and under which names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ from rich.text import Text
 from backoffice.core.console import cli_console
 from backoffice.ingest.audit import RunOrigin
 from backoffice.ingest.pipeline import import_files
-from backoffice.ingest.results import Counts, FileResult
+from backoffice.ingest.results import Counts, FileResult, Observer
 from backoffice.ingest.spec import Dataset
 
 errors = cli_console(stderr=True)
@@ -125,6 +126,16 @@ def file_progress(console: Console) -> Progress:
     )
 
 
+@contextmanager
+def observing(console: Console, counts: CountColumns = IMPORT_COUNTS) -> Iterator[Observer]:
+    """What shows an import's progress: bars in a terminal, one plain line per file otherwise."""
+    if not console.is_terminal:
+        yield LineObserver(console, counts)
+        return
+    with file_progress(console) as progress:
+        yield ProgressObserver(progress)
+
+
 def import_with_progress(
     console: Console,
     url: str,
@@ -135,12 +146,8 @@ def import_with_progress(
     origin: RunOrigin | None = None,
 ) -> list[FileResult]:
     """Import `paths`: progress bars in a terminal, one plain line per file otherwise."""
-    if not console.is_terminal:
-        lines = LineObserver(console, counts)
-        return import_files(url, dataset, paths, observer=lines, origin=origin)
-    with file_progress(console) as progress:
-        bars = ProgressObserver(progress)
-        return import_files(url, dataset, paths, observer=bars, origin=origin)
+    with observing(console, counts) as observer:
+        return import_files(url, dataset, paths, observer=observer, origin=origin)
 
 
 def summary_table(

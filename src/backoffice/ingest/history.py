@@ -44,13 +44,12 @@ async def get_run(session: AsyncSession, dataset: str, run_id: int) -> ImportRun
 
 async def last_run_of_file(session: AsyncSession, dataset: str, file_name: str) -> ImportRun | None:
     """The latest run of the dataset's file `file_name`, if it has one (by its index)."""
-    statement = (
+    run: ImportRun | None = await session.scalar(
         select(ImportRun)
         .where(ImportRun.dataset == dataset, ImportRun.file_name == file_name)
         .order_by(ImportRun.id.desc())
         .limit(1)
     )
-    run: ImportRun | None = await session.scalar(statement)
     return run
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from backoffice.core.errors import DomainError
-from backoffice.ingest.files import max_line_bytes
-from backoffice.ingest.pipeline import ImportRefused, check_name, checked_header
+from backoffice.ingest.files import checked_header, max_line_bytes
+from backoffice.ingest.pipeline import ImportRefused, check_name
 from backoffice.ingest.reader import CsvChunker, FileFormatError, open_regular
 from backoffice.ingest.spec import Dataset
 

@@ -55,6 +55,7 @@ from backoffice.ingest.audit import (
 )
 from backoffice.ingest.classify import Classifier, Parsed
 from backoffice.ingest.files import (
+    checked_header,
     file_rank,
     max_line_bytes,
     newer_import,
@@ -465,16 +466,3 @@ def _skip_file(items: Iterator[Item], opened: Opened | Closed) -> None:
         for item in items:
             if isinstance(item, Closed):
                 return
-
-
-def checked_header(dataset: Dataset, header: list[str]) -> list[str]:
-    """`header` if it names each of the dataset's columns once; `FileFormatError` otherwise."""
-    expected = set(dataset.column_names)
-    if len(set(header)) != len(header):
-        raise FileFormatError(f"the header repeats a column: {header}")
-    missing, unknown = expected - set(header), set(header) - expected
-    if missing or unknown:
-        raise FileFormatError(
-            f"the header does not match: missing {sorted(missing)}, unknown {sorted(unknown)}"
-        )
-    return header

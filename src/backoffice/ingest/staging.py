@@ -45,13 +45,12 @@ import psycopg
 
 from backoffice.ingest.audit import RunOrigin, imported_files, record_success
 from backoffice.ingest.classify import KEY, Classifier, Parsed, joined_lines
-from backoffice.ingest.files import max_line_bytes, order_files, sha256_of
+from backoffice.ingest.files import checked_header, max_line_bytes, order_files, sha256_of
 from backoffice.ingest.pipeline import (
     Closed,
     FileGroup,
     Item,
     Opened,
-    checked_header,
     import_files,
 )
 from backoffice.ingest.reader import (

@@ -24,7 +24,7 @@ from backoffice.ingest import history
 from backoffice.ingest.errors import RunNotFound
 from backoffice.ingest.results import Status
 from backoffice.ingest.schemas import RejectRead, RunDetail, RunRead
-from backoffice.transactions import service
+from backoffice.transactions import runner, service
 from backoffice.transactions.dataset import NAME
 from backoffice.transactions.errors import UserHasNoTransactions
 from backoffice.transactions.schemas import TransactionRead, UserSummaryRead
@@ -68,8 +68,6 @@ async def list_transactions(
     date_to: Annotated[Day | None, Query(alias="to", description="YYYY-MM-DD, included")] = None,
 ) -> Envelope[list[TransactionRead]]:
     """Paginated; `from` after `to` is a 422."""
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise ValidationFailed.field("from", "`from` must be on or before `to`")
     rows, info = await service.list_transactions(
         session, page, order, user_id=user_id, date_from=date_from, date_to=date_to
     )
@@ -121,4 +119,9 @@ async def list_rejects(
     return ok(rows, pagination=info)
 
 
-context = Context("transactions", routers=(Routes(summaries, ErrorStyle.DETAIL), listing))
+context = Context(
+    "transactions",
+    routers=(Routes(summaries, ErrorStyle.DETAIL), listing),
+    setup=runner.setup,
+    lifespan=(runner.stop_at_shutdown,),
+)

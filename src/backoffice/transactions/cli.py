@@ -1,8 +1,9 @@
 """`backoffice transactions etl [FILE...]`: the transactions ETL now, without Airflow.
 
-The same pipeline the DAG runs (the ingest engine with the TRANSACTIONS dataset), against the
-database `make run` uses; with no file, every new `*.csv` of `TRANSACTIONS_INBOX`. A cron line
-is enough for a nightly load: `0 0 * * * cd /path && .venv/bin/backoffice transactions etl`.
+The same pipeline the DAG runs (the ingest engine with the TRANSACTIONS dataset), through
+`etl.run_etl` as the console's upload does, against the database `make run` uses; with no file,
+every new `*.csv` of `TRANSACTIONS_INBOX`. A cron line is enough for a nightly load:
+`0 0 * * * cd /path && .venv/bin/backoffice transactions etl`.
 """
 
 from __future__ import annotations
@@ -23,27 +24,13 @@ from backoffice.core.embedded import (
     with_database,
 )
 from backoffice.ingest.audit import CLI, Level, record_task_event
-from backoffice.ingest.console import (
-    CountColumns,
-    errors,
-    fail,
-    import_with_progress,
-    summary_table,
-)
+from backoffice.ingest.console import errors, fail, observing, summary_table
 from backoffice.ingest.pipeline import ImportAborted, database_problem, libpq_url
-from backoffice.ingest.results import Counts, FileResult
 from backoffice.transactions.dataset import TRANSACTIONS
+from backoffice.transactions.etl import ETL_COUNTS, run_etl
 
 app = typer.Typer(help="Financial transactions: the ETL.", no_args_is_help=True)
 console = cli_console()
-
-ETL_COUNTS: CountColumns = (
-    ("read", lambda c: c.rows_read),
-    ("loaded", lambda c: c.inserted),
-    ("duplicates", lambda c: c.duplicates),
-    ("conflicting", lambda c: c.conflicting),
-    ("rejected", lambda c: c.rejected),
-)
 
 
 @app.command("etl")
@@ -63,12 +50,10 @@ def etl_command(
         raise typer.Exit(2)
     url = libpq_url(resolve_database_url(settings))
     try:
-        results = import_with_progress(
-            console, url, TRANSACTIONS, paths, counts=ETL_COUNTS, origin=CLI
-        )
+        with observing(console, ETL_COUNTS) as observer:
+            results = run_etl(url, paths, observer=observer, origin=CLI, warn=_warn)
     except ImportAborted as exc:
         raise fail(f"transactions ETL stopped: {exc}") from None
-    _record_outcome(url, results)
     console.print(summary_table("transactions ETL", results, ETL_COUNTS))
     for r in results:
         if r.error:
@@ -77,21 +62,8 @@ def etl_command(
         raise typer.Exit(1)
 
 
-def _record_outcome(url: str, results: list[FileResult]) -> None:
-    """One task event for the run: what it did (the per-file figures are in `import_runs`)."""
-    total = Counts.total(r.counts for r in results)
-    failed = [r.name for r in results if r.status == "failed"]
-    figures = ", ".join(f"{label} {count(total)}" for label, count in ETL_COUNTS)
-    message = f"{len(results)} files: {figures}" + (
-        f"; failed: {', '.join(failed)}" if failed else ""
-    )
-    try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-            record_task_event(
-                conn, TRANSACTIONS, "etl", message, level="error" if failed else "info"
-            )
-    except psycopg.Error as exc:  # the load is done and audited per file; say so and go on
-        console.print(f"could not record the task event: {exc}", style="yellow", markup=False)
+def _warn(problem: str) -> None:
+    console.print(problem, style="yellow", markup=False)
 
 
 @app.command("task-event")

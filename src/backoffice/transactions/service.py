@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.db import Driver, Sql
 from backoffice.core.envelope import PageInfo
+from backoffice.core.errors import ValidationFailed
 from backoffice.core.money import to_cents
 from backoffice.core.pagination import PageParams, in_range, paginate
 from backoffice.transactions.errors import UserHasNoTransactions
@@ -55,6 +56,12 @@ async def user_summary(conn: Driver, user_id: int) -> UserSummaryRead:
     )
 
 
+def check_range(date_from: date | None, date_to: date | None) -> None:
+    """`ValidationFailed` (field `from`) when the range ends before it starts."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValidationFailed.field("from", "`from` must be on or before `to`")
+
+
 async def list_transactions(
     session: AsyncSession,
     page: PageParams,
@@ -64,7 +71,11 @@ async def list_transactions(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> tuple[list[TransactionRead], PageInfo]:
-    """One page of transactions, filtered by user and by date (both bounds included)."""
+    """One page of transactions, filtered by user and by date (both bounds included).
+
+    `date_from` after `date_to` is a `ValidationFailed` on field `from`.
+    """
+    check_range(date_from, date_to)
     conditions = in_range(Transaction.transaction_date, date_from, date_to)
     if user_id is not None:
         conditions.append(Transaction.user_id == user_id)
