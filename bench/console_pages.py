@@ -107,8 +107,13 @@ async def samples(http: httpx.AsyncClient, headers: dict[str, str]) -> dict[str,
 # (console page, the API endpoint answering the same question or None). `{name}` is a sample.
 PAGES: list[tuple[str, str | None]] = [
     ("/console/", None),
-    ("/console/approvals/", "/api/approvals/pending"),
+    ("/console/approvals/", None),  # the demo admin is no employee: no inbox
     ("/console/payroll/employees", "/api/v1/employees/list"),
+    (
+        "/console/payroll/employees?country=GB&sort=-salary",
+        "/api/v1/employees/list?country_iso=GB&sort=-salary",
+    ),
+    ("/console/payroll/employees?name=smith", "/api/v1/employees/list?name=smith"),
     ("/console/payroll/employees/{employee}", "/api/v1/employees/salary-breakdown/{employee}"),
     ("/console/payroll/countries", "/api/v1/countries/list"),
     ("/console/payroll/countries/IN", "/api/v1/countries/IN/policies"),
@@ -116,13 +121,22 @@ PAGES: list[tuple[str, str | None]] = [
     ("/console/merchants/", "/analytics/monthly-active-merchants"),
     ("/console/merchants/imports", "/api/v1/merchants/imports"),
     ("/console/merchants/imports/{merchant_run}", None),
-    ("/console/transactions/runs", "/api/v1/transactions/runs"),
+    ("/console/merchants/upload", None),
+    ("/console/transactions/", "/api/v1/transactions/runs"),
     (
         "/console/transactions/runs/{transactions_run}",
         "/api/v1/transactions/runs/{transactions_run}",
     ),
-    ("/console/transactions/users?user_id=14557", "/transactions/14557/summary"),
+    (
+        "/console/transactions/runs/{transactions_run}/rejects",
+        "/api/v1/transactions/rejects?run_id={transactions_run}",
+    ),
+    (
+        "/console/transactions/users?user_id=14557&from=2024-01-01&to=2024-12-31",
+        "/transactions/14557/summary",
+    ),
     ("/console/accounts/", "/api/v1/auth/accounts"),
+    ("/console/accounts/locks", "/api/v1/auth/locks"),
 ]
 
 
