@@ -239,3 +239,39 @@ async def test_a_session_for_an_account_gone_since_its_password_was_checked_is_r
         await start(session, lifetime=timedelta(hours=1), principal=ghost)
     # The transaction lives on (the insert ran in a savepoint): the sign-in page can answer.
     assert await session.scalar(select(func.count()).select_from(WebSession)) is not None
+
+
+async def test_an_unexpected_failure_is_a_500_page_with_the_request_id_and_no_trace(
+    console_as, monkeypatch
+):
+    from backoffice.ingest import history
+
+    http = await console_as(Role.STAFF)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret detail of the failure")
+
+    monkeypatch.setattr(history, "list_runs", broken)
+    answer = await http.get("/console/")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["x-request-id"] in answer.text
+    assert "secret detail" not in answer.text and "Traceback" not in answer.text
+
+
+def test_the_session_cookie_is_secure_in_production():
+    from types import SimpleNamespace
+
+    from starlette.responses import Response
+
+    from backoffice.console.signin import open_session
+
+    for production in (True, False):
+        settings = SimpleNamespace(is_production=production)
+        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(settings=settings)))
+        response = open_session(request, Response(), "token")  # type: ignore[arg-type]
+        cookie = next(
+            c for c in response.headers.getlist("set-cookie") if c.startswith("backoffice_console=")
+        )
+        assert ("Secure" in cookie) is production
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
