@@ -202,7 +202,7 @@ async def test_a_good_file_lands_in_the_inbox_and_is_imported(
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("activities.csv", DAY1.read_bytes(), "must be named activities_YYYYMMDD.csv"),
+        ("activities.csv", DAY1.read_bytes(), "only takes files named activities_YYYYMMDD.csv"),
         ("activities_20241340.csv", DAY1.read_bytes(), "YYYYMMDD a real day"),
         ("../activities_20240101.csv", DAY1.read_bytes(), None),  # the path is dropped: lands
         ("activities_20240105.csv", b"", "empty (0 bytes)"),
@@ -248,7 +248,7 @@ async def test_a_file_over_the_limit_is_refused(app, console_as, inbox, monkeypa
         content=b"x" * 10,
         headers={
             "Content-Type": "multipart/form-data; boundary=b",
-            "Content-Length": str(merchants_upload.MAX_UPLOAD_BYTES + 1),
+            "Content-Length": str(merchants_upload.MAX_BODY_BYTES + 1),
         },
     )
     assert declared.status_code == 413

@@ -143,7 +143,7 @@ async def test_a_refused_file_leaves_nothing_in_the_inbox(
 
 
 async def test_a_file_over_the_limit_is_refused_and_removed(console_as, runner, monkeypatch):
-    monkeypatch.setattr(transactions_upload, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr(transactions_upload, "MAX_FILE_BYTES", 1000)
     http = await console_as(Role.MANAGER)
     big = HEADER + b"TXN-BIG,1,1.00,2019-11-07\n" * 100
     answer = await post_file(http, name(), big)
