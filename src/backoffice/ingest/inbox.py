@@ -79,6 +79,7 @@ class Landing:
         assert self._file is not None, "open() first"
         try:
             self._file.write(data)
+            self._file.flush()  # in the file as it arrives, not in a buffer of ours
         except OSError as exc:
             self.discard()
             raise InboxUnavailable(exc) from exc
