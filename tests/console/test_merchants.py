@@ -21,6 +21,7 @@ from backoffice.console import merchants_upload
 from backoffice.core.auth.service import Role
 from backoffice.ingest.pipeline import import_files, libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
+from tests.console.multipart import MULTIPART, multipart
 from tests.merchants.conftest import FIXTURES, reset
 
 PAGE = "/console/merchants/upload"
@@ -273,38 +274,25 @@ async def test_a_file_over_the_apps_own_body_limit_is_taken(app, console_as, inb
     assert (inbox / "activities_20240106.csv").stat().st_size == len(big)
 
 
-def _multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
-    boundary = "xYzBoundary"
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += value + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 async def test_csrf_is_checked_before_the_file_is_read(app, console_as, inbox, monkeypatch):
     started = []
     monkeypatch.setattr(app.state.merchant_importer, "request", lambda *a: started.append(a))
     http = await console_as(Role.MANAGER)
     good = DAY1.read_bytes()
     # How the page wires the reader's check (every refusal: tests/console/test_uploads.py).
-    body, content_type = _multipart(
-        [("csrf_token", None, b"forged"), ("file", "activities_20240101.csv", good)]
-    )
-    answer = await http.post(PAGE, content=body, headers={"Content-Type": content_type})
+    body = multipart(("csrf_token", None, b"forged"), ("file", "activities_20240101.csv", good))
+    answer = await http.post(PAGE, content=body, headers=MULTIPART)
     assert answer.status_code == 403, answer.text[:300]
     assert "came from another site" in answer.text
     # another site's page, even with the token
-    body, content_type = _multipart(
-        [("csrf_token", None, http.csrf.encode()), ("file", "activities_20240101.csv", good)]
+    body = multipart(
+        ("csrf_token", None, http.csrf.encode()), ("file", "activities_20240101.csv", good)
     )
-    elsewhere = {"Content-Type": content_type, "Origin": "https://evil.example"}
+    elsewhere = {**MULTIPART, "Origin": "https://evil.example"}
     assert (await http.post(PAGE, content=body, headers=elsewhere)).status_code == 403
     assert _files(inbox) == [] and started == []
     # the same body from this page goes through
-    answer = await http.post(PAGE, content=body, headers={"Content-Type": content_type})
+    answer = await http.post(PAGE, content=body, headers=MULTIPART)
     assert answer.status_code == 303
     assert _files(inbox) == ["activities_20240101.csv"]
 
@@ -318,8 +306,8 @@ async def test_no_file_or_not_a_form(app, console_as, inbox):
     assert plain.status_code == 422
     cut = await http.post(
         PAGE,
-        content=_multipart([("csrf_token", None, http.csrf.encode())])[0][:-10],
-        headers={"Content-Type": "multipart/form-data; boundary=xYzBoundary"},
+        content=multipart(("csrf_token", None, http.csrf.encode()))[:-10],
+        headers=MULTIPART,
     )
     assert cut.status_code == 422
     assert "cut off" in cut.text and 'id="f-file-error"' in cut.text  # next to the field

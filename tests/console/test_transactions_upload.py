@@ -26,6 +26,7 @@ from backoffice.ingest.results import Counts
 from backoffice.transactions import runner as runner_module
 from backoffice.transactions.etl import run_etl
 from backoffice.transactions.runner import EtlRunner
+from tests.console.multipart import MULTIPART, multipart
 from tests.live import scratch_database
 from tests.transactions.test_runs_api import make_run
 
@@ -176,30 +177,17 @@ async def test_a_name_already_in_the_inbox_is_not_replaced(console_as, runner):
     assert (runner.inbox / filename).read_bytes() == b"the file that was there"
 
 
-def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[bytes, dict[str, str]]:
-    """A multipart body of (field, file name or None, content) parts, in this order."""
-    body = b""
-    for field, filename, content in parts:
-        disposition = f'form-data; name="{field}"' + (
-            f'; filename="{filename}"' if filename is not None else ""
-        )
-        body += f"--b0undary\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += content + b"\r\n"
-    body += b"--b0undary--\r\n"
-    return body, {"content-type": "multipart/form-data; boundary=b0undary"}
-
-
 async def test_a_forged_form_is_a_403_and_starts_no_run(console_as, runner):
     """How the page wires the reader's CSRF check (every refusal: tests/console/test_uploads.py)."""
     http = await console_as(Role.MANAGER)
     filename = name()
     forged = multipart(("csrf_token", None, b"forged"), ("file", filename, GOOD))
-    answer = await http.post(f"{BASE}/upload", content=forged[0], headers=forged[1])
+    answer = await http.post(f"{BASE}/upload", content=forged, headers=MULTIPART)
     assert answer.status_code == 403
     assert "came from another site" in answer.text
     good = multipart(("csrf_token", None, http.csrf.encode()), ("file", filename, GOOD))
     other_site = await http.post(
-        f"{BASE}/upload", content=good[0], headers={**good[1], "origin": "https://evil.example"}
+        f"{BASE}/upload", content=good, headers={**MULTIPART, "origin": "https://evil.example"}
     )
     assert other_site.status_code == 403
     assert inbox_files(runner) == []
@@ -212,7 +200,7 @@ async def test_a_body_that_is_no_file_upload_is_refused(console_as, runner):
     assert plain.status_code == 422
     assert "Choose a file" in plain.text
     no_file = multipart(("csrf_token", None, http.csrf.encode()))
-    answer = await http.post(f"{BASE}/upload", content=no_file[0], headers=no_file[1])
+    answer = await http.post(f"{BASE}/upload", content=no_file, headers=MULTIPART)
     assert answer.status_code == 422
     assert inbox_files(runner) == []
 

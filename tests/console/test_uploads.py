@@ -26,30 +26,13 @@ from backoffice.console.uploads import receive_file, upload_to_inbox
 from backoffice.core.errors import DomainError
 from backoffice.ingest.inbox import Landing
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
+from tests.console.multipart import MULTIPART, Part, multipart
 from tests.merchants.conftest import FIXTURES
 
 TOKEN = "the-session-token"
 GOOD = (FIXTURES / "activities_20240101.csv").read_bytes()
 NAME = "activities_20240101.csv"
 MAX_BYTES = 10_000
-BOUNDARY = "b0undary"
-MULTIPART = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-Part = tuple[str, str | None, bytes]
-
-
-def multipart(*parts: Part, end: bool = True) -> bytes:
-    """A multipart body of (field, file name or None, content) parts, in this order."""
-    body = b""
-    for field, filename, content in parts:
-        disposition = f'form-data; name="{field}"' + (
-            f'; filename="{filename}"' if filename is not None else ""
-        )
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += content + b"\r\n"
-    return body + (f"--{BOUNDARY}--\r\n".encode() if end else b"")
-
-
 TOKEN_PART: Part = ("csrf_token", None, TOKEN.encode())
 FILE_PART: Part = ("file", NAME, GOOD)
 
