@@ -192,33 +192,29 @@ async def test_the_file_is_on_disk_as_it_arrives_under_a_name_no_import_reads(ht
     assert files(inbox) == [NAME]
 
 
+async def in_chunks(body: bytes, size: int, sent: list[int]) -> AsyncIterator[bytes]:
+    """`body` sent `size` bytes at a time, noting in `sent` each chunk the server asked for."""
+    for start in range(0, len(body), size):
+        sent.append(start)
+        yield body[start : start + size]
+
+
 async def test_a_form_without_its_token_first_is_not_read_further(http, inbox):
     """The refusal comes from the first part: the file's bytes are never asked for."""
-    body = multipart(FILE_PART)
     sent: list[int] = []
-
-    async def sender() -> AsyncIterator[bytes]:
-        for start in range(0, len(body), 200):
-            sent.append(start)
-            yield body[start : start + 200]
-
-    answer = await http.post("/upload", content=sender(), headers=MULTIPART)
+    answer = await http.post(
+        "/upload", content=in_chunks(multipart(FILE_PART), 200, sent), headers=MULTIPART
+    )
     assert answer.status_code == 403
     assert len(sent) == 1, f"{len(sent)} chunks of the body were read"
     assert not inbox.exists()
 
 
-async def test_a_file_over_the_limit_is_refused_as_it_arrives(http, inbox, monkeypatch):
+async def test_a_file_over_the_limit_is_refused_as_it_arrives(http, inbox):
     """Counted before it is buffered: the rest of an oversized body is never read."""
     body = multipart(TOKEN_PART, ("file", NAME, GOOD * 100))
     sent: list[int] = []
-
-    async def sender() -> AsyncIterator[bytes]:
-        for start in range(0, len(body), 4096):
-            sent.append(start)
-            yield body[start : start + 4096]
-
-    answer = await http.post("/upload", content=sender(), headers=MULTIPART)
+    answer = await http.post("/upload", content=in_chunks(body, 4096, sent), headers=MULTIPART)
     assert answer.status_code == 413
     assert len(sent) < 5, len(sent)
     assert files(inbox) == []

@@ -41,6 +41,7 @@ MAX_FIELD_BYTES = 1024  # the token, or any other field (ignored)
 MAX_PARTS = 8  # the token, the file, a few other fields (a named submit button)
 FORM_BYTES = 64 * 1024  # what a body holds beside the file: the token, the framing
 WRITE_BYTES = 1 << 20  # at most this much is buffered before it goes to the sink
+_CUT_OFF = "The upload was cut off or garbled before its end; send it again."
 
 
 class UploadTooLarge(DomainError):
@@ -273,9 +274,6 @@ async def receive_file(
         raise
     sink: S = receiver.sink  # type: ignore[assignment]
     return sink
-
-
-_CUT_OFF = "The upload was cut off or garbled before its end; send it again."
 
 
 @dataclass(frozen=True)
