@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from backoffice.console import merchants_upload, uploads
+from backoffice.console import merchants_upload
 from backoffice.core.auth.service import Role
 from backoffice.ingest.pipeline import import_files, libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
+from tests.console.multipart import MULTIPART, multipart
 from tests.merchants.conftest import FIXTURES, reset
 
 PAGE = "/console/merchants/upload"
@@ -202,7 +203,7 @@ async def test_a_good_file_lands_in_the_inbox_and_is_imported(
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("activities.csv", DAY1.read_bytes(), "must be named activities_YYYYMMDD.csv"),
+        ("activities.csv", DAY1.read_bytes(), "only takes files named activities_YYYYMMDD.csv"),
         ("activities_20241340.csv", DAY1.read_bytes(), "YYYYMMDD a real day"),
         ("../activities_20240101.csv", DAY1.read_bytes(), None),  # the path is dropped: lands
         ("activities_20240105.csv", b"", "empty (0 bytes)"),
@@ -248,14 +249,13 @@ async def test_a_file_over_the_limit_is_refused(app, console_as, inbox, monkeypa
         content=b"x" * 10,
         headers={
             "Content-Type": "multipart/form-data; boundary=b",
-            "Content-Length": str(merchants_upload.MAX_UPLOAD_BYTES + 1),
+            "Content-Length": str(merchants_upload.MAX_BODY_BYTES + 1),
         },
     )
     assert declared.status_code == 413
     assert "larger than" in declared.text
     # Streamed past the file's limit: what was written is removed.
     monkeypatch.setattr(merchants_upload, "MAX_FILE_BYTES", 1000)
-    monkeypatch.setattr(uploads, "WRITE_BYTES", 100)
     answer = await _upload(http, "activities_20240105.csv", DAY1.read_bytes() * 3)
     assert answer.status_code == 413
     assert "The file is larger than 1,000 bytes." in answer.text
@@ -274,41 +274,25 @@ async def test_a_file_over_the_apps_own_body_limit_is_taken(app, console_as, inb
     assert (inbox / "activities_20240106.csv").stat().st_size == len(big)
 
 
-def _multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
-    boundary = "xYzBoundary"
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += value + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 async def test_csrf_is_checked_before_the_file_is_read(app, console_as, inbox, monkeypatch):
     started = []
     monkeypatch.setattr(app.state.merchant_importer, "request", lambda *a: started.append(a))
     http = await console_as(Role.MANAGER)
     good = DAY1.read_bytes()
-    cases: list[list[tuple[str, str | None, bytes]]] = [
-        [("file", "activities_20240101.csv", good)],  # no token
-        [("csrf_token", None, b"forged"), ("file", "activities_20240101.csv", good)],
-        [("file", "activities_20240101.csv", good), ("csrf_token", None, http.csrf.encode())],
-    ]
-    for parts in cases:
-        body, content_type = _multipart(parts)
-        answer = await http.post(PAGE, content=body, headers={"Content-Type": content_type})
-        assert answer.status_code == 403, answer.text[:300]
-        assert "came from another site" in answer.text
+    # How the page wires the reader's check (every refusal: tests/console/test_uploads.py).
+    body = multipart(("csrf_token", None, b"forged"), ("file", "activities_20240101.csv", good))
+    answer = await http.post(PAGE, content=body, headers=MULTIPART)
+    assert answer.status_code == 403, answer.text[:300]
+    assert "came from another site" in answer.text
     # another site's page, even with the token
-    body, content_type = _multipart(
-        [("csrf_token", None, http.csrf.encode()), ("file", "activities_20240101.csv", good)]
+    body = multipart(
+        ("csrf_token", None, http.csrf.encode()), ("file", "activities_20240101.csv", good)
     )
-    elsewhere = {"Content-Type": content_type, "Origin": "https://evil.example"}
+    elsewhere = {**MULTIPART, "Origin": "https://evil.example"}
     assert (await http.post(PAGE, content=body, headers=elsewhere)).status_code == 403
     assert _files(inbox) == [] and started == []
     # the same body from this page goes through
-    answer = await http.post(PAGE, content=body, headers={"Content-Type": content_type})
+    answer = await http.post(PAGE, content=body, headers=MULTIPART)
     assert answer.status_code == 303
     assert _files(inbox) == ["activities_20240101.csv"]
 
@@ -322,21 +306,11 @@ async def test_no_file_or_not_a_form(app, console_as, inbox):
     assert plain.status_code == 422
     cut = await http.post(
         PAGE,
-        content=_multipart([("csrf_token", None, http.csrf.encode())])[0][:-10],
-        headers={"Content-Type": "multipart/form-data; boundary=xYzBoundary"},
+        content=multipart(("csrf_token", None, http.csrf.encode()))[:-10],
+        headers=MULTIPART,
     )
     assert cut.status_code == 422
-    # cut off in the middle of the file: what was written of it is removed
-    parts = [
-        ("csrf_token", None, http.csrf.encode()),
-        ("file", "activities_20240101.csv", DAY1.read_bytes()),
-    ]
-    half = _multipart(parts)[0][:-200]
-    cut = await http.post(
-        PAGE, content=half, headers={"Content-Type": "multipart/form-data; boundary=xYzBoundary"}
-    )
-    assert cut.status_code == 422
-    assert "cut off" in cut.text
+    assert "cut off" in cut.text and 'id="f-file-error"' in cut.text  # next to the field
     assert _files(inbox) == []
 
 

@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,6 +26,7 @@ from backoffice.ingest.results import Counts
 from backoffice.transactions import runner as runner_module
 from backoffice.transactions.etl import run_etl
 from backoffice.transactions.runner import EtlRunner
+from tests.console.multipart import MULTIPART, multipart
 from tests.live import scratch_database
 from tests.transactions.test_runs_api import make_run
 
@@ -143,7 +144,7 @@ async def test_a_refused_file_leaves_nothing_in_the_inbox(
 
 
 async def test_a_file_over_the_limit_is_refused_and_removed(console_as, runner, monkeypatch):
-    monkeypatch.setattr(transactions_upload, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr(transactions_upload, "MAX_FILE_BYTES", 1000)
     http = await console_as(Role.MANAGER)
     big = HEADER + b"TXN-BIG,1,1.00,2019-11-07\n" * 100
     answer = await post_file(http, name(), big)
@@ -176,38 +177,17 @@ async def test_a_name_already_in_the_inbox_is_not_replaced(console_as, runner):
     assert (runner.inbox / filename).read_bytes() == b"the file that was there"
 
 
-def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[bytes, dict[str, str]]:
-    """A multipart body of (field, file name or None, content) parts, in this order."""
-    body = b""
-    for field, filename, content in parts:
-        disposition = f'form-data; name="{field}"' + (
-            f'; filename="{filename}"' if filename is not None else ""
-        )
-        body += f"--b0undary\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += content + b"\r\n"
-    body += b"--b0undary--\r\n"
-    return body, {"content-type": "multipart/form-data; boundary=b0undary"}
-
-
-async def test_without_the_csrf_token_first_nothing_is_read_or_written(console_as, runner):
+async def test_a_forged_form_is_a_403_and_starts_no_run(console_as, runner):
+    """How the page wires the reader's CSRF check (every refusal: tests/console/test_uploads.py)."""
     http = await console_as(Role.MANAGER)
     filename = name()
-    bodies = {
-        "no token": multipart(("file", filename, GOOD)),
-        "token after the file": multipart(
-            ("file", filename, GOOD), ("csrf_token", None, http.csrf.encode())
-        ),
-        "wrong token": multipart(("csrf_token", None, b"forged"), ("file", filename, GOOD)),
-        "empty body": (b"", {"content-type": "multipart/form-data; boundary=b0undary"}),
-    }
-    for case, (body, headers) in bodies.items():
-        answer = await http.post(f"{BASE}/upload", content=body, headers=headers)
-        assert answer.status_code == 403, (case, answer.status_code)
-        assert "came from another site" in answer.text, case
+    forged = multipart(("csrf_token", None, b"forged"), ("file", filename, GOOD))
+    answer = await http.post(f"{BASE}/upload", content=forged, headers=MULTIPART)
+    assert answer.status_code == 403
+    assert "came from another site" in answer.text
+    good = multipart(("csrf_token", None, http.csrf.encode()), ("file", filename, GOOD))
     other_site = await http.post(
-        f"{BASE}/upload",
-        content=multipart(("csrf_token", None, http.csrf.encode()), ("file", filename, GOOD))[0],
-        headers={**bodies["no token"][1], "origin": "https://evil.example"},
+        f"{BASE}/upload", content=good, headers={**MULTIPART, "origin": "https://evil.example"}
     )
     assert other_site.status_code == 403
     assert inbox_files(runner) == []
@@ -220,7 +200,7 @@ async def test_a_body_that_is_no_file_upload_is_refused(console_as, runner):
     assert plain.status_code == 422
     assert "Choose a file" in plain.text
     no_file = multipart(("csrf_token", None, http.csrf.encode()))
-    answer = await http.post(f"{BASE}/upload", content=no_file[0], headers=no_file[1])
+    answer = await http.post(f"{BASE}/upload", content=no_file, headers=MULTIPART)
     assert answer.status_code == 422
     assert inbox_files(runner) == []
 
@@ -334,48 +314,3 @@ async def test_the_status_page_shows_this_uploads_run_not_an_earlier_ones(
     page = await http.get(f"{BASE}/uploads/{filename}")
     assert f"Run #{earlier.id}" not in page.text and "old trouble" not in page.text
     assert 'data-count="inserted">3<' in page.text
-
-
-async def test_the_file_is_streamed_to_a_temporary_file_as_it_arrives(console_as, runner):
-    """Chunks are on disk, under a name no import globs for, before the rest is sent."""
-    http = await console_as(Role.MANAGER)
-    filename = name("20191112")
-    body, headers = multipart(
-        ("csrf_token", None, http.csrf.encode()),
-        ("file", filename, GOOD.replace(b"UP-", b"UP12-") + b"TXN-PAD,1,1.00,2019-11-12\n" * 2000),
-    )
-    half = len(body) // 2
-    seen_midway: list[tuple[str, int]] = []
-
-    async def sender() -> AsyncIterator[bytes]:
-        yield body[:half]
-        await asyncio.sleep(0.05)
-        seen_midway.extend((p.name, p.stat().st_size) for p in runner.inbox.iterdir())
-        yield body[half:]
-
-    answer = await http.post(f"{BASE}/upload", content=sender(), headers=headers)
-    assert answer.status_code == 303, answer.text
-    assert len(seen_midway) == 1, seen_midway
-    partial_name, size = seen_midway[0]
-    assert partial_name.startswith(".upload-") and partial_name.endswith(".part")
-    assert 0 < size < len(body)
-    done = runner.wait(filename, timeout=60)
-    assert done is not None and done.state == "succeeded", done
-    assert inbox_files(runner) == [filename]
-
-
-async def test_a_form_without_its_token_first_is_not_read_further(console_as, runner):
-    """The refusal comes from the first part: the file's bytes are never asked for."""
-    http = await console_as(Role.MANAGER)
-    body, headers = multipart(("file", name(), GOOD * 100))
-    sent: list[int] = []
-
-    async def sender() -> AsyncIterator[bytes]:
-        for start in range(0, len(body), 200):
-            sent.append(start)
-            yield body[start : start + 200]
-
-    answer = await http.post(f"{BASE}/upload", content=sender(), headers=headers)
-    assert answer.status_code == 403
-    assert len(sent) == 1, f"{len(sent)} chunks of the body were read"
-    assert inbox_files(runner) == []

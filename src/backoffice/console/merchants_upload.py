@@ -1,10 +1,11 @@
 """Merchants: an operator uploads an activity file to the inbox, then watches its import live.
 
 The upload streams to the inbox (`DATA_DIR`, where the app's background import reads): parsed
-as it arrives (`console.uploads`), the CSRF token checked before a byte of the file is taken,
-written to a temporary file there, checked as the import checks a file (`ingest.inbox`), and
-named only then. The request is bounded by the route's own `max_body_size` (`core.bodylimit`:
-a declared length over it is refused before anything is read) and the file by the same size.
+as it arrives by the console's one upload reader (`console.uploads`, which the transactions'
+page uses too): the CSRF token checked before a byte of the file is taken, written to a
+temporary file there, checked as the import checks a file (`ingest.inbox.Landing`), and named
+only then. The request is bounded by the route's own `max_body_size` (`core.bodylimit`: a
+declared length over it is refused before anything is read) and the file by `MAX_FILE_BYTES`.
 Then the same background import the app runs at startup imports the inbox
 (`merchants.tasks.Importer`, reported in `/health`).
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -25,21 +25,20 @@ from starlette.responses import Response
 
 from backoffice.console.access import Access, Reader, Writer, may_open, signed_in
 from backoffice.console.merchants import DATASET, PAGES
-from backoffice.console.uploads import receive_file
-from backoffice.console.web import FieldProblem, redirect, render, with_query
+from backoffice.console.uploads import FORM_BYTES, REFUSALS, refusal_errors, upload_to_inbox
+from backoffice.console.web import redirect, render, with_query
 from backoffice.core.db import DbSession
 from backoffice.core.routing import ApiRouter
 from backoffice.ingest import history
-from backoffice.ingest.inbox import FileRefused, FileTooLarge, Landing
 from backoffice.ingest.pipeline import libpq_url
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 from backoffice.merchants.tasks import Importer, ImportState
 
 router = ApiRouter(include_in_schema=False)
 
-MAX_UPLOAD_BYTES = 512 << 20  # the request (core.bodylimit refuses a longer declared length)
-MAX_FILE_BYTES = MAX_UPLOAD_BYTES  # the file itself, counted as it is written
-FILE_FIELD = "file"
+MAX_FILE_BYTES = 512 << 20  # the file itself, counted as it arrives
+# The request (core.bodylimit refuses a longer declared length, or a body that runs past it).
+MAX_BODY_BYTES = MAX_FILE_BYTES + FORM_BYTES
 PAGE = "/console/merchants/upload"
 # `?file=` names the file whose import the page follows (bounded; a name the import takes).
 FileName = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -62,7 +61,7 @@ async def progress(
     return render(request, "merchants/upload.html", block="progress", **values)
 
 
-@router.post(PAGE, max_body_size=MAX_UPLOAD_BYTES)
+@router.post(PAGE, max_body_size=MAX_BODY_BYTES)
 async def upload(request: Request, principal: Writer, session: DbSession) -> Response:
     """Receive an activity file into the inbox, then start its import (see the module)."""
     visitor = signed_in(request)
@@ -72,26 +71,27 @@ async def upload(request: Request, principal: Writer, session: DbSession) -> Res
     # slow upload does not hold a pooled connection idle in a transaction for minutes. Nothing
     # below reads the database (a refusal re-renders the page without following a file).
     await session.commit()
-
-    def landing(name: str) -> Landing:
-        return Landing(MERCHANT_ACTIVITIES, inbox, name, MAX_FILE_BYTES)
-
     try:
-        received = await receive_file(request, visitor.csrf_token, FILE_FIELD, landing)
-        await anyio.to_thread.run_sync(received.finish)
-    except (FieldProblem, FileRefused, FileTooLarge) as problem:
+        landed = await upload_to_inbox(
+            request,
+            visitor.csrf_token,
+            dataset=MERCHANT_ACTIVITIES,
+            inbox=inbox,
+            max_bytes=MAX_FILE_BYTES,
+        )
+    except REFUSALS as problem:
         values = await _page(request, session, None)
         return render(
             request,
             "merchants/upload.html",
             status_code=problem.status_code,
-            **{**values, "errors": {FILE_FIELD: problem.message}},
+            **{**values, "errors": refusal_errors(problem)},
         )
     importer: Importer = request.app.state.merchant_importer
     importer.request(libpq_url(request.app.state.db.url), inbox)
     return redirect(
-        with_query(PAGE, {"file": received.name}),
-        notice=f"{received.name} ({received.size:,} bytes) is in the inbox; its import has started.",
+        with_query(PAGE, {"file": landed.name}),
+        notice=f"{landed.name} ({landed.size:,} bytes) is in the inbox; its import has started.",
     )
 
 

@@ -1,9 +1,11 @@
 """An operator uploads a day's export of transactions and watches its run.
 
-The file is streamed into `TRANSACTIONS_INBOX` (`console.uploads`: CSRF checked before any of
-it is read, chunks written to a temporary file there, bounded by the route's own body limit),
-checked as the loader would (its name rules and its header, `ingest.files`; an empty file is
-refused), renamed into place without replacing any file of that name, and queued for a run of
+The file is streamed into `TRANSACTIONS_INBOX` by the console's one upload reader
+(`console.uploads`, which the merchants' page uses too: CSRF checked before any of the file is
+read, chunks written in a worker thread to a temporary file there, the file bounded by
+`MAX_FILE_BYTES` and the body by the route's own limit), checked as the loader would
+(`ingest.inbox.Landing`: its name rules and its header, an empty file refused), linked into
+place without replacing any file of that name, and queued for a run of
 the ETL (`transactions.runner`, which runs `etl.run_etl`: the command line's code path). The
 status page follows the run (a block the page refreshes; without JavaScript, a reload), then
 shows its counts from the run audit, with links to the run and its rejects.
@@ -11,11 +13,6 @@ shows its counts from the run audit, with links to the run and its rejects.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,15 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backoffice.console.access import Reader, Writer, signed_in
-from backoffice.console.transaction_uploads import Received, UploadTooLarge, receive_file
 from backoffice.console.transactions import page
-from backoffice.console.web import CsrfFailed, FieldProblem, field_errors, redirect, render
+from backoffice.console.uploads import FORM_BYTES, REFUSALS, refusal_errors, upload_to_inbox
+from backoffice.console.web import CsrfFailed, redirect, render
 from backoffice.core.db import DbSession
 from backoffice.core.errors import NotFound
 from backoffice.core.routing import ApiRouter
 from backoffice.ingest import history
-from backoffice.ingest.files import read_checked_header, refused_name
-from backoffice.ingest.reader import FileFormatError
+from backoffice.ingest.files import refused_name
 from backoffice.ingest.schemas import RunRead
 from backoffice.transactions.dataset import NAME, TRANSACTIONS
 from backoffice.transactions.runner import EtlRunner, RunnerBusy, Upload
@@ -40,10 +36,9 @@ router = ApiRouter(include_in_schema=False)
 
 BASE = "/console/transactions"
 # A day's export, at ~45 bytes a line: millions of lines. Larger files go through the command
-# line on the server. The body adds the form's other part and the multipart framing.
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
-FIELD = "file"
+# line on the server. The body adds the form's token and the multipart framing.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_BODY_BYTES = MAX_FILE_BYTES + FORM_BYTES
 
 
 def runner_of(request: Request) -> EtlRunner:
@@ -65,7 +60,7 @@ def _form(
         "transactions/upload.html",
         status_code=status_code,
         errors=errors or {},
-        max_bytes=MAX_UPLOAD_BYTES,
+        max_bytes=MAX_FILE_BYTES,
         hint=TRANSACTIONS.file_name_hint,
         columns=TRANSACTIONS.column_names,
     )
@@ -88,79 +83,26 @@ async def upload(request: Request, principal: Writer) -> Response:
         busy = "Several runs are waiting already: try again once they are done."
         return _form(request, status_code=503, errors={"form": busy})
     try:
-        received = await receive_file(
+        landed = await upload_to_inbox(
             request,
             visitor.csrf_token,
-            runner.inbox,
-            field=FIELD,
-            max_bytes=MAX_UPLOAD_BYTES,
-            check_name=partial(refused_name, TRANSACTIONS),
+            dataset=TRANSACTIONS,
+            inbox=runner.inbox,
+            max_bytes=MAX_FILE_BYTES,
         )
-    except (FieldProblem, UploadTooLarge) as exc:
-        return _form(request, status_code=exc.status_code, errors=field_errors(exc, FIELD))
-    except OSError as exc:  # the inbox is missing, read-only or full: nothing of it is kept
-        return _form(request, status_code=503, errors={"form": _inbox_problem(exc)})
-    max_line: int = request.app.state.settings.ingest_max_line_bytes
+    except REFUSALS as problem:
+        return _form(request, status_code=problem.status_code, errors=refusal_errors(problem))
     try:
-        problem = await asyncio.to_thread(place, received, runner.inbox, max_line)
-    except OSError as exc:
-        return _form(request, status_code=503, errors={"form": _inbox_problem(exc)})
-    if problem is not None:
-        return _form(request, status_code=422, errors={FIELD: problem})
-    try:
-        runner.submit(received.filename, received.size, principal.username)
+        runner.submit(landed.name, landed.size, principal.username)
     except RunnerBusy:  # the server began stopping meanwhile: the next run takes the file
         stopping = (
-            f"{received.filename} is in the inbox; the server is stopping, so the next run"
-            " will load it."
+            f"{landed.name} is in the inbox; the server is stopping, so the next run will load it."
         )
         return _form(request, status_code=503, errors={"form": stopping})
     return redirect(
-        status_url(received.filename),
+        status_url(landed.name),
         notice="The file is in the inbox; its run has started.",
     )
-
-
-def _inbox_problem(exc: OSError) -> str:
-    return (
-        f"The inbox cannot take the file now ({exc.strerror or type(exc).__name__})."
-        " Nothing was kept; tell the people who run the server."
-    )
-
-
-def place(received: Received, inbox: Path, max_line: int) -> str | None:
-    """Check the received file and move it into the inbox under its name; why not, or None.
-
-    The temporary file is gone afterwards either way. A file of that name already in the inbox
-    is never replaced (a link fails where a rename would overwrite).
-    """
-    try:
-        if received.size == 0:
-            return "The file is empty (0 bytes): a truncated export? Choose the whole file."
-        try:
-            read_checked_header(TRANSACTIONS, received.path, max_line)
-        except FileFormatError as exc:
-            return f"This is not a transactions export: {exc}."
-        _sync(received.path)  # on disk before it has its name: a crash leaves no half file
-        try:
-            os.link(received.path, inbox / received.filename)
-        except FileExistsError:
-            return (
-                f"A file named {received.filename} is already in the inbox, waiting for a run"
-                " or loaded: give this one another name (the day it holds)."
-            )
-        return None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            received.path.unlink()
-
-
-def _sync(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 async def _status(request: Request, session: DbSession, name: str) -> dict[str, Any]:

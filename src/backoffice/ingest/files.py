@@ -85,7 +85,9 @@ def refused_name(dataset: Dataset, name: str) -> str | None:
     if not fnmatch.fnmatchcase(name, dataset.file_pattern):
         return f"The inbox only takes files named {dataset.file_name_hint}."
     if dataset.dated_names and dataset.file_date(name) is None:
-        return f"Name the file {dataset.file_name_hint}, with the day it holds (YYYYMMDD)."
+        return (
+            f"Name the file {dataset.file_name_hint}, with YYYYMMDD a real day (the day it holds)."
+        )
     return None
 
 
