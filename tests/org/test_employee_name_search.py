@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ NAMES = (
     "UnderXScore Lee",
     "Fifty 50% Khan",
     "Back\\Slash Wong",
+    "Öskar Smith-Mith",
 )
 
 
@@ -113,6 +116,26 @@ async def test_results_are_a_substring_match_in_any_case(session, name):
     await make_country(session, "IN")
     for full_name in NAMES:
         await make_employee(session, full_name=full_name)
+    await session.execute(text("SET LOCAL enable_seqscan = off"))  # the index wherever it can
+    rows, info = await employees.list_employees(
+        session, PageParams(limit=200), [Employee.full_name.asc()], name=name
+    )
+    expected = sorted(n for n in NAMES if name.lower() in n.lower())
+    assert sorted(e.full_name for e in rows) == expected
+    assert info.total == len(expected)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(alphabet="aAsSmMiItThHöÖkK %_\\-5", min_size=1, max_size=6))
+async def test_any_text_finds_exactly_the_names_holding_it(session, name):
+    """Whichever way `contains` writes the filter (with or without a trigram), the rows are
+    the names holding the text in any case, wildcards and backslashes as themselves."""
+    if not await session.scalar(select(func.count()).select_from(Employee)):
+        await make_country(session, "IN")
+        for full_name in NAMES:
+            await make_employee(session, full_name=full_name)
     await session.execute(text("SET LOCAL enable_seqscan = off"))  # the index wherever it can
     rows, info = await employees.list_employees(
         session, PageParams(limit=200), [Employee.full_name.asc()], name=name
