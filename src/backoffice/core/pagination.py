@@ -7,13 +7,14 @@ No `from __future__ import annotations` here: the sort parameter's annotation is
 run time from the whitelist, and FastAPI must see it evaluated.
 """
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from pydantic import Field
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -98,10 +99,25 @@ def sorting(
     return parse
 
 
+# Three letters or digits in a row: a text pg_trgm draws at least one trigram from.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
 def contains(column: Column, text: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match; `%` and `_` in `text` match themselves."""
+    """Case-insensitive substring match; `%` and `_` in `text` match themselves.
+
+    `column ILIKE '%text%'`, which a trigram index on the bare column serves (pg_trgm's GIN,
+    e.g. `employees.full_name`). A text with no three letters or digits in a row ("sm", "a
+    b", "--") gives no trigram, and a trigram index can then only return every row for a
+    recheck: at 1,000,000 employees that took 490 ms where the scan it replaced took 280, and
+    PostgreSQL chose it whenever it guessed few matches, always in the generic plan a
+    prepared count settles on after five runs (720 ms against 340). For such a text the
+    column is matched as `column || ''`, the same values under the same ILIKE, which no
+    index is on: the planner scans, as before the index. Figures: docs/benchmarks.md.
+    """
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.ilike(f"%{escaped}%", escape="\\")
+    matched = column if _TRIGRAM.search(text) else column.concat(literal_column("''"))
+    return matched.ilike(f"%{escaped}%", escape="\\")
 
 
 def in_range(column: Column, low: Any | None, high: Any | None) -> list[ColumnElement[bool]]:

@@ -94,6 +94,14 @@ class Employee(TimestampMixin, Base):
         Index("ix_employees_country_salary", "country_iso", "salary"),
         Index("ix_employees_job_title_salary", "job_title", "salary"),
         Index("ix_employees_country_job_title_salary", "country_iso", "job_title", "salary"),
+        # The name search, `full_name ILIKE '%text%'` (`core.pagination.contains`): trigrams
+        # answer a pattern with a leading wildcard, which no B-tree can (migration 0015).
+        Index(
+            "ix_employees_full_name_trgm",
+            "full_name",
+            postgresql_using="gin",
+            postgresql_ops={"full_name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
