@@ -216,6 +216,24 @@ async def test_the_list_pages_on_the_server(reader, payroll, session):
     assert 'rel="next"' not in second.text and 'rel="prev"' in second.text
 
 
+async def test_the_list_counts_so_far_and_says_more_than(reader, payroll, session, monkeypatch):
+    from backoffice.console import payroll as pages
+
+    monkeypatch.setattr(pages, "COUNT_AT_MOST", 30)
+    for i in range(60):
+        await make_employee(session, full_name=f"Many {i:02}", job_title="Many")
+    first = await reader.get("/console/payroll/employees?job_title=Many&limit=25")
+    assert "1\N{EN DASH}25 of more than 30" in first.text
+    assert 'rel="next"' in first.text
+    # Past the bound, the count goes on to the page's end: the next page is still offered.
+    third = await reader.get("/console/payroll/employees?job_title=Many&limit=25&offset=25")
+    assert "26\N{EN DASH}50 of more than 50" in third.text and 'rel="next"' in third.text
+    last = await reader.get("/console/payroll/employees?job_title=Many&limit=25&offset=50")
+    assert "51\N{EN DASH}60 of 60" in last.text and 'rel="next"' not in last.text
+    exact = await reader.get("/console/payroll/employees?job_title=Many&limit=100")
+    assert "1\N{EN DASH}60 of 60" in exact.text  # a short page knows its total
+
+
 async def test_the_company_filter(reader, session, payroll):
     from backoffice.org import service as org_service
 

@@ -137,13 +137,16 @@ async def paginate_rows(
     order_by: Sequence[ColumnElement[Any]] = (),
     *,
     counted: Select[Any] | None = None,
+    count_at_most: int | None = None,
 ) -> tuple[list[Any], PageInfo]:
     """One page of `statement`'s rows and where it sits in the whole result.
 
     The page is read alone, so an index in the right order lets it stop after `limit` rows;
     the total is counted only when the page does not already tell it (a short page), by
     `counted` (a cheaper equivalent count, e.g. one an index answers) or by counting
-    `statement`.
+    `statement`. With `count_at_most`, the count stops past `count_bound(page,
+    count_at_most)` rows: a total above that bound means "more than the bound" (see
+    `counted_past`), for pages that say so rather than count every match (the console).
     """
     result = await session.execute(
         statement.order_by(*order_by).limit(page.limit).offset(page.offset)
@@ -151,13 +154,26 @@ async def paginate_rows(
     rows: list[Any] = list(result.all())
     total = total_from_page(page, len(rows))
     if total is None:
-        count = (
-            counted
-            if counted is not None
-            else select(func.count()).select_from(statement.order_by(None).subquery())
-        )
+        if count_at_most is not None:
+            bounded = statement.order_by(None).limit(count_bound(page, count_at_most) + 1)
+            count = select(func.count()).select_from(bounded.subquery())
+        elif counted is not None:
+            count = counted
+        else:
+            count = select(func.count()).select_from(statement.order_by(None).subquery())
         total = int(await session.scalar(count) or 0)
     return rows, page_info(page, len(rows), total)
+
+
+def count_bound(page: PageParams, count_at_most: int) -> int:
+    """How far a bounded count goes for `page`: at least past the page (its next one shows)."""
+    return max(count_at_most, page.offset + page.limit)
+
+
+def counted_past(info: PageInfo, count_at_most: int) -> int | None:
+    """The bound a bounded count stopped at, when the rows go past it (else None)."""
+    bound = max(count_at_most, info.offset + info.limit)
+    return bound if info.total > bound else None
 
 
 async def paginate(
@@ -167,9 +183,12 @@ async def paginate(
     order_by: Sequence[ColumnElement[Any]] = (),
     *,
     counted: Select[Any] | None = None,
+    count_at_most: int | None = None,
 ) -> tuple[list[Any], PageInfo]:
     """`paginate_rows` for a statement that selects one entity: the entities."""
-    rows, info = await paginate_rows(session, statement, page, order_by, counted=counted)
+    rows, info = await paginate_rows(
+        session, statement, page, order_by, counted=counted, count_at_most=count_at_most
+    )
     return [row[0] for row in rows], info
 
 

@@ -94,11 +94,17 @@ async def list_employees(
     session: AsyncSession,
     page: PageParams,
     order_by: Sequence[ColumnElement[Any]],
+    *,
+    count_at_most: int | None = None,
     **filters: Unpack[EmployeeFilters],
 ) -> tuple[list[Employee], PageInfo]:
-    """One page of employees; the filters combine with AND."""
+    """One page of employees; the filters combine with AND.
+
+    `count_at_most`: the total is counted that far only (`core.pagination.paginate_rows`).
+    """
     statement = _filtered(**filters)
-    return await paginate(session, statement, page, [*order_by, Employee.id.asc()])
+    order = [*order_by, Employee.id.asc()]
+    return await paginate(session, statement, page, order, count_at_most=count_at_most)
 
 
 # The most rows one export reads: a download stays a few megabytes and a second or so.
