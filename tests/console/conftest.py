@@ -20,6 +20,7 @@ from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings
 from backoffice.core.contexts import build_app
@@ -117,6 +118,21 @@ async def console_as(
         return await console_client(name)
 
     return signed_in
+
+
+@pytest.fixture
+def throttle(app: FastAPI) -> Iterator[None]:
+    """The app's throttle for this test: 3 free failures an account, 50 an address.
+
+    The test app does not throttle sign-ins (tests/live.py); the tests of lockouts install this.
+    """
+    limits = {"first_lock": 30.0, "max_lock": 600.0, "memory": 3600.0}
+    saved = app.state.login_throttle
+    app.state.login_throttle = LoginThrottle(
+        MemoryStore(), account=Policy(3, **limits), address=Policy(50, **limits)
+    )
+    yield
+    app.state.login_throttle = saved
 
 
 # --- the savings services, for the savings pages -------------------------------------------
