@@ -62,3 +62,20 @@ async def events_of(session, username: str) -> list[tuple[str, int | None, str]]
         .order_by(AccountEvent.id)
     )
     return [(a, b, c) for a, b, c in rows.all()]
+
+
+def every_form(account_id: int, username: str, new_username: str) -> dict[str, dict[str, str]]:
+    """Each form of the section (path: fields), aimed at `account_id` (named `username`).
+
+    The new-account form would create `new_username`; each would write if it were accepted.
+    """
+    strong = {"password": STRONG, "password_confirm": STRONG}
+    return {
+        "/console/accounts/new": {"username": new_username, "role": "admin", **strong},
+        f"/console/accounts/{account_id}/role": {"role": "admin"},
+        f"/console/accounts/{account_id}/disable": {},
+        f"/console/accounts/{account_id}/enable": {},
+        f"/console/accounts/{account_id}/password": strong,
+        f"/console/accounts/{account_id}/delete": {},
+        "/console/accounts/locks/clear": {"key": f"platform:{username}"},
+    }

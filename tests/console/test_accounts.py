@@ -22,6 +22,7 @@ from tests.console.accounts_support import (
     API,
     STRONG,
     events_of,
+    every_form,
     field_error,
     id_of,
     listed,
@@ -184,23 +185,7 @@ async def test_managers_and_staff_get_403_everywhere_and_see_no_accounts_link(
         answer = await http.get(path)
         assert answer.status_code == 403, path
         assert "may not open this page" in answer.text
-    forms = {
-        "/console/accounts/new": {
-            "username": f"y{name}",
-            "role": "admin",
-            "password": STRONG,
-            "password_confirm": STRONG,
-        },
-        f"/console/accounts/{account_id}/role": {"role": "admin"},
-        f"/console/accounts/{account_id}/disable": {},
-        f"/console/accounts/{account_id}/enable": {},
-        f"/console/accounts/{account_id}/password": {
-            "password": STRONG,
-            "password_confirm": STRONG,
-        },
-        f"/console/accounts/{account_id}/delete": {},
-        "/console/accounts/locks/clear": {"key": f"platform:{name}"},
-    }
+    forms = every_form(account_id, name, f"y{name}")
     for path, data in forms.items():
         assert (await http.form(path, data)).status_code == 403, path
     assert await state_of(session, name) == (Role.STAFF.value, True, 1)

@@ -20,6 +20,7 @@ from tests.console.accounts_support import (
     API,
     STRONG,
     events_of,
+    every_form,
     field_error,
     id_of,
     state_of,
@@ -232,22 +233,7 @@ async def test_forms_without_the_csrf_token_are_refused_and_write_nothing(
     name = f"kim-{uuid.uuid4().hex[:6]}"
     await create_account(session, auth, username=name, password=PASSWORD, role=Role.STAFF)
     account_id = await id_of(session, name)
-    posts = {
-        "/console/accounts/new": {
-            "username": f"x{name}",
-            "role": "admin",
-            "password": STRONG,
-            "password_confirm": STRONG,
-        },
-        f"/console/accounts/{account_id}/role": {"role": "admin"},
-        f"/console/accounts/{account_id}/disable": {},
-        f"/console/accounts/{account_id}/password": {
-            "password": STRONG,
-            "password_confirm": STRONG,
-        },
-        f"/console/accounts/{account_id}/delete": {},
-        "/console/accounts/locks/clear": {"key": f"platform:{name}"},
-    }
+    posts = every_form(account_id, name, f"x{name}")
     for path, data in posts.items():
         missing = await http.post(path, data=data)
         assert missing.status_code == 403, path
