@@ -182,7 +182,7 @@ FilterText = Annotated[str, Query(max_length=USERNAME_MAX)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
-def filters_of(
+async def filters_of(  # async: FastAPI runs a plain def in its thread pool
     username: FilterText = "",
     role: FilterText = "",
     status: FilterText = "",
