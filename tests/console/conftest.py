@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backoffice.core.auth import accounts
 from backoffice.core.auth.service import Authenticator, Role, create_account
+from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy
 from backoffice.core.broker import broker_context
 from backoffice.core.config import Settings
 from backoffice.core.contexts import build_app
@@ -30,6 +32,7 @@ from backoffice.savings.gateway import context as savings_gateway
 from backoffice.savings.users import context as savings_users
 from backoffice.services import SAVINGS_ACCOUNTING, SAVINGS_USERS
 from tests.conftest import PASSWORD
+from tests.console.accounts_support import id_of
 from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Visit, open_page
 from tests.live import live_demo, nats_settings, own_nats, savings_databases
 
@@ -117,6 +120,58 @@ async def console_as(
         return await console_client(name)
 
     return signed_in
+
+
+@pytest.fixture
+def throttle(app: FastAPI) -> Iterator[None]:
+    """The app's throttle for this test: 3 free failures an account, 50 an address.
+
+    The test app does not throttle sign-ins (tests/live.py); the tests of lockouts install this.
+    """
+    limits = {"first_lock": 30.0, "max_lock": 600.0, "memory": 3600.0}
+    saved = app.state.login_throttle
+    app.state.login_throttle = LoginThrottle(
+        MemoryStore(), account=Policy(3, **limits), address=Policy(50, **limits)
+    )
+    yield
+    app.state.login_throttle = saved
+
+
+# --- accounts, for the Accounts section's tests ----------------------------------------------
+
+
+@pytest.fixture
+async def people(session: AsyncSession, auth: Authenticator) -> str:
+    """Five accounts sharing a unique prefix: two staff, a disabled manager, a manager, an admin."""
+    prefix = f"acc{uuid.uuid4().hex[:6]}"
+    made = {
+        f"{prefix}-ann": Role.STAFF,
+        f"{prefix}-bob": Role.STAFF,
+        f"{prefix}-cat": Role.MANAGER,
+        f"{prefix}-dan": Role.MANAGER,
+        f"{prefix}-eli": Role.ADMIN,
+    }
+    for name, role in made.items():
+        await create_account(session, auth, username=name, password=PASSWORD, role=role)
+    cat = await accounts.account_named(session, f"{prefix}-cat")
+    await accounts.set_active(
+        session, auth, accounts.Operator.command_line("tests"), cat, active=False
+    )
+    await session.flush()
+    return prefix
+
+
+@pytest.fixture
+async def signed_in_admin(
+    session: AsyncSession,
+    auth: Authenticator,
+    console_client: Callable[[str], Awaitable[ConsoleClient]],
+) -> tuple[ConsoleClient, str, int]:
+    """An admin signed in to the console: (browser, username, account id)."""
+    name = f"boss-{uuid.uuid4().hex[:6]}"
+    await create_account(session, auth, username=name, password=PASSWORD, role=Role.ADMIN)
+    http = await console_client(name)
+    return http, name, await id_of(session, name)
 
 
 # --- the savings services, for the savings pages -------------------------------------------

@@ -1,7 +1,7 @@
 """The console's login locks (admins): the locks `GET /api/v1/auth/locks` lists, cleared alike.
 
 The test app does not throttle sign-ins (tests/live.py): these tests install a throttle of
-their own, as tests/console/test_sessions.py does, and lock a made-up username by failing
+their own (`throttle`, tests/console/conftest.py), and lock a made-up username by failing
 sign-ins through the sign-in page.
 """
 
@@ -10,23 +10,8 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
-
 from backoffice.core.auth.service import Role
-from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy
 from tests.console.conftest import csrf_of
-
-
-@pytest.fixture
-def throttle(app):
-    """The app's throttle for this test: 3 free failures an account (as test_sessions does)."""
-    limits = {"first_lock": 30.0, "max_lock": 600.0, "memory": 3600.0}
-    saved = app.state.login_throttle
-    app.state.login_throttle = LoginThrottle(
-        MemoryStore(), account=Policy(3, **limits), address=Policy(50, **limits)
-    )
-    yield
-    app.state.login_throttle = saved
 
 
 async def _fail_sign_ins(console_clients, username: str, times: int) -> list[int]:

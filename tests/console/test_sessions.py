@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from backoffice.core.auth import accounts
 from backoffice.core.auth.models import WebSession
 from backoffice.core.auth.service import Role, create_account
-from backoffice.core.auth.throttle import LoginThrottle, MemoryStore, Policy
 from backoffice.core.auth.websessions import Customer, digest, start
 from tests.conftest import PASSWORD
 from tests.console.conftest import csrf_of
@@ -89,18 +88,6 @@ async def test_a_sign_in_never_keeps_a_planted_session(
         select(func.count()).select_from(WebSession).where(WebSession.token_hash == digest(planted))
     )
     assert await session.scalar(gone) == 0
-
-
-@pytest.fixture
-def throttle(app):
-    """The app's throttle for this test: 3 free failures an account."""
-    limits = {"first_lock": 30.0, "max_lock": 600.0, "memory": 3600.0}
-    saved = app.state.login_throttle
-    app.state.login_throttle = LoginThrottle(
-        MemoryStore(), account=Policy(3, **limits), address=Policy(50, **limits)
-    )
-    yield
-    app.state.login_throttle = saved
 
 
 async def test_wrong_password_and_lockout_are_told_in_plain_words(

@@ -18,20 +18,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from backoffice.app import create_app
 from backoffice.core.config import Settings
+from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, LOOPBACK
 from tests.live import serve
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -182,19 +182,28 @@ FilterText = Annotated[str, Query(max_length=USERNAME_MAX)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
+async def filters_of(  # async: FastAPI runs a plain def in its thread pool
+    username: FilterText = "",
+    role: FilterText = "",
+    status: FilterText = "",
+    sort: FilterText = "username",
+) -> Filters:
+    """The list's filters from the query string (the list and its CSV export read the same)."""
+    return Filters(username.strip(), role, status, sort)
+
+
+ListFilters = Annotated[Filters, Depends(filters_of)]
+
+
 @router.get(LIST)
 async def account_list(
     request: Request,
     session: DbSession,
     admin: Admin,
-    username: FilterText = "",
-    role: FilterText = "",
-    status: FilterText = "",
-    sort: FilterText = "username",
+    filters: ListFilters,
     offset: Offset = 0,
 ) -> Response:
     """The accounts, filtered by part of the username, role and status, a page at a time."""
-    filters = Filters(username.strip(), role, status, sort)
     errors = filters.problems()
     rows: list[Account] = []
     info: PageInfo | None = None
@@ -223,13 +232,9 @@ async def account_export(
     request: Request,
     session: DbSession,
     admin: Admin,
-    username: FilterText = "",
-    role: FilterText = "",
-    status: FilterText = "",
-    sort: FilterText = "username",
+    filters: ListFilters,
 ) -> Response:
     """The accounts the list's filters select, every page of them, as CSV."""
-    filters = Filters(username.strip(), role, status, sort)
     errors = filters.problems()
     if errors:
         raise FieldProblem(*next(iter(errors.items())))

@@ -45,8 +45,13 @@ async def _change(
     account_id: int,
     field: str,
     change: Callable[[Account], Awaitable[str]],
+    *,
+    done: str | None = None,
 ) -> Response:
-    """Run `change` on the account (its notice back), or show the account with why not."""
+    """Run `change` on the account (its notice back), or show the account with why not.
+
+    Done, to the page `done` (the account's own by default) with the notice.
+    """
     await admin_form(request)  # the CSRF token, before anything is read or written
     account = await accounts.get_account(session, account_id)
     try:
@@ -61,7 +66,7 @@ async def _change(
             errors=problems(error, field),
             status_code=error.status_code,
         )
-    return redirect(f"/console/accounts/{account_id}", notice=notice)
+    return redirect(done or f"/console/accounts/{account_id}", notice=notice)
 
 
 @router.post("/console/accounts/{account_id}/role")
@@ -89,14 +94,7 @@ async def disable(
     request: Request, account_id: IdParam, session: DbSession, admin: Admin
 ) -> Response:
     """Disable the account: it cannot sign in, and its sessions end."""
-
-    async def change(account: Account) -> str:
-        await accounts.set_active(
-            session, authenticator(request), Operator.of(admin), account, False
-        )
-        return f"{account.username} is disabled; their sessions have ended."
-
-    return await _change(request, session, admin, account_id, "status", change)
+    return await _set_active(request, account_id, session, admin, active=False)
 
 
 @router.post("/console/accounts/{account_id}/enable")
@@ -104,12 +102,19 @@ async def enable(
     request: Request, account_id: IdParam, session: DbSession, admin: Admin
 ) -> Response:
     """Enable the account again: it can sign in."""
+    return await _set_active(request, account_id, session, admin, active=True)
 
+
+async def _set_active(
+    request: Request, account_id: int, session: DbSession, admin: Principal, *, active: bool
+) -> Response:
     async def change(account: Account) -> str:
         await accounts.set_active(
-            session, authenticator(request), Operator.of(admin), account, True
+            session, authenticator(request), Operator.of(admin), account, active
         )
-        return f"{account.username} is enabled and can sign in."
+        if active:
+            return f"{account.username} is enabled and can sign in."
+        return f"{account.username} is disabled; their sessions have ended."
 
     return await _change(request, session, admin, account_id, "status", change)
 
@@ -145,21 +150,10 @@ async def delete(
     request: Request, account_id: IdParam, session: DbSession, admin: Admin
 ) -> Response:
     """Delete the account; its audit trail stays."""
-    await admin_form(request)
-    account = await accounts.get_account(session, account_id)
-    username = account.username
-    try:
-        async with session.begin_nested():
-            await accounts.delete_account(
-                session, authenticator(request), Operator.of(admin), account
-            )
-    except REFUSED as error:
-        return await account_page(
-            request,
-            session,
-            admin,
-            account_id,
-            errors=problems(error, "delete"),
-            status_code=error.status_code,
-        )
-    return redirect(LIST, notice=f"Account {username} deleted; its audit trail is kept.")
+
+    async def change(account: Account) -> str:
+        username = account.username
+        await accounts.delete_account(session, authenticator(request), Operator.of(admin), account)
+        return f"Account {username} deleted; its audit trail is kept."
+
+    return await _change(request, session, admin, account_id, "delete", change, done=LIST)

@@ -9,6 +9,7 @@ gets a page saying why, and its posts are refused (`Employee`, a 403).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -180,6 +181,41 @@ def _decision_failed(expense_id: int, error: DomainError) -> dict[str, str]:
     return {"form": f"Expense {expense_id} was not decided: {said}", f"row-{expense_id}": said}
 
 
+async def _decide(
+    request: Request,
+    expense_id: int,
+    actor: Actor,
+    session: DbSession,
+    decide: Callable[[int, str], Awaitable[str]],
+    *,
+    keep_as_typed: bool,
+) -> Response:
+    """Read the expense's comment, `decide` with it (its notice back), or the inbox with why not.
+
+    When the decision fails, the comment field holds again the comment as typed (cut to its
+    bound) with `keep_as_typed`, else as read ('' when it could not be read).
+    """
+    form = await read_form(request, csrf_of(request))
+    assert actor.employee is not None
+    field = f"comment-{expense_id}"
+    typed = form.get(field)
+    comment = ""
+    try:
+        comment = text_field(form, field, max_length=MAX_COMMENT)
+        notice = await decide(actor.employee.employee_id, comment)
+    except DomainError as error:
+        as_typed = typed[:MAX_COMMENT] if isinstance(typed, str) else ""
+        return await inbox_page(
+            request,
+            actor,
+            session,
+            errors=_row_errors(expense_id, error),
+            comments={field: as_typed if keep_as_typed else comment},
+            status_code=error.status_code,
+        )
+    return redirect(INBOX, notice=notice)
+
+
 @router.post("/console/approvals/{expense_id}/approve")
 async def approve(
     request: Request,
@@ -189,35 +225,17 @@ async def approve(
     conn: StatementPool,
 ) -> Response:
     """Approve my step of the expense (an optional comment)."""
-    form = await read_form(request, csrf_of(request))
-    assert actor.employee is not None
-    field = f"comment-{expense_id}"
-    typed = form.get(field)
-    try:
-        comment = text_field(form, field, max_length=MAX_COMMENT)
-        done = await workflow.approve(
-            conn,
-            actor.principal,
-            DecisionCreate(
-                expense_id=expense_id,
-                approver_id=actor.employee.employee_id,
-                comments=comment or None,
-            ),
+
+    async def decide(approver_id: int, comment: str) -> str:
+        decision = DecisionCreate(
+            expense_id=expense_id, approver_id=approver_id, comments=comment or None
         )
-    except DomainError as error:
-        return await inbox_page(
-            request,
-            actor,
-            session,
-            errors=_row_errors(expense_id, error),
-            comments={field: typed[:MAX_COMMENT] if isinstance(typed, str) else ""},
-            status_code=error.status_code,
-        )
-    if done.expense_status is ExpenseStatus.APPROVED:
-        notice = f"Expense {expense_id} approved: it is now fully approved."
-    else:
-        notice = f"Expense {expense_id}: your step {done.step_approved} is approved; it moves on."
-    return redirect(INBOX, notice=notice)
+        done = await workflow.approve(conn, actor.principal, decision)
+        if done.expense_status is ExpenseStatus.APPROVED:
+            return f"Expense {expense_id} approved: it is now fully approved."
+        return f"Expense {expense_id}: your step {done.step_approved} is approved; it moves on."
+
+    return await _decide(request, expense_id, actor, session, decide, keep_as_typed=True)
 
 
 def _row_errors(expense_id: int, error: DomainError) -> dict[str, str]:
@@ -238,31 +256,19 @@ async def reject(
     conn: StatementPool,
 ) -> Response:
     """Reject the expense at my step: a comment saying why is required."""
-    form = await read_form(request, csrf_of(request))
-    assert actor.employee is not None
-    field = f"comment-{expense_id}"
-    comment = ""
-    try:
-        comment = text_field(form, field, max_length=MAX_COMMENT)
+
+    async def decide(approver_id: int, comment: str) -> str:
         if not comment:
-            raise FieldProblem(field, "Write why you reject it: a comment is required to reject.")
-        await workflow.reject(
-            conn,
-            actor.principal,
-            RejectionCreate(
-                expense_id=expense_id, approver_id=actor.employee.employee_id, comments=comment
-            ),
+            raise FieldProblem(
+                f"comment-{expense_id}", "Write why you reject it: a comment is required to reject."
+            )
+        rejection = RejectionCreate(
+            expense_id=expense_id, approver_id=approver_id, comments=comment
         )
-    except DomainError as error:
-        return await inbox_page(
-            request,
-            actor,
-            session,
-            errors=_row_errors(expense_id, error),
-            comments={field: comment},
-            status_code=error.status_code,
-        )
-    return redirect(INBOX, notice=f"Expense {expense_id} rejected.")
+        await workflow.reject(conn, actor.principal, rejection)
+        return f"Expense {expense_id} rejected."
+
+    return await _decide(request, expense_id, actor, session, decide, keep_as_typed=False)
 
 
 # --- bulk approve ----------------------------------------------------------------------------

@@ -16,16 +16,14 @@ from fastapi import Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backoffice.console import charts
+from backoffice.console import charts, import_runs
 from backoffice.console.access import Access, Reader, may_open, signed_in
-from backoffice.console.web import csv_response, render, with_query
+from backoffice.console.web import render, with_query
 from backoffice.core.db import DbSession
 from backoffice.core.pagination import PageParams, Pagination
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import IdParam
 from backoffice.ingest import history
-from backoffice.ingest.models import ImportRun
-from backoffice.ingest.schemas import RejectRead
 from backoffice.merchants import service
 from backoffice.merchants.dataset import MERCHANT_ACTIVITIES
 
@@ -39,19 +37,8 @@ KYC_LABELS = {
     "tier_upgrades": "Tier upgrades",
 }
 RunStatus = Literal["succeeded", "skipped", "failed"]
-RUN_COLUMNS = (
-    "id",
-    "file_name",
-    "status",
-    "rows_read",
-    "inserted",
-    "duplicates",
-    "rejected",
-    "flagged",
-    "started_at",
-    "finished_at",
-    "error",
-)
+# The runs' columns: a merchant file has no conflicting duplicates, and is only ever uploaded.
+RUN_COLUMNS = import_runs.run_columns(leave_out={"conflicting", "started_by"})
 
 
 def whole(value: int) -> str:
@@ -169,6 +156,7 @@ async def imports(
         request,
         "merchants/imports.html",
         runs=runs,
+        columns=RUN_COLUMNS,
         page=info,
         status=status or "",
         url=lambda offset: with_query(
@@ -186,11 +174,7 @@ async def imports_csv(
 ) -> Response:
     """The import history as CSV (the newest `EXPORT_ROWS` runs, the list's filter)."""
     runs, _ = await history.list_runs(session, DATASET, PageParams(EXPORT_ROWS), status=status)
-    return csv_response("merchant-imports.csv", RUN_COLUMNS, (_run_row(r) for r in runs))
-
-
-def _run_row(run: ImportRun) -> list[Any]:
-    return [getattr(run, column) for column in RUN_COLUMNS]
+    return import_runs.runs_csv("merchant-imports.csv", RUN_COLUMNS, runs)
 
 
 @router.get("/console/merchants/imports/{run_id}")
@@ -221,18 +205,4 @@ async def rejects_csv(run_id: IdParam, principal: Reader, session: DbSession) ->
     rejects, _ = await history.list_rejects(
         session, DATASET, PageParams(EXPORT_ROWS), run_id=run_id
     )
-    return csv_response(
-        f"merchant-run-{run_id}-rejects.csv",
-        ("file_name", "line_number", "reason", "raw_line", "first_version"),
-        (_reject_row(r) for r in rejects),
-    )
-
-
-def _reject_row(reject: RejectRead) -> list[Any]:
-    return [
-        reject.file_name,
-        reject.line_number,
-        reject.reason,
-        reject.raw_line,
-        reject.first_version or "",
-    ]
+    return import_runs.rejects_csv(f"merchant-run-{run_id}-rejects.csv", rejects)

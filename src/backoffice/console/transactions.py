@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backoffice.console import import_runs
 from backoffice.console.access import Access, Reader, may_open, signed_in
 from backoffice.console.web import csv_response, render, with_query
 from backoffice.core.db import DbSession, StatementPool
@@ -40,20 +41,8 @@ BASE = "/console/transactions"
 PAGE_ROWS = 50
 EXPORT_ROWS = 10_000
 STATUSES: tuple[str, ...] = get_args(Status)
-RUN_COLUMNS = (
-    "id",
-    "file_name",
-    "status",
-    "rows_read",
-    "inserted",
-    "duplicates",
-    "conflicting",
-    "rejected",
-    "started_by",
-    "started_at",
-    "finished_at",
-    "error",
-)
+# The runs' columns: a transactions file has no flagged rows; a run is the CLI's or Airflow's.
+RUN_COLUMNS = import_runs.run_columns(leave_out={"flagged"}, headings={"inserted": "Loaded"})
 _ID = TypeAdapter(IdParam)
 _DAY = TypeAdapter(Day)
 _OFFSET = TypeAdapter(CountParam)
@@ -94,6 +83,7 @@ async def runs_page(request: Request, session: DbSession, _: Reader) -> Response
         "transactions/runs.html",
         status_code=422 if errors else 200,
         runs=[RunRead.model_validate(r) for r in runs],
+        columns=RUN_COLUMNS,
         page=info,
         url=pages(f"{BASE}/", {"status": status}),
         csv_url=with_query(f"{BASE}/runs.csv", {"status": status, "offset": info.offset or None}),
@@ -111,12 +101,8 @@ async def runs_csv(request: Request, session: DbSession, _: Reader) -> Response:
     runs, _info = await history.list_runs(
         session, NAME, PageParams(EXPORT_ROWS, offset_of(request)), status=status
     )
-    rows = (_run_row(RunRead.model_validate(r)) for r in runs)
-    return csv_response("transactions-runs.csv", RUN_COLUMNS, rows)
-
-
-def _run_row(run: RunRead) -> list[Any]:
-    return [getattr(run, column) for column in RUN_COLUMNS]
+    rows = (RunRead.model_validate(r) for r in runs)
+    return import_runs.runs_csv("transactions-runs.csv", RUN_COLUMNS, rows)
 
 
 def _status_of(request: Request) -> tuple[Status | None, dict[str, str]]:
@@ -160,9 +146,7 @@ async def rejects_csv(request: Request, run_id: IdParam, session: DbSession, _: 
     """The run's rejects as CSV (up to `EXPORT_ROWS` from the offset)."""
     wanted = PageParams(EXPORT_ROWS, offset_of(request))
     rejects, _info = await history.list_rejects(session, NAME, wanted, run_id=run_id)
-    header = ("file_name", "line_number", "reason", "raw_line", "first_version")
-    rows = ([getattr(r, column) for column in header] for r in rejects)
-    return csv_response(f"transactions-run-{run_id}-rejects.csv", header, rows)
+    return import_runs.rejects_csv(f"transactions-run-{run_id}-rejects.csv", rejects)
 
 
 class UserQuery:
