@@ -463,3 +463,19 @@ async def test_admins_and_managers_read_any_expense_of_their_view_staff_do_not(
         assert ("Mouse" in page.text) is (seen == 200)
         if seen == 200:
             assert api["user_name"] in page.text and "100.00" in page.text
+
+
+async def test_a_digit_that_is_no_number_is_a_plain_refusal_not_a_500(console_client, acme):
+    grace = await as_(console_client, acme["Grace"])
+    chain = await grace.get("/console/approvals/submit/chain?policy_id=%C2%B2&amount=10")
+    assert chain.status_code in (200, 422), chain.status_code
+    submit = await grace.form(
+        "/console/approvals/submit",
+        {"policy_id": "\N{SUPERSCRIPT TWO}", "amount": "10.00", "description": "x"},
+    )
+    assert submit.status_code == 422 and "Choose one of the policies listed." in submit.text
+    frank = await as_(console_client, acme["Frank"])
+    bulk = await frank.form(
+        "/console/approvals/bulk-approve", {"expense_id": "\N{SUPERSCRIPT TWO}"}
+    )
+    assert bulk.status_code < 500, bulk.status_code

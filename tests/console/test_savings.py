@@ -197,7 +197,7 @@ async def test_a_credit_below_a_flat_plan_and_a_form_without_its_key(
 
 async def test_choosing_a_plan_that_does_not_exist(console_customer):
     http, _ = await console_customer()
-    for value, status in (("999999", 422), ("nope", 422), ("", 422)):
+    for value, status in (("999999", 422), ("nope", 422), ("", 422), ("\N{SUPERSCRIPT TWO}", 422)):
         answer = await http.form("/console/savings/plan", {"plan_id": value})
         assert answer.status_code == status
         assert field_error(answer.text, "plan_id")

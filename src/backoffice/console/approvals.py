@@ -278,7 +278,12 @@ def _chosen(values: list[Any]) -> list[int] | None:
     """The expense ids ticked, in order, once each (None: one is not an id)."""
     ids: list[int] = []
     for value in values:
-        if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+        # isascii: "²" is a digit to isdigit() and not to int().
+        if (
+            not isinstance(value, str)
+            or not (value.isascii() and value.isdigit())
+            or len(value) > 10
+        ):
             return None
         number = int(value)
         if not 1 <= number <= 2**31 - 1:

@@ -204,7 +204,8 @@ def _amount(text: str) -> Decimal:
 def _policy_id(text: str) -> int:
     if not text:
         raise FieldProblem("policy_id", "Choose a policy.")
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
+    # isascii: "²" is a digit to isdigit() and not to int().
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
         raise FieldProblem("policy_id", "Choose one of the policies listed.")
     return int(text)
 

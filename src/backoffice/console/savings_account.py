@@ -208,7 +208,8 @@ async def choose_plan(request: Request, customer: SavingsCustomer, session: DbSe
     raw = fields(form, "plan_id")["plan_id"].strip()
     try:
         try:
-            choice = parse(_CHOICE, {"plan_id": int(raw) if raw.isdigit() else raw})
+            number = raw.isascii() and raw.isdigit() and len(raw) <= 18  # "²" is no int()
+            choice = parse(_CHOICE, {"plan_id": int(raw) if number else raw})
             plan = await _asked(service.select_plan(request, customer.token, choice.plan_id))
         except FormProblems as problems:
             return await _page(request, customer, status_code=422, errors=problems.errors)

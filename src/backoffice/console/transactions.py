@@ -46,6 +46,7 @@ RUN_COLUMNS = import_runs.run_columns(leave_out={"flagged"}, headings={"inserted
 _ID = TypeAdapter(IdParam)
 _DAY = TypeAdapter(Day)
 _OFFSET = TypeAdapter(CountParam)
+MAX_OFFSET = 1_000_000
 _ORDER = [
     service.TRANSACTION_SORT["transaction_date"].desc(),
     service.TRANSACTION_SORT["id"].desc(),
@@ -61,9 +62,10 @@ def page(request: Request, template: str, **values: Any) -> Response:
 def offset_of(request: Request) -> int:
     """The `offset` of the page asked for (0 when absent or not a count: it comes from links)."""
     try:
-        return _OFFSET.validate_python(request.query_params.get("offset", "0"))
+        offset = _OFFSET.validate_python(request.query_params.get("offset", "0"))
     except ValidationError:
         return 0
+    return min(offset, MAX_OFFSET)  # deeper than any person pages: a bounded scan
 
 
 def pages(path: str, params: dict[str, Any]) -> Callable[[int], str]:

@@ -73,11 +73,14 @@ async def upload_form(request: Request, _: Writer) -> Response:
 
 
 @router.post(f"{BASE}/upload", max_body_size=MAX_BODY_BYTES)
-async def upload(request: Request, principal: Writer) -> Response:
+async def upload(request: Request, principal: Writer, session: DbSession) -> Response:
     """Stream the file to the inbox, check it, and start its run (see the module)."""
     visitor = signed_in(request)
     if visitor is None:  # pragma: no cover - `Writer` found the visitor
         raise CsrfFailed()
+    # The visitor is known: end the request's transaction before the body streams in, so a slow
+    # upload does not hold a pooled connection idle in a transaction (nothing below reads it).
+    await session.commit()
     runner = runner_of(request)
     if not runner.has_room():
         busy = "Several runs are waiting already: try again once they are done."

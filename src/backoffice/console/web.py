@@ -137,7 +137,7 @@ async def read_form(request: Request, csrf_token: str) -> FormData:
 
     Read after the caller is known (the access dependencies run first), never with files.
     """
-    if not same_origin(request):
+    if not csrf_token or not same_origin(request):  # no session, no token to match
         raise CsrfFailed()
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     sent = form.get("csrf_token")

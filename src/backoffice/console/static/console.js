@@ -44,7 +44,7 @@ document.addEventListener("change", async (event) => {
       headers: { Accept: "text/html" },
       credentials: "same-origin",
     });
-    if (!response.ok || asked !== previewAsked) return;
+    if (!response.ok || response.redirected || asked !== previewAsked) return;
     const holder = document.createElement("div");
     holder.innerHTML = await response.text();
     const fresh = holder.firstElementChild;
@@ -61,6 +61,10 @@ function refresh(element) {
   const tick = async () => {
     try {
       const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      if (response.redirected) {
+        window.location.reload(); // signed out meanwhile: the page itself leads to sign-in
+        return;
+      }
       if (!response.ok) return;
       const holder = document.createElement("div");
       holder.innerHTML = await response.text();
