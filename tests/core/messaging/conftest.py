@@ -12,6 +12,7 @@ from structlog.testing import CapturingLogger
 
 from backoffice.core.db import Database
 from backoffice.core.messaging import Bus, Message, outbox_table, processed_messages_table
+from backoffice.core.messaging.bus import CLOSE_TIMEOUT
 from tests.live import scratch_database
 
 
@@ -47,7 +48,9 @@ class Tables:
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
     connected = await Bus.connect(nats_url, name="tests")
     yield connected
-    await asyncio.wait_for(connected.close(), 5)  # closing never hangs (nor waits for a drain)
+    # Closing never hangs: each of its steps (consumers, replies in flight, the drain) is bounded
+    # by CLOSE_TIMEOUT, so the whole by a few of them, whatever the machine's load.
+    await asyncio.wait_for(connected.close(), 3 * CLOSE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -129,3 +129,26 @@ async def test_a_pull_that_finds_nothing_is_no_error(
     await bus.publish(f"{prefix}.x", {"n": 1}, msg_id=unique("m"))
     await eventually(lambda: len(seen.messages) == 1, timeout=5)
     assert logged(logs, "warning", "error", "exception") == []
+
+
+async def test_a_cancel_that_a_fetch_turns_into_a_timeout_still_stops_the_pull():
+    """nats-py may answer a cancelled fetch with a timeout: a close must end the pull anyway."""
+    import nats.errors
+
+    class Swallowing:
+        async def fetch(self, batch: int, timeout: float) -> list[object]:  # noqa: ASYNC109 - nats-py's signature
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise nats.errors.TimeoutError from None
+            return []
+
+    async def handler(message: object) -> None:
+        raise AssertionError("nothing is delivered")
+
+    bus = Bus.__new__(Bus)
+    task = asyncio.create_task(bus._pull(Swallowing(), "durable", handler, 1))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()

@@ -278,7 +278,10 @@ class Bus:
             except (nats.errors.TimeoutError, TimeoutError):
                 # Nothing to read (or an outage that looks the same): pull again. Under load
                 # nats-py lets asyncio's own TimeoutError out of a fetch too, and that one is an
-                # OSError: it belongs here, not with the connection errors below.
+                # OSError: it belongs here, not with the connection errors below. But a close
+                # that cancelled this task while the fetch timed out must still end it.
+                if _cancelling():
+                    raise asyncio.CancelledError from None
                 continue
             except (nats.errors.Error, OSError) as exc:
                 log.warning("consumer cannot pull", consumer=durable, error=repr(exc))
@@ -411,3 +414,9 @@ async def _settle(ack: Awaitable[None], durable: str) -> None:
         await ack
     except (nats.errors.Error, OSError) as exc:
         log.warning("cannot ack", consumer=durable, error=repr(exc))
+
+
+def _cancelling() -> bool:
+    """Whether the running task was asked to stop (a cancel a library turned into a timeout)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
