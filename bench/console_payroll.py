@@ -15,7 +15,6 @@ Results go to `bench/out/console_payroll.json` (or `--out`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -31,21 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from backoffice.core import migrations  # noqa: E402
-from backoffice.core.auth.service import Authenticator  # noqa: E402
 from backoffice.core.config import Settings  # noqa: E402
-from backoffice.core.db import Database  # noqa: E402
-from backoffice.core.embedded import driver_url, resolve_database_url  # noqa: E402
-from backoffice.demo import DEMO_ACCOUNTS, load_accounts  # noqa: E402
-from backoffice.payroll.demo import load_countries  # noqa: E402
+from backoffice.core.embedded import resolve_database_url  # noqa: E402
+from backoffice.demo import DEMO_ACCOUNTS  # noqa: E402
 from embedded_home import stop_at_exit  # noqa: E402
-from payroll_load import load  # noqa: E402
+from payroll_load import prepare  # noqa: E402
 
 API = {
     "GET /health": "/health",
@@ -135,26 +130,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-
-    async def seed() -> None:
-        database = Database(url)
-        try:
-            async with database.unit_of_work() as session:
-                await load_accounts(session, Authenticator(settings))
-                await load_countries(session)
-        finally:
-            await database.dispose()
-
-    asyncio.run(seed())
-    with psycopg.connect(driver_url(url, None)) as conn:
-        loaded = conn.execute("SELECT count(*) FROM employees").fetchone()
-        conn.rollback()
-        if args.reuse and loaded == (args.rows,):
-            print(f"reusing the {args.rows:,} employees already loaded")
-        else:
-            results |= load(conn, args.rows)
-            conn.autocommit = True
-            conn.execute("VACUUM ANALYZE employees")
+    results |= prepare(url, settings, args.rows, reuse=args.reuse)
 
     rng = random.Random(3)
     pages: dict[str, Callable[[], str]] = {

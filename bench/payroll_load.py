@@ -243,6 +243,36 @@ def load(conn: psycopg.Connection[Any], rows: int) -> dict[str, Any]:
     return results
 
 
+def prepare(url: str, settings: Settings, rows: int, *, reuse: bool) -> dict[str, Any]:
+    """The demo logins and countries, then `rows` employees, vacuumed and analyzed.
+
+    Employees already there are kept when `reuse` finds them all. Returns the load's figures
+    when it loaded. bench/console_payroll.py prepares its data the same way.
+    """
+    results: dict[str, Any] = {}
+
+    async def seed() -> None:
+        database = Database(url)
+        try:
+            async with database.unit_of_work() as session:
+                await load_accounts(session, Authenticator(settings))
+                await load_countries(session)
+        finally:
+            await database.dispose()
+
+    asyncio.run(seed())
+    with psycopg.connect(driver_url(url, None)) as conn:
+        loaded = conn.execute("SELECT count(*) FROM employees").fetchone()
+        conn.rollback()
+        if reuse and loaded == (rows,):
+            print(f"reusing the {rows:,} employees already loaded")
+        else:
+            results |= load(conn, rows)
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE employees")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -285,27 +315,9 @@ def main() -> None:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
-    async def seed() -> None:
-        database = Database(url)
-        try:
-            async with database.unit_of_work() as session:
-                await load_accounts(session, Authenticator(settings))
-                await load_countries(session)
-        finally:
-            await database.dispose()
-
-    asyncio.run(seed())
+    results |= prepare(url, settings, args.rows, reuse=args.reuse)
 
     with psycopg.connect(driver_url(url, None)) as conn:
-        loaded = conn.execute("SELECT count(*) FROM employees").fetchone()
-        conn.rollback()
-        if args.reuse and loaded == (args.rows,):
-            print(f"reusing the {args.rows:,} employees already loaded")
-        else:
-            results |= load(conn, args.rows)
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE employees")
-        conn.autocommit = False
         mismatches = conn.execute(
             "SELECT count(*) FROM (SELECT country_iso, count(*) AS n, sum(salary) AS t "
             "FROM employees GROUP BY 1) f FULL JOIN salary_stats_by_country s USING (country_iso) "
