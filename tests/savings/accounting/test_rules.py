@@ -17,7 +17,7 @@ from backoffice.savings.accounting.rules import (
     PlanTerms,
     check_balances,
     split,
-    validate_credit_amount,
+    validate_amount,
     validate_plan,
 )
 
@@ -58,13 +58,13 @@ def test_validate_plan_rejects(kind: str, value: Decimal, field: str) -> None:
 
 
 @pytest.mark.parametrize("amount", [Decimal(0), Decimal("-5"), Decimal("0.001"), MAX_MONEY * 2])
-def test_validate_credit_amount_rejects(amount: Decimal) -> None:
+def test_validate_amount_rejects(amount: Decimal) -> None:
     with pytest.raises(ValidationFailed):
-        validate_credit_amount(amount)
+        validate_amount(amount)
 
 
-def test_validate_credit_amount_normalises_to_cents() -> None:
-    assert str(validate_credit_amount(Decimal("5"))) == "5.00"
+def test_validate_amount_normalises_to_cents() -> None:
+    assert str(validate_amount(Decimal("5"))) == "5.00"
 
 
 def test_split_without_plan_puts_everything_in_main() -> None:

@@ -18,7 +18,7 @@ from backoffice.core import migrations
 from backoffice.core.db import Database, Sql, driver_of
 from backoffice.core.embedded import driver_url
 from backoffice.savings.accounting import queries
-from backoffice.savings.accounting.models import AccountingBase, CreditView
+from backoffice.savings.accounting.models import AccountingBase, LedgerEntry
 from backoffice.savings.accounting.store import AccountingStore, eventsourcing_env
 from tests.live import scratch_database
 from tests.savings.accounting.conftest import SCRIPTS
@@ -45,7 +45,8 @@ def test_upgrade_and_downgrade_to_base(empty_url: str) -> None:
     assert _tables(empty_url) == {
         "plans",
         "accounts",
-        "credits",
+        "ledger_entries",
+        "plan_changes",
         "processed_messages",
         *LIBRARY_TABLES,
     }
@@ -55,7 +56,7 @@ def test_upgrade_and_downgrade_to_base(empty_url: str) -> None:
         left = conn.execute("SELECT count(*) FROM pg_type WHERE typname = 'stored_event_uuid'")
         assert left.fetchone() == (0,)
     migrations.upgrade(empty_url, scripts=SCRIPTS)  # and again from scratch
-    assert "credits" in _tables(empty_url)
+    assert "ledger_entries" in _tables(empty_url)
 
 
 def test_the_models_match_the_migration(plain_url: str) -> None:
@@ -132,10 +133,12 @@ async def test_balance_at_and_ranges_are_index_lookups(database: Database) -> No
         driver = await driver_of(session)
         # Many accounts' credits, so a sequential scan is the planner's worst choice.
         await driver.fetch(
-            "INSERT INTO credits (credit_id, account_id, at, amount, main, savings, main_balance,"
-            " savings_balance, originator_version, idempotency_key, request_hash)"
+            "INSERT INTO ledger_entries (entry_id, account_id, seq, kind, at, amount, main,"
+            " savings, main_balance, savings_balance, originator_version, idempotency_key,"
+            " request_hash)"
             " SELECT gen_random_uuid(), CASE WHEN n % 2 = 0 THEN $1 ELSE gen_random_uuid() END,"
-            " $2::timestamptz + n * interval '1 minute', 1, 1, 0, n, 0, n, n::text, 'h'"
+            " n, 'credit', $2::timestamptz + n * interval '1 minute', 1, 1, 0, n, 0, n, n::text,"
+            " 'h'"
             " FROM generate_series(1, 20000) AS n",
             account,
             start,
@@ -143,26 +146,26 @@ async def test_balance_at_and_ranges_are_index_lookups(database: Database) -> No
         await driver.fetch(
             "INSERT INTO accounts VALUES ($1, 'a@b.c', 'A', NULL, $2, NULL)", account, start
         )
-        await driver.fetch("ANALYZE credits")
+        await driver.fetch("ANALYZE ledger_entries")
         await driver.fetch("ANALYZE accounts")
         balance = Sql(queries.balance_statement(account, start + timedelta(days=3)))
         in_range = Sql(
-            select(CreditView.credit_id)
+            select(LedgerEntry.entry_id)
             .where(
-                CreditView.account_id == account,
-                CreditView.at >= start,
-                CreditView.at < start + timedelta(days=1),
+                LedgerEntry.account_id == account,
+                LedgerEntry.at >= start,
+                LedgerEntry.at < start + timedelta(days=1),
             )
-            .order_by(CreditView.at, CreditView.originator_version)
+            .order_by(LedgerEntry.at, LedgerEntry.seq)
             .limit(50)
         )
         count = Sql(
             select(func.count())
-            .select_from(CreditView)
+            .select_from(LedgerEntry)
             .where(
-                CreditView.account_id == account,
-                CreditView.at >= start,
-                CreditView.at < start + timedelta(days=1),
+                LedgerEntry.account_id == account,
+                LedgerEntry.at >= start,
+                LedgerEntry.at < start + timedelta(days=1),
             )
         )
         for statement in (balance, in_range, count):
@@ -171,10 +174,10 @@ async def test_balance_at_and_ranges_are_index_lookups(database: Database) -> No
             )
             nodes = _plan_of(explained)
             # (`accounts` is tiny here: a sequential scan of it is the right choice.)
-            scans = {n["Node Type"] for n in nodes if n.get("Relation Name") == "credits"}
+            scans = {n["Node Type"] for n in nodes if n.get("Relation Name") == "ledger_entries"}
             assert "Seq Scan" not in scans, nodes
             assert "Sort" not in {n["Node Type"] for n in nodes}, nodes
-            assert {n.get("Index Name") for n in nodes} & {"ix_credits_account_id"}, nodes
+            assert {n.get("Index Name") for n in nodes} & {"ix_ledger_entries_account_id"}, nodes
         await session.rollback()
 
 

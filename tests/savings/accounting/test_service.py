@@ -21,7 +21,7 @@ from backoffice.savings.accounting.errors import (
     PlanNameTaken,
     PlanNotFound,
 )
-from backoffice.savings.accounting.models import AccountView, CreditView
+from backoffice.savings.accounting.models import AccountView, LedgerEntry
 from backoffice.savings.accounting.rules import CreditTooSmall
 from backoffice.savings.accounting.service import AccountingService
 from backoffice.savings.accounting.store import AccountingStore
@@ -268,9 +268,9 @@ async def test_32_concurrent_credits_give_exact_balances(
     async with database.sessionmaker() as session:
         versions = (
             await session.scalars(
-                select(CreditView.originator_version)
-                .where(CreditView.account_id == user)
-                .order_by(CreditView.originator_version)
+                select(LedgerEntry.originator_version)
+                .where(LedgerEntry.account_id == user)
+                .order_by(LedgerEntry.originator_version)
             )
         ).all()
     assert versions == list(range(3, 35))
@@ -310,22 +310,33 @@ async def test_balance_at_an_instant(service: AccountingService) -> None:
         await service.balance(uuid.uuid4(), before)
 
 
+MADE = ("entry_id", "kind", "amount", "main", "savings", "at", "credit_id")
+
+
+def _as_made(entry: dict) -> dict:
+    """A listed credit with the keys its credit's answer had."""
+    return {key: entry[key] for key in MADE}
+
+
 async def test_transactions_in_a_range(service: AccountingService) -> None:
     user = await opened(service)
     made = [await credit(service, user, f"{n}.00") for n in range(1, 6)]
     everything, total = await service.transactions(
         user, FAR_PAST, datetime.now(UTC) + timedelta(days=1), limit=10, offset=0
     )
-    assert everything == made and total == 5
+    # Each entry as it was made, with the balances after it and no more than a credit has.
+    assert [_as_made(e) for e in everything] == made and total == 5
+    assert [e["main_balance"] for e in everything] == [1, 3, 6, 10, 15]
+    assert {e["reverses"] for e in everything} == {None}
     # `from` inclusive, `to` exclusive.
     window, total = await service.transactions(
         user, made[1]["at"], made[3]["at"], limit=10, offset=0
     )
-    assert window == made[1:3] and total == 2
+    assert [_as_made(e) for e in window] == made[1:3] and total == 2
     page, total = await service.transactions(
         user, FAR_PAST, made[4]["at"] + timedelta(seconds=1), limit=2, offset=2
     )
-    assert page == made[2:4] and total == 5
+    assert [_as_made(e) for e in page] == made[2:4] and total == 5
     assert await service.transactions(user, FAR_PAST, FAR_PAST, limit=10, offset=0) == ([], 0)
     with pytest.raises(AccountNotFound):
         await service.transactions(uuid.uuid4(), FAR_PAST, datetime.now(UTC), limit=1, offset=0)

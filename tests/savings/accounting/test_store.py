@@ -20,9 +20,9 @@ from backoffice.savings.accounting.models import BOOKING_LOCK
 from backoffice.savings.accounting.store import (
     SNAPSHOT_INTERVAL,
     AccountingStore,
-    ProcessedMessage,
     eventsourcing_env,
 )
+from backoffice.savings.accounting.ledger import ProcessedMessage
 from tests.savings.accounting.helpers import make_plan
 
 
@@ -144,9 +144,9 @@ def test_a_lost_version_race_writes_no_projection_row(
     with pytest.raises(IntegrityError):
         store.save_account(second)
     assert (
-        _count(plain_url, "SELECT count(*) FROM credits WHERE credit_id = %s", late.credit_id) == 0
+        _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE entry_id = %s", late.credit_id) == 0
     )
-    assert _count(plain_url, "SELECT count(*) FROM credits WHERE account_id = %s", account.id) == 1
+    assert _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE account_id = %s", account.id) == 1
 
 
 def test_a_failing_projection_row_writes_no_event(store: AccountingStore, plain_url: str) -> None:
@@ -154,7 +154,7 @@ def test_a_failing_projection_row_writes_no_event(store: AccountingStore, plain_
     account.credit(uuid.uuid4(), Decimal(5), idempotency_key="same", request_hash="h")
     store.save_account(account)
     account.credit(uuid.uuid4(), Decimal(7), idempotency_key="same", request_hash="h")
-    with pytest.raises(IntegrityError):  # the key is unique per account in `credits`
+    with pytest.raises(IntegrityError):  # the key is unique per account in `ledger_entries`
         store.save_account(account)
     assert store.get_account(account.id).version == 2
     events = "SELECT count(*) FROM accounting_events WHERE originator_id = %s"
@@ -221,7 +221,7 @@ def test_a_save_is_booked_at_one_instant_that_every_record_of_it_keeps(
     assert [e.timestamp for e in stored] == [booked, booked]
     loaded = store.get_account(account.id)
     assert loaded.created_on == loaded.modified_on == booked
-    at = "SELECT at FROM credits WHERE credit_id = %s"
+    at = "SELECT at FROM ledger_entries WHERE entry_id = %s"
     assert _row(plain_url, at, made.credit_id) == (booked,)
     # Rewritten in place: the library's JSON as it wrote it, but for the instant.
     state = (

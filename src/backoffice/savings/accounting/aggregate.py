@@ -3,20 +3,52 @@
 The aggregate's id is the user's id (one account per user, found without a lookup). A plan
 assignment copies the plan's terms into the event, so the plan in force at any moment is in
 the account's own history, whatever later happens to the plan.
+
+Every movement of money is an event that says what it does to the two balances (`Movement`):
+the ledger projection (`ledger.py`) is written from these and nothing else. The aggregate counts
+its movements (`entries`, the ledger's `seq`) and refuses any that would leave a balance below
+zero or above `MAX_MONEY`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from backoffice.savings.accounting.rules import PlanKind, PlanTerms, check_balances, split
+from backoffice.savings.accounting.rules import (
+    PlanKind,
+    PlanTerms,
+    check_balances,
+    check_funds,
+    split,
+)
 
 ZERO = Decimal("0.00")
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What a movement event does: its ledger entry, less what only the database knows.
+
+    `main` and `savings` are the signed changes; `amount` what moved (above zero).
+    """
+
+    entry_id: UUID
+    kind: str
+    amount: Decimal
+    main: Decimal
+    savings: Decimal
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    reverses: UUID | None = None
+    reason: str | None = None
+    period: str | None = None
 
 
 class Account(Aggregate):
@@ -37,6 +69,13 @@ class Account(Aggregate):
 
     # A class default: accounts whose events and snapshots predate the attribute read 1.
     token_version = 1
+    # Movements so far (the ledger's last `seq`), the plan's interest rate and lock-in, and the
+    # last day of the last month whose interest was posted: defaults for accounts whose events
+    # predate them (their snapshots were dropped by accounting_0005, so the count is replayed).
+    entries = 0
+    interest_rate = ZERO
+    lock_in_days = 0
+    interest_through: date | None = None
 
     class Opened(Aggregate.Created):
         """The account was opened for a new user."""
@@ -71,6 +110,17 @@ class Account(Aggregate):
         plan_id: int
         kind: str
         value: Decimal
+        interest_rate: Decimal
+        lock_in_days: int
+
+        # Version 1 had no interest or lock-in: those plans paid none and locked nothing.
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """The terms a plan assigned before interest and lock-in had."""
+            state["interest_rate"] = ZERO
+            state["lock_in_days"] = 0
 
     class Credited(Aggregate.Event):
         """A credit, already split by the plan in force."""
@@ -81,6 +131,107 @@ class Account(Aggregate):
         savings: Decimal
         idempotency_key: str
         request_hash: str
+
+        @property
+        def movement(self) -> Movement:
+            """A credit's entry (its id is the credit's)."""
+            return Movement(
+                self.credit_id,
+                "credit",
+                self.amount,
+                self.main,
+                self.savings,
+                self.idempotency_key,
+                self.request_hash,
+            )
+
+    class Withdrawn(Aggregate.Event):
+        """Money taken out of main."""
+
+        entry_id: UUID
+        amount: Decimal
+        idempotency_key: str
+        request_hash: str
+
+        @property
+        def movement(self) -> Movement:
+            """A withdrawal's entry."""
+            return Movement(
+                self.entry_id,
+                "withdrawal",
+                self.amount,
+                -self.amount,
+                ZERO,
+                self.idempotency_key,
+                self.request_hash,
+            )
+
+    class Transferred(Aggregate.Event):
+        """Money moved from one balance to the other (`source`: "main" or "savings")."""
+
+        entry_id: UUID
+        amount: Decimal
+        source: str
+        idempotency_key: str
+        request_hash: str
+
+        @property
+        def movement(self) -> Movement:
+            """A transfer's entry: one balance down by the amount, the other up."""
+            out = -self.amount if self.source == "main" else self.amount
+            return Movement(
+                self.entry_id,
+                "transfer",
+                self.amount,
+                out,
+                -out,
+                self.idempotency_key,
+                self.request_hash,
+            )
+
+    class InterestPosted(Aggregate.Event):
+        """A month's interest settled: paid into savings (or nothing, when it earned nothing)."""
+
+        entry_id: UUID
+        amount: Decimal
+        period: str
+        through: date
+
+        @property
+        def movement(self) -> Movement | None:
+            """The interest entry; None for a month that earned nothing (no entry)."""
+            if not self.amount:
+                return None
+            return Movement(
+                self.entry_id, "interest", self.amount, ZERO, self.amount, period=self.period
+            )
+
+    class Reversed(Aggregate.Event):
+        """An entry compensated: its changes undone by a new entry (the old one stays)."""
+
+        entry_id: UUID
+        reverses: UUID
+        amount: Decimal
+        main: Decimal
+        savings: Decimal
+        reason: str
+        idempotency_key: str
+        request_hash: str
+
+        @property
+        def movement(self) -> Movement:
+            """A reversal's entry: the reversed entry's changes, negated."""
+            return Movement(
+                self.entry_id,
+                "reversal",
+                self.amount,
+                self.main,
+                self.savings,
+                self.idempotency_key,
+                self.request_hash,
+                reverses=self.reverses,
+                reason=self.reason,
+            )
 
     @staticmethod
     def create_id(user_id: UUID, **_: Any) -> UUID:
@@ -127,11 +278,20 @@ class Account(Aggregate):
         self.trigger_event(self.Closed)
 
     @event(PlanAssigned)
-    def assign_plan(self, plan_id: int, kind: str, value: Decimal) -> None:
+    def assign_plan(
+        self,
+        plan_id: int,
+        kind: str,
+        value: Decimal,
+        interest_rate: Decimal = ZERO,
+        lock_in_days: int = 0,
+    ) -> None:
         """Put a plan in force from now on."""
         self.plan_id = plan_id
         self.plan_kind = kind
         self.plan_value = value
+        self.interest_rate = interest_rate
+        self.lock_in_days = lock_in_days
 
     def credit(
         self, credit_id: UUID, amount: Decimal, *, idempotency_key: str, request_hash: str
@@ -155,9 +315,7 @@ class Account(Aggregate):
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
-        credited = self.pending_events[-1]
-        assert isinstance(credited, Account.Credited)
-        return credited
+        return self._last(Account.Credited)
 
     @event(Credited)
     def _credit(
@@ -169,5 +327,134 @@ class Account(Aggregate):
         idempotency_key: str,
         request_hash: str,
     ) -> None:
+        self._move(main, savings)
+
+    def withdraw(
+        self, entry_id: UUID, amount: Decimal, *, idempotency_key: str, request_hash: str
+    ) -> Withdrawn:
+        """Take `amount` out of main.
+
+        Raises:
+            InsufficientFunds: main holds less.
+        """
+        check_funds(self.main, amount, "main")
+        self._withdraw(
+            entry_id=entry_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        return self._last(Account.Withdrawn)
+
+    @event(Withdrawn)
+    def _withdraw(
+        self, entry_id: UUID, amount: Decimal, idempotency_key: str, request_hash: str
+    ) -> None:
+        self._move(-amount, ZERO)
+
+    def transfer(
+        self,
+        entry_id: UUID,
+        amount: Decimal,
+        source: str,
+        *,
+        idempotency_key: str,
+        request_hash: str,
+    ) -> Transferred:
+        """Move `amount` from `source` ("main" or "savings") to the other balance.
+
+        The lock-in of savings is the service's to check (it reads when the savings came in).
+
+        Raises:
+            InsufficientFunds: the source holds less.
+            BalanceLimitExceeded: the other balance would pass `MAX_MONEY`.
+        """
+        held = self.main if source == "main" else self.savings
+        check_funds(held, amount, source)
+        into = amount if source == "savings" else -amount
+        check_balances(self.main + into, self.savings - into)
+        self._transfer(
+            entry_id=entry_id,
+            amount=amount,
+            source=source,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        return self._last(Account.Transferred)
+
+    @event(Transferred)
+    def _transfer(
+        self, entry_id: UUID, amount: Decimal, source: str, idempotency_key: str, request_hash: str
+    ) -> None:
+        into_main = amount if source == "savings" else -amount
+        self._move(into_main, -into_main)
+
+    def post_interest(self, entry_id: UUID, amount: Decimal, period: str, through: date) -> None:
+        """Settle a month's interest (`amount` may be zero: the month is settled all the same).
+
+        Raises:
+            BalanceLimitExceeded: savings would pass `MAX_MONEY`.
+        """
+        check_balances(self.main, self.savings + amount)
+        self._post_interest(entry_id=entry_id, amount=amount, period=period, through=through)
+
+    @event(InterestPosted)
+    def _post_interest(self, entry_id: UUID, amount: Decimal, period: str, through: date) -> None:
+        if amount:
+            self._move(ZERO, amount)
+        self.interest_through = through
+
+    def reverse(
+        self,
+        entry_id: UUID,
+        original: Movement,
+        *,
+        reason: str,
+        idempotency_key: str,
+        request_hash: str,
+    ) -> Reversed:
+        """Undo `original`'s changes with a new entry.
+
+        Raises:
+            InsufficientFunds: a balance would fall below zero.
+            BalanceLimitExceeded: a balance would pass `MAX_MONEY`.
+        """
+        main, savings = -original.main, -original.savings
+        check_funds(self.main, -main, "main")
+        check_funds(self.savings, -savings, "savings")
+        check_balances(self.main + main, self.savings + savings)
+        self._reverse(
+            entry_id=entry_id,
+            reverses=original.entry_id,
+            amount=original.amount,
+            main=main,
+            savings=savings,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        return self._last(Account.Reversed)
+
+    @event(Reversed)
+    def _reverse(
+        self,
+        entry_id: UUID,
+        reverses: UUID,
+        amount: Decimal,
+        main: Decimal,
+        savings: Decimal,
+        reason: str,
+        idempotency_key: str,
+        request_hash: str,
+    ) -> None:
+        self._move(main, savings)
+
+    def _move(self, main: Decimal, savings: Decimal) -> None:
         self.main += main
         self.savings += savings
+        self.entries += 1
+
+    def _last(self, kind: type[E]) -> E:
+        made = self.pending_events[-1]
+        assert isinstance(made, kind)
+        return made

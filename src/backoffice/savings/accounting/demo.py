@@ -9,9 +9,11 @@ from backoffice.savings.accounting import queries
 from backoffice.savings.accounting.rules import validate_plan
 
 # In this order, so that on a fresh database "Save 10%" is plan 1 (the README's walkthrough).
+# The third pays interest (2% a year) and locks savings in for 30 days.
 DEMO_PLANS = (
-    ("Save 10%", "percentage", Decimal(10)),
-    ("Save 5 a credit", "flat-amount", Decimal(5)),
+    ("Save 10%", "percentage", Decimal(10), 0, Decimal(0)),
+    ("Save 5 a credit", "flat-amount", Decimal(5), 0, Decimal(0)),
+    ("Save 20% at 2%, 30 days locked", "percentage", Decimal(20), 30, Decimal("0.02")),
 )
 
 
@@ -25,8 +27,11 @@ async def load_demo_plans(url: str) -> int:
     created = 0
     try:
         async with database.unit_of_work() as session:
-            for name, kind, value in DEMO_PLANS:
-                if await queries.insert_plan(session, name, validate_plan(kind, value)):
+            for name, kind, value, lock_in_days, rate in DEMO_PLANS:
+                terms = validate_plan(kind, value)
+                if await queries.insert_plan(
+                    session, name, terms, lock_in_days=lock_in_days, interest_rate=rate
+                ):
                     created += 1
     finally:
         await database.dispose()

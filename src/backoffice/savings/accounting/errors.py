@@ -27,6 +27,20 @@ class PlanNotFound(NotFound):
     default_message = "Plan not found"
 
 
+class EntryNotFound(NotFound):
+    """No ledger entry with this id."""
+
+    code = "entry_not_found"
+    default_message = "Entry not found"
+
+
+class EntryNotReversible(Conflict):
+    """A reversal, or an entry reversed already: a reversal is made once, of a movement."""
+
+    code = "entry_not_reversible"
+    default_message = "This entry was reversed already"
+
+
 class PlanNameTaken(Conflict):
     """Another plan has this name."""
 

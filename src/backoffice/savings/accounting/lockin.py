@@ -2,11 +2,14 @@
 
 A plan may have `lock_in_days` (issue 20): savings credited less than that long ago cannot be
 transferred out. Each sum that came into savings (a credit's savings part, a transfer from main,
-posted interest) is locked for `lock_in_days` from the instant it was booked. Money leaves
-savings oldest first, so what has left is taken from the oldest sums: what may leave now is the
-unlocked sums minus everything that has left already, and a request for more says when enough
-will have unlocked. The plan in force when a transfer is asked for decides the lock-in, for
-every sum (a plan change applies to what is already saved, as a new rate would).
+posted interest, a reversal that gives savings back) is locked for `lock_in_days` from the
+instant it was booked. Money leaves savings oldest first, so what has left is taken from the
+oldest sums: what may leave now is the unlocked sums less everything that has left, which is the
+savings balance less the sums still locked. So the rules need only the balance and the sums of
+the last `lock_in_days` (one range of the ledger's index), never the account's whole history;
+tests/savings/accounting/test_lockin.py checks them against the oldest-first walk over the whole
+history. The plan in force when a transfer is asked for decides the lock-in, for every sum (a
+plan change applies to what is already saved, as a new rate would).
 """
 
 from __future__ import annotations
@@ -25,42 +28,39 @@ class SavedSum:
     amount: Decimal
 
 
-def free_to_leave(
-    came_in: Sequence[SavedSum], gone_out: Decimal, now: datetime, lock_in_days: int
-) -> Decimal:
-    """How much of the savings may leave at `now`.
+def free_to_leave(savings: Decimal, locked: Sequence[SavedSum]) -> Decimal:
+    """How much of `savings` may leave now.
 
-    The sums booked at least `lock_in_days` before it, less what has left already (oldest
-    first), never below zero.
+    Args:
+        savings: the savings balance now.
+        locked: the sums that came in less than the lock-in ago (booked after now less
+            `lock_in_days`).
     """
-    _check(came_in, gone_out, lock_in_days)
-    unlocked_before = now - timedelta(days=lock_in_days)
-    unlocked = sum((s.amount for s in came_in if s.at <= unlocked_before), Decimal(0))
-    return max(Decimal(0), unlocked - gone_out)
+    _check(savings, locked)
+    return max(Decimal(0), savings - sum((s.amount for s in locked), Decimal(0)))
 
 
 def unlocks_at(
-    came_in: Sequence[SavedSum], gone_out: Decimal, amount: Decimal, lock_in_days: int
+    savings: Decimal, locked: Sequence[SavedSum], amount: Decimal, lock_in_days: int
 ) -> datetime | None:
-    """The first instant at which `amount` may leave, or None if the savings never hold it.
+    """The first instant at which `amount` may leave, if nothing else moves before.
 
-    The instant the sum that completes `gone_out + amount` (oldest first) has been saved for
-    `lock_in_days`.
+    The instant the locked sum whose maturing makes `amount` free (oldest first) has been saved
+    for `lock_in_days`. None when `amount` is free already or more than `savings` holds.
     """
-    _check(came_in, gone_out, lock_in_days)
-    if amount <= 0:
-        raise ValueError("an amount that leaves is greater than zero")
-    needed = gone_out + amount
-    running = Decimal(0)
-    for saved in sorted(came_in, key=lambda s: s.at):
-        running += saved.amount
-        if running >= needed:
+    _check(savings, locked)
+    if amount <= 0 or lock_in_days < 0:
+        raise ValueError("an amount that leaves is above zero, a lock-in at least zero days")
+    still = sum((s.amount for s in locked), Decimal(0))
+    if amount > savings or savings - still >= amount:
+        return None
+    for saved in sorted(locked, key=lambda s: s.at):
+        still -= saved.amount
+        if savings - still >= amount:
             return saved.at + timedelta(days=lock_in_days)
-    return None
+    raise AssertionError("unreachable: with every sum unlocked, the whole balance is free")
 
 
-def _check(came_in: Sequence[SavedSum], gone_out: Decimal, lock_in_days: int) -> None:
-    if lock_in_days < 0 or gone_out < 0 or any(s.amount <= 0 for s in came_in):
-        raise ValueError("sums, what has left and the lock-in are positive (or zero)")
-    if gone_out > sum((s.amount for s in came_in), Decimal(0)):
-        raise ValueError("more has left the savings than ever came in")
+def _check(savings: Decimal, locked: Sequence[SavedSum]) -> None:
+    if savings < 0 or any(s.amount <= 0 for s in locked):
+        raise ValueError("a balance is at least zero and each sum that came in above zero")

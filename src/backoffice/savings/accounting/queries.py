@@ -2,14 +2,15 @@
 
 Every function takes a session; each runs one or two statements that stand alone (the
 service passes an autocommit session). The event store (`store.py`) is the only other way
-into this database, and the only writer of `accounts`, `credits` and `processed_messages`.
+into this database, and the only writer of `accounts`, `ledger_entries`, `plan_changes` and
+`processed_messages`.
 A read up to an instant asks `settle` first (see there).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.savings.accounting.models import (
     BOOKING_LOCK,
     AccountView,
-    CreditView,
+    LedgerEntry,
     Plan,
     processed_messages,
 )
@@ -38,50 +39,89 @@ class PlanRecord:
     name: str
     kind: str
     value: Decimal
+    lock_in_days: int
+    interest_rate: Decimal
 
     def as_dict(self) -> dict[str, Any]:
-        """The plan's public shape: id, name, kind, value."""
-        return {"id": self.id, "name": self.name, "kind": self.kind, "value": self.value}
+        """The plan's public shape: id, name, kind, value, lock_in_days, interest_rate."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "value": self.value,
+            "lock_in_days": self.lock_in_days,
+            "interest_rate": self.interest_rate,
+        }
 
 
 @dataclass(frozen=True, slots=True)
-class CreditRecord:
-    """A credit as the projection holds it."""
+class EntryRecord:
+    """A ledger entry as the projection holds it."""
 
-    credit_id: UUID
+    entry_id: UUID
+    kind: str
     at: datetime
     amount: Decimal
     main: Decimal
     savings: Decimal
-    request_hash: str
+    main_balance: Decimal
+    savings_balance: Decimal
+    reverses: UUID | None
+    reason: str | None
+    period: str | None
+    request_hash: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The credit's public shape: credit_id, amount, main, savings, at."""
-        return {
-            "credit_id": self.credit_id,
+        """The entry's public shape (a credit's also has its `credit_id`, as it always had)."""
+        shown: dict[str, Any] = {
+            "entry_id": self.entry_id,
+            "kind": self.kind,
             "amount": self.amount,
             "main": self.main,
             "savings": self.savings,
+            "main_balance": self.main_balance,
+            "savings_balance": self.savings_balance,
             "at": self.at,
+            "reverses": self.reverses,
+            "reason": self.reason,
+            "period": self.period,
         }
+        if self.kind == "credit":
+            shown["credit_id"] = self.entry_id
+        return shown
 
 
-_PLAN_COLUMNS = (Plan.id, Plan.name, Plan.kind, Plan.value)
-_CREDIT_COLUMNS = (
-    CreditView.credit_id,
-    CreditView.at,
-    CreditView.amount,
-    CreditView.main,
-    CreditView.savings,
-    CreditView.request_hash,
+_PLAN_COLUMNS = (Plan.id, Plan.name, Plan.kind, Plan.value, Plan.lock_in_days, Plan.interest_rate)
+_ENTRY_COLUMNS = (
+    LedgerEntry.entry_id,
+    LedgerEntry.kind,
+    LedgerEntry.at,
+    LedgerEntry.amount,
+    LedgerEntry.main,
+    LedgerEntry.savings,
+    LedgerEntry.main_balance,
+    LedgerEntry.savings_balance,
+    LedgerEntry.reverses,
+    LedgerEntry.reason,
+    LedgerEntry.period,
+    LedgerEntry.request_hash,
 )
+_IN_ORDER = (LedgerEntry.at, LedgerEntry.seq)
 
 
-async def insert_plan(session: AsyncSession, name: str, terms: PlanTerms) -> PlanRecord | None:
+async def insert_plan(
+    session: AsyncSession, name: str, terms: PlanTerms, *, lock_in_days: int, interest_rate: Decimal
+) -> PlanRecord | None:
     """Create a plan; None if the name is taken (one statement, no race between check and write)."""
     statement = (
         insert(Plan)
-        .values(name=name, kind=terms.kind.value, value=terms.value)
+        .values(
+            name=name,
+            kind=terms.kind.value,
+            value=terms.value,
+            lock_in_days=lock_in_days,
+            interest_rate=interest_rate,
+        )
         .on_conflict_do_nothing(index_elements=[Plan.name])
         .returning(*_PLAN_COLUMNS)
     )
@@ -160,19 +200,79 @@ async def is_processed(session: AsyncSession, consumer: str, msg_id: str) -> boo
     return found is not None
 
 
-async def find_credit(
+async def find_entry(
     session: AsyncSession, account_id: UUID, idempotency_key: str
-) -> CreditRecord | None:
-    """The credit made with this idempotency key, or None (a lookup by unique key)."""
+) -> EntryRecord | None:
+    """The entry made with this idempotency key, or None (a lookup by unique key)."""
     row = (
         await session.execute(
-            select(*_CREDIT_COLUMNS).where(
-                CreditView.account_id == account_id,
-                CreditView.idempotency_key == idempotency_key,
+            select(*_ENTRY_COLUMNS).where(
+                LedgerEntry.account_id == account_id,
+                LedgerEntry.idempotency_key == idempotency_key,
             )
         )
     ).one_or_none()
-    return None if row is None else CreditRecord(*row)
+    return None if row is None else EntryRecord(*row)
+
+
+async def get_entry(session: AsyncSession, entry_id: UUID) -> tuple[UUID, EntryRecord] | None:
+    """The entry with this id and its account, or None."""
+    row = (
+        await session.execute(
+            select(LedgerEntry.account_id, *_ENTRY_COLUMNS).where(LedgerEntry.entry_id == entry_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], EntryRecord(*row[1:]))
+
+
+async def reversal_of(session: AsyncSession, entry_id: UUID) -> EntryRecord | None:
+    """The entry that reversed this one, or None (a lookup by unique key)."""
+    row = (
+        await session.execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.reverses == entry_id))
+    ).one_or_none()
+    return None if row is None else EntryRecord(*row)
+
+
+async def locked_savings(
+    session: AsyncSession, account_id: UUID
+) -> tuple[int, int, list[tuple[datetime, Decimal]], datetime] | None:
+    """What a transfer out of savings must know, from one snapshot; None: no such account.
+
+    The lock-in of the plan in force, the account's last entry number (`Account.entries`:
+    whether it moved since), the sums that came into savings within the lock-in (oldest
+    first), and the database's clock they were read at. The sums are one range of
+    `ix_ledger_entries_account_id`.
+    """
+    last = (
+        select(LedgerEntry.seq)
+        .where(LedgerEntry.account_id == account_id)
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    head = (
+        await session.execute(
+            select(func.coalesce(Plan.lock_in_days, 0), func.coalesce(last, 0), func.clock_timestamp())
+            .select_from(AccountView)
+            .outerjoin(Plan, Plan.id == AccountView.plan_id)
+            .where(AccountView.account_id == account_id)
+        )
+    ).one_or_none()
+    if head is None:
+        return None
+    days, seq, now = int(head[0]), int(head[1]), head[2]
+    if days == 0:
+        return days, seq, [], now
+    rows = await session.execute(
+        select(LedgerEntry.at, LedgerEntry.savings)
+        .where(
+            LedgerEntry.account_id == account_id,
+            LedgerEntry.at > now - timedelta(days=days),
+            LedgerEntry.savings > 0,
+        )
+        .order_by(*_IN_ORDER)
+    )
+    return days, seq, [(row[0], row[1]) for row in rows], now
 
 
 async def settle(session: AsyncSession, account_id: UUID) -> datetime:
@@ -183,7 +283,7 @@ async def settle(session: AsyncSession, account_id: UUID) -> datetime:
     if any, and reads the clock while holding that lock shared: a save of this account booked
     at or before the instant returned committed before the statement got the lock, and any later
     one is booked after the statement ends. So in a statement run after this one, in autocommit
-    (its own snapshot), the account's credits at or before the instant returned are all
+    (its own snapshot), the account's entries at or before the instant returned are all
     visible, now and forever.
 
     The lock lasts this statement only (microseconds of server time, no round trip): a save of
@@ -201,18 +301,20 @@ async def settle(session: AsyncSession, account_id: UUID) -> datetime:
     return now
 
 
-def balance_statement(account_id: UUID, at: datetime) -> Any:
-    """The balance-at-T statement: the account row joined to its last credit at or before `at`.
+def balance_statement(account_id: UUID, at: datetime, *, before: bool = False) -> Any:
+    """The balance-at-T statement: the account row joined to its last entry at or before `at`.
 
-    The lateral subquery is one backward descent of `ix_credits_account_id`; the account row
-    comes along in the same round trip, so a missing account and "no credits yet" differ.
+    The lateral subquery is one backward descent of `ix_ledger_entries_account_id`; the account
+    row comes along in the same round trip, so a missing account and "no entries yet" differ.
+    With `before`, the last entry strictly before `at` (a statement's opening balances).
     """
+    by_then = LedgerEntry.at < at if before else LedgerEntry.at <= at
     last = (
-        select(CreditView.main_balance, CreditView.savings_balance)
-        .where(CreditView.account_id == AccountView.account_id, CreditView.at <= at)
-        .order_by(CreditView.at.desc(), CreditView.originator_version.desc())
+        select(LedgerEntry.main_balance, LedgerEntry.savings_balance)
+        .where(LedgerEntry.account_id == AccountView.account_id, by_then)
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.seq.desc())
         .limit(1)
-        .lateral("last_credit")
+        .lateral("last_entry")
     )
     return (
         select(last.c.main_balance, last.c.savings_balance)
@@ -223,39 +325,84 @@ def balance_statement(account_id: UUID, at: datetime) -> Any:
 
 
 async def balance_at(
-    session: AsyncSession, account_id: UUID, at: datetime
+    session: AsyncSession, account_id: UUID, at: datetime, *, before: bool = False
 ) -> tuple[Decimal, Decimal] | None:
-    """(main, savings) right after the last credit at or before `at`; None: no such account.
+    """(main, savings) right after the last entry at (or, with `before`, before) `at`.
 
-    An account without credits by then (or opened later) has zeros.
+    None: no such account. An account without entries by then (or opened later) has zeros.
     """
-    row = (await session.execute(balance_statement(account_id, at))).one_or_none()
+    row = (await session.execute(balance_statement(account_id, at, before=before))).one_or_none()
     if row is None:
         return None
     return (row.main_balance or ZERO, row.savings_balance or ZERO)
 
 
-async def credits_between(
+async def entries_between(
     session: AsyncSession,
     account_id: UUID,
     from_: datetime,
     to: datetime,
     *,
+    kind: str | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[CreditRecord], int]:
-    """A page of the account's credits in [from_, to), oldest first, and how many there are."""
-    in_range = (
-        CreditView.account_id == account_id,
-        CreditView.at >= from_,
-        CreditView.at < to,
-    )
+) -> tuple[list[EntryRecord], int]:
+    """A page of the account's entries in [from_, to), oldest first, and how many there are.
+
+    `kind`: only entries of this kind (a walk of `ix_ledger_entries_account_id_kind`).
+    """
+    in_range = [
+        LedgerEntry.account_id == account_id,
+        LedgerEntry.at >= from_,
+        LedgerEntry.at < to,
+    ]
+    if kind is not None:
+        in_range.append(LedgerEntry.kind == kind)
     rows = await session.execute(
-        select(*_CREDIT_COLUMNS)
-        .where(*in_range)
-        .order_by(CreditView.at, CreditView.originator_version)
-        .limit(limit)
-        .offset(offset)
+        select(*_ENTRY_COLUMNS).where(*in_range).order_by(*_IN_ORDER).limit(limit).offset(offset)
     )
-    total = await session.scalar(select(func.count()).select_from(CreditView).where(*in_range))
-    return [CreditRecord(*row) for row in rows], int(total or 0)
+    total = await session.scalar(select(func.count()).select_from(LedgerEntry).where(*in_range))
+    return [EntryRecord(*row) for row in rows], int(total or 0)
+
+
+async def interest_between(
+    session: AsyncSession, account_id: UUID, from_: datetime, to: datetime
+) -> Decimal:
+    """The interest entries' sum in [from_, to) (interest reversed is not netted here)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), ZERO)).where(
+            LedgerEntry.account_id == account_id,
+            LedgerEntry.kind == "interest",
+            LedgerEntry.at >= from_,
+            LedgerEntry.at < to,
+        )
+    )
+    return Decimal(total or ZERO)
+
+
+async def account_summary(session: AsyncSession, account_id: UUID) -> dict[str, Any] | None:
+    """An account's profile, plan, state and interest posted through; None: never opened."""
+    row = (
+        await session.execute(
+            select(
+                AccountView.email,
+                AccountView.full_name,
+                AccountView.plan_id,
+                AccountView.opened_at,
+                AccountView.closed_at,
+                AccountView.interest_through,
+            ).where(AccountView.account_id == account_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return {
+        "user_id": account_id,
+        "email": row.email,
+        "full_name": row.full_name,
+        "plan_id": row.plan_id,
+        "opened_at": row.opened_at,
+        "closed_at": row.closed_at,
+        "status": "open" if row.closed_at is None else "closed",
+        "interest_through": row.interest_through,
+    }

@@ -1,4 +1,5 @@
-"""Pure rules of the accounting service: plan terms, how a credit is split, whose token is good.
+"""Pure rules of the accounting service: plan terms, how a credit is split, what may move, whose
+token is good.
 
 No I/O here.
 """
@@ -6,6 +7,7 @@ No I/O here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -85,8 +87,34 @@ def validate_plan(kind: str, value: Decimal) -> PlanTerms:
     return PlanTerms(plan_kind, value.quantize(CENT))
 
 
-def validate_credit_amount(amount: Decimal) -> Decimal:
-    """Check a credit's amount: above zero, at most `MAX_MONEY`, at most two decimals.
+class InsufficientFunds(ValidationFailed):
+    """A movement out of a balance that holds less (nothing is written)."""
+
+    code = "insufficient_funds"
+    default_message = "The balance holds less than this amount"
+
+
+class SavingsLocked(ValidationFailed):
+    """Savings asked to leave before the plan's lock-in lets them (nothing is written)."""
+
+    code = "savings_locked"
+    default_message = "These savings are still locked in by the plan"
+
+    @classmethod
+    def until(cls, unlocks_at: datetime) -> SavingsLocked:
+        """The refusal, saying when the amount asked for unlocks (on the `amount` field)."""
+        when = unlocks_at.astimezone(UTC).isoformat()
+        message = f"savings locked in by the plan: this amount unlocks at {when}"
+        return cls(
+            message,
+            errors=[{"field": "amount", "message": message, "code": cls.code, "unlocks_at": when}],
+        )
+
+
+def validate_amount(amount: Decimal) -> Decimal:
+    """Check an amount that moves (a credit, a withdrawal, a transfer).
+
+    Above zero, at most `MAX_MONEY`, at most two decimals.
 
     Returns:
         The amount at two decimals.
@@ -105,7 +133,7 @@ def split(amount: Decimal, terms: PlanTerms | None) -> Split:
     """Divide a credit by the plan in force.
 
     Args:
-        amount: a valid credit amount (see `validate_credit_amount`).
+        amount: a valid credit amount (see `validate_amount`).
         terms: the plan in force, or None (everything goes to main).
 
     Returns:
@@ -136,6 +164,16 @@ def check_balances(main: Decimal, savings: Decimal) -> None:
         raise BalanceLimitExceeded.field(
             "amount", f"a balance may not exceed {MAX_MONEY}: this credit would pass it"
         )
+
+
+def check_funds(held: Decimal, amount: Decimal, balance: str) -> None:
+    """Check that `amount` may leave a balance holding `held` (a negative amount comes in).
+
+    Raises:
+        InsufficientFunds: on the `amount` field, naming the balance.
+    """
+    if amount > held:
+        raise InsufficientFunds.field("amount", f"{balance} holds {held}, less than {amount}")
 
 
 def token_is_good(account_version: int, closed: bool, token_version: int) -> bool:

@@ -1,0 +1,310 @@
+"""The movements of money: credits, withdrawals, transfers, reversals and a month's interest.
+
+Each is an event of the account (`aggregate.py`) and an entry of the ledger (`ledger.py`),
+written in one save. Every write but interest comes with an idempotency key and a digest of its
+request (`request_hash`, made by the gateway with the kind in it): the same key again returns
+the first entry, and the same key with another request is a 409. Interest needs none: a month
+is posted once per account (`Account.interest_through`, and a unique index on the ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from backoffice.core.errors import ValidationFailed
+from backoffice.savings.accounting import queries
+from backoffice.savings.accounting.aggregate import Account, Movement
+from backoffice.savings.accounting.errors import (
+    AccountNotFound,
+    EntryNotFound,
+    EntryNotReversible,
+    IdempotencyKeyReused,
+)
+from backoffice.savings.accounting.interest import last_day
+from backoffice.savings.accounting.lockin import SavedSum, free_to_leave, unlocks_at
+from backoffice.savings.accounting.plumbing import ServiceBase, StaleRead
+from backoffice.savings.accounting.rules import SavingsLocked, validate_amount
+
+SOURCES = ("main", "savings")
+REASON_MAX = 500
+
+
+def _made(movement: Movement, at: datetime | None) -> dict[str, Any]:
+    """A new entry's public shape: entry_id, kind, amount, main, savings (the changes), at."""
+    shown: dict[str, Any] = {
+        "entry_id": movement.entry_id,
+        "kind": movement.kind,
+        "amount": movement.amount,
+        "main": movement.main,
+        "savings": movement.savings,
+        "at": at,
+    }
+    if movement.kind == "credit":
+        shown["credit_id"] = movement.entry_id
+    if movement.kind == "reversal":
+        shown["reverses"] = movement.reverses
+        shown["reason"] = movement.reason
+    return shown
+
+
+class Movements(ServiceBase):
+    """The service's writes of money (mixed into `service.AccountingService`)."""
+
+    def _first_result(
+        self, user_id: UUID, key: str, request_hash: str
+    ) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        """The check before a keyed write: the entry this key made, or None."""
+
+        async def first_result() -> dict[str, Any] | None:
+            async with self._session() as session:
+                found = await queries.find_entry(session, user_id, key)
+            if found is None:
+                return None
+            if found.request_hash != request_hash:
+                raise IdempotencyKeyReused()
+            movement = Movement(
+                found.entry_id,
+                found.kind,
+                found.amount,
+                found.main,
+                found.savings,
+                reverses=found.reverses,
+                reason=found.reason,
+            )
+            return _made(movement, found.at)
+
+        return first_result
+
+    async def credit(
+        self,
+        user_id: UUID,
+        amount: Decimal,
+        *,
+        idempotency_key: str,
+        request_hash: str,
+        token_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Credit the user's account, split by the plan in force.
+
+        Args:
+            user_id: the account's user.
+            amount: above zero, at most two decimals.
+            idempotency_key: the client's key: the same key again returns the first result.
+            request_hash: a digest of the request, to tell a retry from a different request.
+            token_version: the version of the customer's token (None: a trusted caller),
+                compared with the account it loads anyway: no extra query.
+
+        Returns:
+            The credit: credit_id (its entry_id), kind, amount, main, savings (the split), at.
+
+        Raises:
+            ValidationFailed: a bad amount; `CreditTooSmall` for a credit not above a flat
+                plan's amount (nothing written).
+            IdempotencyKeyReused: the key was used for a different request.
+            AccountNotFound: no open account for this user.
+            AccountBusy: concurrent writes kept winning (`max_attempts` tries).
+            TokenRefused: the customer's token is no longer good.
+        """
+        amount = validate_amount(amount)
+
+        def credit() -> dict[str, Any]:
+            account = self._load_open(user_id, token_version)
+            event = account.credit(
+                uuid4(), amount, idempotency_key=idempotency_key, request_hash=request_hash
+            )
+            return _made(event.movement, self.store.save_account(account))  # booked in the commit
+
+        first = self._first_result(user_id, idempotency_key, request_hash)
+        # A repeated key is the exception, and fails on its unique key anyway: no check first.
+        return await self._write(first, credit, check_first=False)
+
+    async def withdraw(
+        self,
+        user_id: UUID,
+        amount: Decimal,
+        *,
+        idempotency_key: str,
+        request_hash: str,
+        token_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Take money out of the main balance.
+
+        Returns:
+            The withdrawal: entry_id, kind, amount, main (its change), savings (0.00), at.
+
+        Raises:
+            ValidationFailed: a bad amount; `InsufficientFunds` when main holds less (nothing
+                written).
+            IdempotencyKeyReused, AccountNotFound, AccountBusy, TokenRefused: as `credit`.
+        """
+        amount = validate_amount(amount)
+
+        def withdraw() -> dict[str, Any]:
+            account = self._load_open(user_id, token_version)
+            event = account.withdraw(
+                uuid4(), amount, idempotency_key=idempotency_key, request_hash=request_hash
+            )
+            return _made(event.movement, self.store.save_account(account))
+
+        first = self._first_result(user_id, idempotency_key, request_hash)
+        return await self._write(first, withdraw, check_first=False)
+
+    async def transfer(
+        self,
+        user_id: UUID,
+        source: str,
+        amount: Decimal,
+        *,
+        idempotency_key: str,
+        request_hash: str,
+        token_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Move money between the two balances; out of savings obeys the plan's lock-in.
+
+        Out of savings, the savings that came in within the plan's `lock_in_days` are read
+        first, with the account's entry count and the lock-in in force; the write goes only if
+        the account it loads has moved no money and changed no plan since (else it reads again).
+
+        Args:
+            source: "main" or "savings", the balance the money leaves.
+
+        Returns:
+            The transfer: entry_id, kind, amount, main and savings (the changes), at.
+
+        Raises:
+            ValidationFailed: a bad source or amount; `InsufficientFunds` when the source holds
+                less; `SavingsLocked` (with the instant it unlocks) when savings are locked in.
+            IdempotencyKeyReused, AccountNotFound, AccountBusy, TokenRefused: as `credit`.
+        """
+        if source not in SOURCES:
+            raise ValidationFailed.field("from", "from must be main or savings")
+        amount = validate_amount(amount)
+        first = self._first_result(user_id, idempotency_key, request_hash)
+        seen: list[tuple[int, int, list[SavedSum], datetime]] = []
+
+        async def precheck() -> dict[str, Any] | None:
+            answer = await first()
+            if answer is None and source == "savings":
+                async with self._session() as session:
+                    found = await queries.locked_savings(session, user_id)
+                if found is None:
+                    raise AccountNotFound()
+                days, entries, came_in, now = found
+                seen[:] = [(days, entries, [SavedSum(at, s) for at, s in came_in], now)]
+            return answer
+
+        def transfer() -> dict[str, Any]:
+            account = self._load_open(user_id, token_version)
+            if source == "savings":
+                days, entries, locked, now = seen[0]
+                if (account.entries, account.lock_in_days) != (entries, days):
+                    raise StaleRead()  # money moved or the plan changed since the read
+                self._check_lock_in(account, locked, amount, days)
+            event = account.transfer(
+                uuid4(),
+                amount,
+                source,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            return _made(event.movement, self.store.save_account(account))
+
+        return await self._write(precheck, transfer)
+
+    @staticmethod
+    def _check_lock_in(
+        account: Account, locked: list[SavedSum], amount: Decimal, days: int
+    ) -> None:
+        if amount > account.savings or amount <= free_to_leave(account.savings, locked):
+            return  # free, or more than savings hold: the aggregate says which
+        when = unlocks_at(account.savings, locked, amount, days)
+        assert when is not None  # locked and held: some sum unlocks it
+        raise SavingsLocked.until(when)
+
+    async def reverse(
+        self, entry_id: UUID, reason: str, *, idempotency_key: str, request_hash: str
+    ) -> dict[str, Any]:
+        """Compensate an entry with a new one that undoes its changes (an operator's write).
+
+        Nothing is deleted or edited. An entry is reversed once: the same entry again with the
+        same key returns the first reversal; with another key it is a 409.
+
+        Returns:
+            The reversal: entry_id, kind, amount, main and savings (the changes), at,
+            reverses.
+
+        Raises:
+            EntryNotFound: no such entry.
+            EntryNotReversible: a reversal, or an entry reversed already.
+            ValidationFailed: an empty or overlong reason; `InsufficientFunds` when a balance
+                would fall below zero.
+            IdempotencyKeyReused, AccountBusy: as `credit`.
+        """
+        reason = reason.strip()
+        if not 0 < len(reason) <= REASON_MAX:
+            raise ValidationFailed.field("reason", f"reason must be 1 to {REASON_MAX} characters")
+        async with self._session() as session:
+            found = await queries.get_entry(session, entry_id)
+        if found is None:
+            raise EntryNotFound()
+        user_id, original = found
+        if original.kind == "reversal":
+            raise EntryNotReversible("A reversal cannot be reversed: make a new entry instead")
+        first = self._first_result(user_id, idempotency_key, request_hash)
+
+        async def precheck() -> dict[str, Any] | None:
+            answer = await first()
+            if answer is None:
+                async with self._session() as session:
+                    if await queries.reversal_of(session, entry_id) is not None:
+                        raise EntryNotReversible()
+            return answer
+
+        def reverse() -> dict[str, Any]:
+            account = self._load(user_id)
+            if account is None:  # pragma: no cover - an entry's account always exists
+                raise AccountNotFound()
+            movement = Movement(
+                original.entry_id, original.kind, original.amount, original.main, original.savings
+            )
+            event = account.reverse(
+                uuid4(),
+                movement,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            return _made(event.movement, self.store.save_account(account))
+
+        return await self._write(precheck, reverse)
+
+    async def post_month(self, user_id: UUID, year: int, month: int, amount: Decimal) -> bool:
+        """Settle one month's interest on an account (an amount of zero settles it too).
+
+        Idempotent: a month the account has settled already changes nothing.
+
+        Returns:
+            Whether the month was settled now.
+        """
+        period = f"{year:04d}-{month:02d}"
+        through = last_day(year, month)
+
+        async def never() -> None:
+            return None
+
+        def post() -> bool:
+            account = self._load(user_id)
+            if account is None:
+                raise AccountNotFound()
+            if account.interest_through is not None and account.interest_through >= through:
+                return False
+            account.post_interest(uuid4(), amount, period, through)
+            self.store.save_account(account)
+            return True
+
+        result: bool = await self._write(never, post)
+        return result
