@@ -77,9 +77,11 @@ class Decimals(GroupedMetadata):
     low: Decimal
     high: Decimal
     exclusive_low: bool = False
+    # The text's pattern where `decimal_pattern` has none for the bounds (it says which it has).
+    pattern: str | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        pattern = decimal_pattern(
+        pattern = self.pattern or decimal_pattern(
             digits=self.digits,
             places=self.places,
             high=self.high,

@@ -20,6 +20,11 @@ ACCOUNTING_COMMANDS = (
     s.BALANCE,
     s.TRANSACTIONS,
     s.PLAN_CUSTOMERS,
+    s.WITHDRAW,
+    s.TRANSFER,
+    s.STATEMENT,
+    s.ACCOUNT,
+    s.REVERSE,
 )
 # What the gateway sends for its API and the console (backoffice.savings.gateway.service),
 # and nothing else: the users service's get, update and delete are not among them.

@@ -33,7 +33,13 @@ ASSIGN_PLAN: Final = "savings.accounting.v1.cmd.assign_plan"
 CREDIT: Final = "savings.accounting.v1.cmd.credit"
 BALANCE: Final = "savings.accounting.v1.cmd.balance"
 TRANSACTIONS: Final = "savings.accounting.v1.cmd.transactions"
+WITHDRAW: Final = "savings.accounting.v1.cmd.withdraw"
+TRANSFER: Final = "savings.accounting.v1.cmd.transfer"
+STATEMENT: Final = "savings.accounting.v1.cmd.statement"
 # An operator's query: the customers whose account is on a plan (the console's plans page).
 PLAN_CUSTOMERS: Final = "savings.accounting.v1.cmd.plan_customers"
+# An operator's: an account's balances and status, and an entry reversed.
+ACCOUNT: Final = "savings.accounting.v1.cmd.account"
+REVERSE: Final = "savings.accounting.v1.cmd.reverse"
 # Accounting's durable consumer of the users' events: one, shared by every instance of it.
 ACCOUNTING_DURABLE: Final = "savings-accounting"

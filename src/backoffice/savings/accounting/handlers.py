@@ -42,11 +42,13 @@ Token = Annotated[str, Field(min_length=1, max_length=TOKEN_MAX_LENGTH)]
 
 
 class CreatePlan(MessageModel):
-    """`create_plan`."""
+    """`create_plan` (no lock-in and no interest unless given)."""
 
     name: str
     kind: str
     value: Decimal
+    lock_in_days: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+    interest_rate: Decimal = Decimal(0)
 
 
 class ListPlans(MessageModel):
@@ -79,6 +81,53 @@ class Credit(MessageModel):
     request_hash: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+Key = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Withdraw(MessageModel):
+    """`withdraw` from main: the amount as a decimal string."""
+
+    token: Token
+    amount: Decimal
+    idempotency_key: Key
+    request_hash: Key
+
+
+class Transfer(MessageModel):
+    """`transfer` from `main` or `savings` to the other."""
+
+    token: Token
+    from_: Annotated[str, Field(alias="from", max_length=20)]
+    amount: Decimal
+    idempotency_key: Key
+    request_hash: Key
+
+
+class Reverse(MessageModel):
+    """`reverse` an entry (an operator's)."""
+
+    entry_id: UUID
+    reason: Annotated[str, Field(max_length=2000)]
+    idempotency_key: Key
+    request_hash: Key
+
+
+class Statement(MessageModel):
+    """`statement` of a month (UTC), a page of its entries."""
+
+    token: Token
+    year: Annotated[int, Field(ge=1970, le=9998)]
+    month: Annotated[int, Field(ge=1, le=12)]
+    limit: Annotated[int, Field(ge=1, le=1000)]
+    offset: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class AccountQuery(MessageModel):
+    """`account`: an operator's look at an account."""
+
+    user_id: UUID
+
+
 class Balance(MessageModel):
     """`balance` at an instant (none: now, by the accounting database's clock)."""
 
@@ -92,6 +141,7 @@ class Transactions(MessageModel):
     token: Token
     from_: Annotated[datetime | None, Field(alias="from")] = None
     to: datetime | None = None
+    kind: Annotated[str | None, Field(max_length=20)] = None
     limit: Annotated[int, Field(ge=1, le=1000)]
     offset: Annotated[int, Field(ge=0)]
 
@@ -121,7 +171,13 @@ async def register(
 
     async def create_plan(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(CreatePlan, data)
-        return await service.create_plan(message.name, message.kind, message.value)
+        return await service.create_plan(
+            message.name,
+            message.kind,
+            message.value,
+            lock_in_days=message.lock_in_days,
+            interest_rate=message.interest_rate,
+        )
 
     async def list_plans(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(ListPlans, data)
@@ -156,6 +212,53 @@ async def register(
             token_version=customer.version,
         )
 
+    async def withdraw(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(Withdraw, data)
+        customer = verifier.verify(message.token)
+        return await service.withdraw(
+            customer.user_id,
+            message.amount,
+            idempotency_key=message.idempotency_key,
+            request_hash=message.request_hash,
+            token_version=customer.version,
+        )
+
+    async def transfer(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(Transfer, data)
+        customer = verifier.verify(message.token)
+        return await service.transfer(
+            customer.user_id,
+            message.from_,
+            message.amount,
+            idempotency_key=message.idempotency_key,
+            request_hash=message.request_hash,
+            token_version=customer.version,
+        )
+
+    async def reverse(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(Reverse, data)
+        return await service.reverse(
+            message.entry_id,
+            message.reason,
+            idempotency_key=message.idempotency_key,
+            request_hash=message.request_hash,
+        )
+
+    async def statement(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(Statement, data)
+        customer = verifier.verify(message.token)
+        return await service.statement(
+            customer.user_id,
+            message.year,
+            message.month,
+            limit=message.limit,
+            offset=message.offset,
+            token_version=customer.version,
+        )
+
+    async def account(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        return await service.account(parse(AccountQuery, data).user_id)
+
     async def balance(data: Mapping[str, Any]) -> Mapping[str, Any]:
         message = parse(Balance, data)
         customer = verifier.verify(message.token)
@@ -168,6 +271,7 @@ async def register(
             customer.user_id,
             message.from_ or EPOCH,
             message.to,
+            kind=message.kind,
             limit=message.limit,
             offset=message.offset,
             token_version=customer.version,
@@ -182,6 +286,11 @@ async def register(
         subjects.CREDIT: credit,
         subjects.BALANCE: balance,
         subjects.TRANSACTIONS: transactions,
+        subjects.WITHDRAW: withdraw,
+        subjects.TRANSFER: transfer,
+        subjects.REVERSE: reverse,
+        subjects.STATEMENT: statement,
+        subjects.ACCOUNT: account,
     }
     for subject, handler in handlers.items():
         await bus.serve(

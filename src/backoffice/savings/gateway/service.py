@@ -25,15 +25,20 @@ from backoffice.core.money import to_cents
 from backoffice.savings import subjects
 from backoffice.savings.gateway.client import SavingsClient
 from backoffice.savings.gateway.schemas import (
+    AccountRead,
     BalanceRead,
     CreditRead,
     CustomerRead,
     LoginCreate,
+    MovementRead,
     PlanCreate,
     PlanRead,
+    ReversalRead,
     SignupCreate,
     TokenRead,
+    TransactionRead,
 )
+from backoffice.savings.gateway.statements import StatementRead
 
 
 class PlanCustomerRead(BaseModel):
@@ -68,9 +73,22 @@ def instant(value: datetime, field: str) -> datetime:
         raise ValidationFailed.field(field, "is out of range") from None
 
 
-def request_hash(amount: Decimal) -> str:
-    """What makes two credits with one key the same request: the amount, to the cent."""
-    return hashlib.sha256(f"credit:{amount}".encode()).hexdigest()
+def request_hash(amount: Decimal, *what: object, kind: str = "credit") -> str:
+    """What makes two writes with one key the same request: the kind, the amount, what else.
+
+    A credit's is `credit:<amount>` as it always was, so a key used before keeps its meaning.
+    """
+    text = ":".join([kind, str(amount), *(str(part) for part in what)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Interest rates travel between the services as fractions (0.025), and in the API in percent.
+PERCENT = Decimal(100)
+
+
+def _plan(data: dict[str, Any]) -> PlanRead:
+    rate = Decimal(str(data.get("interest_rate", 0))) * PERCENT
+    return PlanRead.model_validate({**data, "interest_rate": rate.normalize()})
 
 
 async def sign_up(request: Request, body: SignupCreate, key: str | None = None) -> CustomerRead:
@@ -107,22 +125,28 @@ async def list_plans(request: Request, token: str | None = None) -> list[PlanRea
     """Every plan, oldest first (`token`: the customer asking; None: an operator)."""
     payload = {"token": token} if token is not None else {}
     data = await client_of(request).ask(subjects.LIST_PLANS, payload)
-    return [PlanRead.model_validate(plan) for plan in data["plans"]]
+    return [_plan(plan) for plan in data["plans"]]
 
 
 async def customer_plans(request: Request, token: str) -> tuple[list[PlanRead], int | None]:
     """Every plan, oldest first, and the id of the customer's own (None: none chosen yet)."""
     data = await client_of(request).ask(subjects.LIST_PLANS, {"token": token})
     current = data.get("current")
-    plans = [PlanRead.model_validate(plan) for plan in data["plans"]]
+    plans = [_plan(plan) for plan in data["plans"]]
     return plans, current if isinstance(current, int) else None
 
 
 async def create_plan(request: Request, body: PlanCreate) -> PlanRead:
     """A new plan (an operator's): a taken name is a 409."""
-    payload = {"name": body.name, "kind": body.kind, "value": str(body.value)}
+    payload = {
+        "name": body.name,
+        "kind": body.kind,
+        "value": str(body.value),
+        "lock_in_days": body.lock_in_days,
+        "interest_rate": str(body.interest_rate / PERCENT),
+    }
     data = await client_of(request).ask(subjects.CREATE_PLAN, payload)
-    return PlanRead.model_validate(data)
+    return _plan(data)
 
 
 async def plan_customers(
@@ -131,14 +155,14 @@ async def plan_customers(
     """A page of the customers on a plan, by email (an operator's query): no such plan, a 404."""
     payload = {"plan_id": plan_id, "limit": limit, "offset": offset}
     data = await client_of(request).ask(subjects.PLAN_CUSTOMERS, payload)
-    return PlanCustomersRead.model_validate(data)
+    return PlanCustomersRead.model_validate({**data, "plan": _plan(data["plan"])})
 
 
 async def select_plan(request: Request, token: str, plan_id: int) -> PlanRead:
     """Put a plan in force for the customer's next credits: an unknown plan is a 404."""
     payload = {"token": token, "plan_id": plan_id}
     data = await client_of(request).account(subjects.ASSIGN_PLAN, payload)
-    return PlanRead.model_validate(data)
+    return _plan(data)
 
 
 async def credit(request: Request, token: str, amount: Decimal, key: str) -> CreditRead:
@@ -167,12 +191,14 @@ async def transactions(
     *,
     from_: datetime | None = None,
     to: datetime | None = None,
+    kind: str | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[CreditRead], int]:
-    """A page of the customer's credits in [from_, to), oldest first, and the range's total.
+) -> tuple[list[TransactionRead], int]:
+    """A page of the customer's entries in [from_, to), oldest first, and the range's total.
 
-    `from_` after `to` (or after now, without `to`) is a 422 on `from`.
+    `kind`: only entries of this kind. `from_` after `to` (or after now, without `to`) is a
+    422 on `from`.
     """
     start = instant(from_, "from") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
@@ -182,8 +208,106 @@ async def transactions(
         "token": token,
         "from": start.isoformat() if start is not None else None,
         "to": end.isoformat() if end is not None else None,
+        "kind": kind,
         "limit": limit,
         "offset": offset,
     }
     data = await client_of(request).account(subjects.TRANSACTIONS, payload)
-    return [CreditRead.model_validate(item) for item in data["items"]], int(data["total"])
+    return [TransactionRead.model_validate(item) for item in data["items"]], int(data["total"])
+
+
+async def withdraw(request: Request, token: str, amount: Decimal, key: str) -> MovementRead:
+    """Take money out of the customer's main balance: the same key and amount, the first one."""
+    cents = to_cents(amount)
+    payload = {
+        "token": token,
+        "amount": str(cents),
+        "idempotency_key": key,
+        "request_hash": request_hash(cents, kind="withdrawal"),
+    }
+    data = await client_of(request).account(subjects.WITHDRAW, payload)
+    return MovementRead.model_validate(data)
+
+
+async def transfer(
+    request: Request, token: str, source: str, amount: Decimal, key: str
+) -> MovementRead:
+    """Move money from `source` ("main" or "savings") to the other balance."""
+    cents = to_cents(amount)
+    payload = {
+        "token": token,
+        "from": source,
+        "amount": str(cents),
+        "idempotency_key": key,
+        "request_hash": request_hash(cents, source, kind="transfer"),
+    }
+    data = await client_of(request).account(subjects.TRANSFER, payload)
+    return MovementRead.model_validate(data)
+
+
+async def reverse(request: Request, entry_id: UUID, reason: str, key: str) -> ReversalRead:
+    """Compensate an entry (an operator's): the same key and reason, the first reversal."""
+    payload = {
+        "entry_id": str(entry_id),
+        "reason": reason,
+        "idempotency_key": key,
+        "request_hash": request_hash(Decimal(0), entry_id, reason, kind="reversal"),
+    }
+    data = await client_of(request).ask(subjects.REVERSE, payload)
+    return ReversalRead.model_validate(data)
+
+
+async def account(request: Request, user_id: UUID) -> AccountRead:
+    """An account's profile, status and balances (an operator's query)."""
+    data = await client_of(request).ask(subjects.ACCOUNT, {"user_id": str(user_id)})
+    return AccountRead.model_validate(data)
+
+
+def parse_month(month: str) -> tuple[int, int]:
+    """(year, month) of a `YYYY-MM` the route's pattern has let through."""
+    year, number = month.split("-")
+    return int(year), int(number)
+
+
+async def statement(
+    request: Request, token: str, month: str, *, limit: int, offset: int
+) -> StatementRead:
+    """A page of a month's statement (the entries from `offset`, at most `limit` of them)."""
+    year, number = parse_month(month)
+    payload = {"token": token, "year": year, "month": number, "limit": limit, "offset": offset}
+    data = await client_of(request).account(subjects.STATEMENT, payload)
+    return StatementRead.model_validate(data)
+
+
+async def whole_statement(request: Request, token: str, month: str) -> StatementRead:
+    """A month's statement with every entry, fetched a page at a time.
+
+    Raises:
+        StatementTooLong: more than `STATEMENT_MAX_ENTRIES` entries (the JSON pages have them).
+    """
+    first = await statement(request, token, month, limit=STATEMENT_PAGE, offset=0)
+    if first.total > STATEMENT_MAX_ENTRIES:
+        raise StatementTooLong()
+    entries = list(first.entries)
+    while len(entries) < first.total:
+        page = await statement(request, token, month, limit=STATEMENT_PAGE, offset=len(entries))
+        if not page.entries:
+            break  # pragma: no cover - a month's entries never shrink once it is settled
+        entries.extend(page.entries)
+    return first.model_copy(update={"entries": entries})
+
+
+# A statement's document (CSV, PDF) holds every entry of the month, fetched this many at a time,
+# and no more than this many in all (one entry every 1.5 minutes for a 31-day month).
+STATEMENT_PAGE = 1000
+STATEMENT_MAX_ENTRIES = 30000
+
+
+class StatementTooLong(ValidationFailed):
+    """A month with more entries than a document holds."""
+
+    code = "statement_too_long"
+    default_message = (
+        f"This month has more than {STATEMENT_MAX_ENTRIES} entries: read it as JSON, a page"
+        " at a time (limit and offset)"
+    )
