@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from backoffice.console.access import navigation, signed_in
 from backoffice.core.errors import DomainError, Forbidden
+from backoffice.core.spreadsheet import spreadsheet_cell
 
 HERE = Path(__file__).parent
 STATIC_URL = "/console/static"
@@ -195,19 +196,12 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([spreadsheet_cell(v) for v in row])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def _cell(value: Any) -> Any:
-    # A spreadsheet runs a cell starting with = + - @ as a formula: a name is shown as typed.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def error_page(
