@@ -1,4 +1,5 @@
-"""The savings API (`/api/v1/savings`): signup, login, plans, credits, balance, transactions.
+"""The savings API (`/api/v1/savings`): signup, login, plans, the movements of money, balances,
+transactions and statements; for operators, reversals and an account's summary.
 
 Every endpoint is one request to a service over NATS (core.messaging), made by the gateway's
 `service` module (which the console calls too); the gateway keeps no data. Money leaves as
@@ -10,12 +11,15 @@ verifies it again and refuses it once the password changed or the customer was d
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Header, Query, Request
+from fastapi import Header, Path, Query, Request
+from fastapi.responses import Response
 
 from backoffice.core.auth.passwords import STRENGTH_RULE
 from backoffice.core.auth.throttle import LoginThrottled
 from backoffice.core.envelope import Envelope, ok
+from backoffice.core.negotiation import NotAcceptable, negotiate
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
@@ -31,16 +35,30 @@ from backoffice.core.types import Instant
 from backoffice.savings.gateway import service
 from backoffice.savings.gateway.auth import AnyCaller, Customer, Operator
 from backoffice.savings.gateway.schemas import (
+    AccountRead,
     BalanceRead,
     CreditCreate,
     CreditRead,
     CustomerRead,
+    Kind,
     LoginCreate,
+    MovementRead,
     PlanChoice,
     PlanCreate,
     PlanRead,
+    ReversalCreate,
+    ReversalRead,
     SignupCreate,
     TokenRead,
+    TransactionRead,
+    TransferCreate,
+    WithdrawalCreate,
+)
+from backoffice.savings.gateway.statements import (
+    Month,
+    StatementRead,
+    statement_csv,
+    statement_pdf,
 )
 from backoffice.savings.tokens import CustomerClaims
 
@@ -206,15 +224,16 @@ async def balance(
 
 @router.get(
     "/transactions",
-    response_model=Envelope[list[CreditRead]],
+    response_model=Envelope[list[TransactionRead]],
     responses=error_responses(*AUTH_ERRORS, NotFound, *CALL_ERRORS),
-    summary="Your credits in a time range, oldest first",
+    summary="Your entries (credits, withdrawals, transfers, interest, reversals) in a time range",
     openapi_extra=rules_beyond_schema("from must not be after to"),
 )
 async def transactions(
     customer: Customer,
     request: Request,
     page: Pagination,
+    kind: Annotated[Kind | None, Query(description="Only entries of this kind")] = None,
     from_: Annotated[
         Instant | None,
         Query(alias="from", description=f"{INSTANT} Included. Default: all."),
@@ -227,8 +246,148 @@ async def transactions(
         ),
     ] = None,
 ) -> Envelope[list[CreditRead]]:
-    """Paginated; `from` after `to` is a 422."""
+    """Oldest first, paginated; `from` after `to` is a 422.
+
+    Every entry has `entry_id`, `kind`, `amount`, the signed changes `main` and `savings`, the
+    balances after it and `at`; a credit keeps its `credit_id` (its `entry_id`), a reversal
+    names the entry it `reverses` and the `reason`, interest the `period` it was earned in.
+    """
     items, total = await service.transactions(
-        request, customer.token, from_=from_, to=to, limit=page.limit, offset=page.offset
+        request,
+        customer.token,
+        from_=from_,
+        to=to,
+        kind=kind,
+        limit=page.limit,
+        offset=page.offset,
     )
     return ok(items, pagination=page_info(page, len(items), total))
+
+
+@router.post(
+    "/withdrawals",
+    status_code=201,
+    response_model=Envelope[MovementRead],
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, *CALL_ERRORS),
+    summary="Withdraw money from your main balance",
+    openapi_extra=rules_beyond_schema("the amount must not exceed the main balance"),
+)
+async def withdraw(
+    body: WithdrawalCreate, key: IdempotencyKey, customer: Customer, request: Request
+) -> Envelope[MovementRead]:
+    """Requires `Idempotency-Key`: the same key and amount return the first withdrawal.
+
+    More than main holds is a 422 `insufficient_funds`, and nothing is written. `main` in the
+    answer is the change (negative), `savings` 0.
+    """
+    made = await service.withdraw(request, customer.token, body.amount, key)
+    return ok(made, "Created", status_code=201)
+
+
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=Envelope[MovementRead],
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, *CALL_ERRORS),
+    summary="Move money between your main and savings balances",
+    openapi_extra=rules_beyond_schema(
+        "the amount must not exceed the balance it leaves",
+        "out of savings, only savings older than the plan's lock_in_days may leave",
+        "the balance it goes to stays within 999999999999.99",
+    ),
+)
+async def transfer(
+    body: TransferCreate, key: IdempotencyKey, customer: Customer, request: Request
+) -> Envelope[MovementRead]:
+    """Requires `Idempotency-Key`: the same key and body return the first transfer.
+
+    More than the balance holds is a 422 `insufficient_funds`. Out of savings, money saved less
+    than the plan's `lock_in_days` ago cannot leave: a 422 `savings_locked` whose error names
+    the instant the amount unlocks (`unlocks_at`). Nothing is written either way.
+    """
+    made = await service.transfer(request, customer.token, body.from_, body.amount, key)
+    return ok(made, "Created", status_code=201)
+
+
+# A statement's media types: JSON (the default), CSV and PDF.
+JSON, CSV, PDF = "application/json", "text/csv", "application/pdf"
+STATEMENT_DOCUMENTS = {
+    CSV: {"schema": {"type": "string"}},
+    PDF: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+@router.get(
+    "/statements/{month}",
+    response_model=Envelope[StatementRead],
+    responses={
+        **error_responses(*AUTH_ERRORS, NotFound, NotAcceptable, *CALL_ERRORS),
+        200: {"content": STATEMENT_DOCUMENTS, "description": "The statement"},
+    },
+    summary="Your statement for a month (UTC): JSON, CSV or PDF by Accept",
+    openapi_extra=rules_beyond_schema("the month must have started"),
+)
+async def statement(
+    month: Annotated[Month, Path(description="The month, `YYYY-MM` (UTC)")],
+    customer: Customer,
+    request: Request,
+    page: Pagination,
+) -> Envelope[StatementRead] | Response:
+    """Opening balances, the month's entries, closing balances and the interest earned.
+
+    `Accept: application/json` (the default) pages the entries (`limit`, `offset`); `text/csv`
+    and `application/pdf` hold every entry of the month (a 422 `statement_too_long` past
+    30,000: read those as JSON). For the month still running, the closing balances and entries
+    are those booked so far. A month not started yet is a 422.
+    """
+    media = negotiate(request.headers.get("accept"), (JSON, CSV, PDF))
+    if media == JSON:
+        made = await service.statement(
+            request, customer.token, month, limit=page.limit, offset=page.offset
+        )
+        return ok(made, pagination=page_info(page, len(made.entries), made.total))
+    whole = await service.whole_statement(request, customer.token, month)
+    name = f"statement-{month}"
+    if media == CSV:
+        return Response(
+            statement_csv(whole),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        statement_pdf(whole),
+        media_type=PDF,
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@router.post(
+    "/entries/{entry_id}/reversal",
+    status_code=201,
+    response_model=Envelope[ReversalRead],
+    responses=error_responses(*AUTH_ERRORS, NotFound, Conflict, *CALL_ERRORS),
+    summary="Reverse an entry with a compensating one (platform admins)",
+    openapi_extra=rules_beyond_schema("no balance may fall below zero"),
+)
+async def reverse(
+    entry_id: UUID, body: ReversalCreate, key: IdempotencyKey, _: Operator, request: Request
+) -> Envelope[ReversalRead]:
+    """Requires `Idempotency-Key`: the same key and reason return the first reversal.
+
+    Adds an entry of kind `reversal` that undoes the entry's changes; nothing is deleted or
+    edited. An entry is reversed once (a 409 `entry_not_reversible` after), a reversal never;
+    one that would leave a balance below zero is a 422 `insufficient_funds`.
+    """
+    made = await service.reverse(request, entry_id, body.reason, key)
+    return ok(made, "Created", status_code=201)
+
+
+@router.get(
+    "/accounts/{user_id}",
+    response_model=Envelope[AccountRead],
+    responses=error_responses(*AUTH_ERRORS, NotFound, *CALL_ERRORS),
+    summary="A customer's account: balances and status (platform admins)",
+)
+async def account(user_id: UUID, _: Operator, request: Request) -> Envelope[AccountRead]:
+    """The account's profile, plan, status (`open` or `closed`), interest posted, balances now."""
+    return ok(await service.account(request, user_id))

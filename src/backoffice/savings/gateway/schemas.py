@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from backoffice.core.money import Decimals, MoneyOut, PositiveMoney
 from backoffice.core.types import Email, Id, Text
+from backoffice.savings.gateway.statements import EntryRead, Kind
 
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 PlanName = Annotated[str, Text(max_length=100)]
@@ -168,9 +169,6 @@ class ReversalCreate(_Body):
     reason: Annotated[str, Text(max_length=500)]
 
 
-Kind = Literal["credit", "withdrawal", "transfer", "interest", "reversal"]
-
-
 class MovementRead(BaseModel):
     """A new entry: what moved and the signed change to each balance."""
 
@@ -189,18 +187,13 @@ class ReversalRead(MovementRead):
     reason: str
 
 
-class TransactionRead(MovementRead):
+class TransactionRead(EntryRead):
     """An entry of the account, with the balances after it.
 
     A credit keeps its `credit_id` (its `entry_id`), as clients of the credits-only list read it.
     """
 
     credit_id: UUID | None = None
-    main_balance: MoneyOut
-    savings_balance: MoneyOut
-    reverses: UUID | None = None
-    reason: str | None = None
-    period: str | None = None
 
 
 class BalanceRead(BaseModel):
