@@ -307,3 +307,13 @@ def test_any_reason_or_holder_renders(reason, holder):
         shown.encode("latin-1")
         assert not any(c < " " or "\x7f" <= c < "\xa0" for c in shown)
         assert len(shown) >= len(text)
+
+
+def test_a_long_reason_wraps_under_its_row_and_is_kept_whole():
+    reason = " ".join(f"word{i}" for i in range(120))
+    month = statement([(Decimal("1"), Decimal("0"))] * 40, reason=reason)
+    texts = pdf_pages(statement_pdf(month))
+    words = re.findall(r"word\d+", "\n".join(texts))
+    assert words == reason.split() * 4  # four reversals, each reason whole and in order
+    # A wrapped note takes lines of its own, so the 40 rows no longer fit on the first page.
+    assert len(texts) == 2

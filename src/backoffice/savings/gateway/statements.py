@@ -340,13 +340,17 @@ class _Document(FPDF):
         """One entry's row, with its note under it; both on one page."""
         note = latin1(entry_note(entry))
         indent = COLUMNS[0][1]
-        note_height = 0.0
-        if note:
-            self.set_font(FONT, "I", SIZE - 0.5)
-            lines = self.multi_cell(self.epw - indent, NOTE, note, dry_run=True, output="LINES")
-            note_height = NOTE * len(cast(list[str], lines))
-            self.set_font(FONT, "", SIZE)
-        if self.will_page_break(ROW + note_height):
+        room = self.epw - indent
+        self.set_font(FONT, "I", SIZE - 0.5)
+        # Most notes are one line: measured here, only a long reason is laid out by multi_cell.
+        one_line = self.width_of(note) <= room - 2 * self.c_margin
+        if one_line:
+            lines = 1 if note else 0
+        else:
+            laid = self.multi_cell(room, NOTE, note, dry_run=True, output="LINES")
+            lines = len(cast(list[str], laid))
+        self.set_font(FONT, "", SIZE)
+        if self.will_page_break(ROW + NOTE * lines):
             self.add_page()
         fill = self.rows_drawn % 2 == 1
         self.set_fill_color(243)
@@ -361,10 +365,16 @@ class _Document(FPDF):
             grouped_money(entry.savings_balance),
         )
         self.row(cells, ROW, fill)
-        if note:
+        if lines:
             self.set_font(FONT, "I", SIZE - 0.5)
-            self.set_x(self.l_margin + indent)
-            self.multi_cell(self.epw - indent, NOTE, note, fill=fill)
+            if one_line:
+                if fill:
+                    self.rect(self.l_margin, self.y, self.epw, NOTE, style="F")
+                self.put(self.l_margin + indent, room, NOTE, note, "L")
+                self.ln(NOTE)
+            else:
+                self.set_x(self.l_margin + indent)
+                self.multi_cell(room, NOTE, note, fill=fill)
             self.set_font(FONT, "", SIZE)
         self.rows_drawn += 1
 
