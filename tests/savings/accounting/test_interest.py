@@ -3,15 +3,20 @@
 "An annual interest_rate on savings, accrued daily on the end-of-day savings balance
 (Actual/365, kept at more than cents while it accrues), posted monthly as an interest entry
 rounded half-up to the cent." The reference below works in exact fractions, knows nothing of
-the module's precision, and rounds a month once.
+the module's precision, and rounds a month once. For a year of ledger entries it reads each
+day straight from the instants (the balance after the last entry before the next UTC midnight,
+the rate of the last change before it), never through `month_days`.
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+import random
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -24,19 +29,24 @@ from backoffice.savings.accounting.interest import (
     daily_interest,
     days_of,
     last_day,
+    month_days,
     months_due,
     posted,
     validate_rate,
 )
 
 
-def reference_month(balances: dict[date, Fraction], rates: dict[date, Fraction]) -> Fraction:
-    """The month's interest from the issue's rule, exactly: sum(balance x rate / 365), then
-    half-up to the cent."""
-    exact = sum((balances[d] * rates[d] / 365 for d in balances), Fraction(0))
+def half_up_cents(exact: Fraction) -> Fraction:
+    """An exact amount rounded half-up to the cent."""
     cents = exact * 100
     whole = cents.numerator // cents.denominator
     return Fraction(whole + (1 if cents - whole >= Fraction(1, 2) else 0), 100)
+
+
+def reference_month(balances: dict[date, Fraction], rates: dict[date, Fraction]) -> Fraction:
+    """The month's interest from the issue's rule, exactly: sum(balance x rate / 365), then
+    half-up to the cent."""
+    return half_up_cents(sum((balances[d] * rates[d] / 365 for d in balances), Fraction(0)))
 
 
 def a_leap_year_of_days() -> list[Day]:
@@ -136,3 +146,263 @@ def test_the_months_due_and_their_days():
     january = list(days_of(2024, 1, opened))
     assert january[0] == opened and len(january) == 12
     assert len(list(days_of(2024, 2, opened))) == 29
+
+
+# --- From the ledger's instants to a month's days, checked against the instants themselves ---
+
+Rows = Sequence[tuple[datetime, Decimal]]
+YEAR = 2028  # a leap year
+
+
+def utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def last_before(rows: Rows, instant: datetime, otherwise: Decimal) -> Decimal:
+    """The value of the last row strictly before `instant` (a brute-force scan)."""
+    found = otherwise
+    for at, value in rows:
+        if at < instant:
+            found = value
+    return found
+
+
+def reference_exact(
+    year: int,
+    month: int,
+    opened: date,
+    through: date,
+    opening: Decimal,
+    entries: Rows,
+    changes: Rows,
+) -> tuple[Fraction, int]:
+    """What a month earned, exactly, and how many days earned it, read from every instant:
+    each day from the later of the 1st and `opened` to the earlier of the month's end and
+    `through`, at the balance and the rate in force before the next UTC midnight, over 365."""
+    exact, count = Fraction(0), 0
+    for number in range(calendar.monthrange(year, month)[1]):
+        day = date(year, month, 1) + timedelta(days=number)
+        if opened <= day <= through:
+            ends = utc_midnight(day) + timedelta(days=1)
+            balance = last_before(entries, ends, opening)
+            rate = last_before(changes, ends, Decimal(0))
+            exact += Fraction(balance) * Fraction(rate) / 365
+            count += 1
+    return exact, count
+
+
+def ledger_reads(
+    year: int, month: int, opening: Decimal, entries: Rows, changes: Rows
+) -> dict[str, Any]:
+    """What the posting job reads for a month: the balance before it, its entries, the rate
+    changes up to its end."""
+    start = utc_midnight(date(year, month, 1))
+    end = utc_midnight(last_day(year, month)) + timedelta(days=1)
+    return {
+        "opening_savings": last_before(entries, start, opening),
+        "balances": [(at, b) for at, b in entries if start <= at < end],
+        "rates": [(at, r) for at, r in changes if at < end],
+    }
+
+
+def a_year_of_entries() -> tuple[Decimal, Rows, Rows]:
+    """2028: the savings balance moving at random instants (several a day, some at midnight
+    exactly, on 29 February too), the rate changing before the year, on the leap day in the
+    afternoon, twice one May day, at midnights, a microsecond before one, and in another zone."""
+    draw = random.Random(YEAR)
+    start = utc_midnight(date(YEAR, 1, 1))
+    instants = [start + timedelta(seconds=draw.randrange(366 * 86400)) for _ in range(700)]
+    instants += [utc_midnight(date(YEAR, 2, 29)), utc_midnight(date(YEAR, 3, 1))]
+    instants += [utc_midnight(date(YEAR, 2, 29)) + timedelta(hours=h) for h in (6, 12, 23)]
+    entries, balance = [], Decimal("2500.00")
+    for at in sorted(instants):
+        balance = max(Decimal(0), balance + Decimal(draw.randrange(-40000, 60000)) / 100)
+        entries.append((at, balance))
+    changes = [
+        (datetime(2027, 10, 1, 9, tzinfo=UTC), Decimal("0.02")),
+        (datetime(YEAR, 2, 29, 15, 30, tzinfo=UTC), Decimal("0.031")),
+        (datetime(YEAR, 5, 17, 12, tzinfo=UTC), Decimal("0.0275")),
+        (datetime(YEAR, 5, 17, 18, 45, tzinfo=UTC), Decimal("0.029")),
+        (datetime(YEAR, 8, 1, tzinfo=UTC), Decimal(0)),
+        (datetime(YEAR, 8, 20, 23, 59, 59, 999999, tzinfo=UTC), Decimal("0.045")),
+        (datetime(YEAR, 10, 15, tzinfo=UTC), Decimal("0.0333")),
+        (datetime(YEAR, 11, 30, 23, tzinfo=timezone(timedelta(hours=-2))), Decimal("0.123456")),
+    ]
+    return Decimal("1800.00"), entries, changes
+
+
+def test_a_year_of_ledger_entries_posts_what_the_instants_earn_each_month():
+    opening, entries, changes = a_year_of_entries()
+    opened, through = date(2027, 6, 1), date(YEAR, 12, 31)
+
+    def days(month: int) -> list[Day]:
+        reads = ledger_reads(YEAR, month, opening, entries, changes)
+        return month_days(YEAR, month, opened=opened, through=through, **reads)
+
+    for month in range(1, 13):
+        exact, count = reference_exact(YEAR, month, opened, through, opening, entries, changes)
+        assert len(days(month)) == count == calendar.monthrange(YEAR, month)[1]
+        assert Fraction(posted(days(month))) == half_up_cents(exact), month
+    assert all(posted(days(month)) > 0 for month in (1, 2, 5, 12))
+    assert posted(days(8)) > 0  # 0% until the 20th, then 4.5%
+    # The leap day accrues, at the rate changed that afternoon; the day before at the old one.
+    assert [(d.on.day, d.annual_rate) for d in days(2)[-2:]] == [
+        (28, Decimal("0.02")),
+        (29, Decimal("0.031")),
+    ]
+    assert days(5)[16].annual_rate == Decimal("0.029")  # the day's second change, its last
+    assert [d.annual_rate for d in days(7)[-1:] + days(8)[:1]] == [Decimal("0.029"), 0]
+    assert [d.annual_rate for d in days(8)[18:21]] == [0, Decimal("0.045"), Decimal("0.045")]
+    assert [d.annual_rate for d in days(10)[13:15]] == [Decimal("0.045"), Decimal("0.0333")]
+    # 23:00 at UTC-2 on 30 November is 1 December in UTC: November ends at the old rate.
+    assert (days(11)[-1].annual_rate, days(12)[0].annual_rate) == (
+        Decimal("0.0333"),
+        Decimal("0.123456"),
+    )
+
+
+def distance_to_a_half_cent(exact: Fraction) -> Fraction:
+    """How far an exact amount lies from the nearest odd half cent (where rounding turns)."""
+    offset = (exact * 100 - Fraction(1, 2)) % 1
+    return min(offset, 1 - offset) / 100
+
+
+SECONDS_2028 = 366 * 86400
+instants_2028 = st.one_of(
+    st.integers(0, SECONDS_2028 - 1),
+    st.integers(0, 365).map(lambda d: d * 86400),  # midnights exactly
+    st.integers(1, 366).map(lambda d: d * 86400 - 1),  # a second before one
+)
+ledger_rows = st.lists(st.tuples(instants_2028, money), max_size=40)
+rate_instants = st.one_of(st.integers(-200 * 86400, SECONDS_2028 - 1), instants_2028)
+rate_rows = st.lists(st.tuples(rate_instants, rates), max_size=12)
+
+
+def as_rows(pairs: list[tuple[int, Decimal]]) -> Rows:
+    start = utc_midnight(date(YEAR, 1, 1))
+    return [(start + timedelta(seconds=s), v) for s, v in sorted(pairs, key=lambda p: p[0])]
+
+
+@given(
+    money,
+    ledger_rows,
+    rate_rows,
+    st.dates(date(2027, 6, 1), date(YEAR, 12, 31)),
+    st.dates(date(YEAR, 1, 1), date(YEAR, 12, 31)),
+)
+def test_any_year_of_ledger_entries_posts_what_the_instants_earn(
+    opening, entry_pairs, change_pairs, opened, through
+):
+    entries, changes = as_rows(entry_pairs), as_rows(change_pairs)
+    for month in range(1, 13):
+        reads = ledger_reads(YEAR, month, opening, entries, changes)
+        days = month_days(YEAR, month, opened=opened, through=through, **reads)
+        exact, count = reference_exact(YEAR, month, opened, through, opening, entries, changes)
+        assert len(days) == count
+        # Each day is kept at ACCRUAL: the month's sum is within half of one a day of the exact.
+        hair = len(days) * Fraction(ACCRUAL) / 2
+        assert abs(Fraction(accrued(days)) - exact) <= hair
+        if distance_to_a_half_cent(exact) > hair:
+            assert Fraction(posted(days)) == half_up_cents(exact), month
+        else:  # the exact sum sits on a half cent to within the accrual's rounding
+            assert abs(Fraction(posted(days)) - half_up_cents(exact)) <= Fraction(1, 100)
+
+
+@st.composite
+def a_month_of_entries(draw: st.DrawFn) -> tuple[int, int, date, date, Decimal, Rows, Rows]:
+    """A month, opened/through around it, entries several a day (in any zone), rate changes."""
+    year, month = draw(st.integers(1990, 2100)), draw(st.integers(1, 12))
+    start = utc_midnight(date(year, month, 1))
+    length = calendar.monthrange(year, month)[1] * 86400
+    zones = st.integers(-12 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+    offsets = st.one_of(  # any second, or a midnight exactly
+        st.integers(0, length - 1), st.integers(0, length // 86400 - 1).map(lambda d: d * 86400)
+    )
+    entries = sorted(
+        draw(st.lists(st.tuples(offsets, money, zones), max_size=60)), key=lambda r: r[0]
+    )
+    balances = [((start + timedelta(seconds=s)).astimezone(z), b) for s, b, z in entries]
+    instants = st.one_of(st.integers(-length, length - 1), offsets)
+    changes = sorted(draw(st.lists(st.tuples(instants, rates), max_size=8)))
+    rate_rows = [(start + timedelta(seconds=s), r) for s, r in changes]
+    first = date(year, month, 1)
+    opened = first + timedelta(days=draw(st.integers(-40, 40)))
+    through = first + timedelta(days=draw(st.integers(-5, 70)))
+    return year, month, opened, through, draw(money), balances, rate_rows
+
+
+@given(a_month_of_entries())
+def test_a_month_has_one_day_per_day_with_the_balance_and_rate_of_its_end(month_of_entries):
+    year, month, opened, through, opening, balances, rate_rows = month_of_entries
+    days = month_days(
+        year,
+        month,
+        opened=opened,
+        through=through,
+        opening_savings=opening,
+        balances=balances,
+        rates=rate_rows,
+    )
+    first, last = max(date(year, month, 1), opened), min(last_day(year, month), through)
+    assert len(days) == max(0, (last - first).days + 1)
+    assert [d.on for d in days] == [first + timedelta(days=i) for i in range(len(days))]
+    for day in days:
+        ends = utc_midnight(day.on) + timedelta(days=1)
+        assert day.savings == last_before(balances, ends, opening)
+        assert day.annual_rate == last_before(rate_rows, ends, Decimal(0))
+
+
+def test_month_days_refuses_nonsense():
+    def days(balances: Rows = (), rates: Rows = ()) -> list[Day]:
+        return month_days(
+            YEAR,
+            3,
+            opened=date(YEAR, 1, 1),
+            through=date(YEAR, 3, 31),
+            opening_savings=Decimal(5),
+            balances=balances,
+            rates=rates,
+        )
+
+    noon = datetime(YEAR, 3, 10, 12, tzinfo=UTC)
+    one = Decimal(1)
+    with pytest.raises(ValueError, match="no time zone"):
+        days([(datetime(YEAR, 3, 10), one)])
+    with pytest.raises(ValueError, match="no time zone"):
+        days(rates=[(datetime(YEAR, 3, 10), one)])
+    with pytest.raises(ValueError, match="oldest first"):
+        days([(noon, one), (noon - timedelta(microseconds=1), one)])
+    with pytest.raises(ValueError, match="oldest first"):
+        days(rates=[(noon, one), (noon - timedelta(days=40), one)])
+    with pytest.raises(ValueError, match="outside the month"):
+        days([(datetime(YEAR, 3, 1, tzinfo=UTC) - timedelta(microseconds=1), one)])
+    with pytest.raises(ValueError, match="outside the month"):
+        days([(datetime(YEAR, 4, 1, tzinfo=UTC), one)])
+    with pytest.raises(ValueError, match="outside the month"):  # 00:30 at UTC+1 is still March
+        days([(datetime(YEAR, 4, 1, 1, 30, tzinfo=timezone(timedelta(hours=1))), one)])
+    with pytest.raises(ValueError, match="outside the month"):
+        days(rates=[(datetime(YEAR, 4, 1, tzinfo=UTC), one)])
+    # The same instant twice is in order (the later row is the later entry); a rate from
+    # years before applies; a midnight begins its day.
+    same = days([(noon, one), (noon, Decimal(7))], [(datetime(2001, 1, 1, tzinfo=UTC), one)])
+    assert (same[9].savings, same[8].savings, same[0].annual_rate) == (Decimal(7), Decimal(5), one)
+    midnight = days([(datetime(YEAR, 3, 2, tzinfo=UTC), one)])
+    assert (midnight[0].savings, midnight[1].savings) == (Decimal(5), one)
+
+
+def test_a_month_outside_the_account_or_the_run_has_no_days():
+    def days(opened: date, through: date) -> list[Day]:
+        return month_days(
+            YEAR,
+            3,
+            opened=opened,
+            through=through,
+            opening_savings=Decimal(1),
+            balances=[],
+            rates=[],
+        )
+
+    assert days(date(YEAR, 4, 1), date(YEAR, 12, 31)) == []
+    assert days(date(YEAR, 1, 1), date(YEAR, 2, 29)) == []
+    assert [d.on.day for d in days(date(YEAR, 3, 30), date(YEAR, 12, 31))] == [30, 31]
+    assert [d.on.day for d in days(date(YEAR, 1, 1), date(YEAR, 3, 2))] == [1, 2]

@@ -11,13 +11,19 @@ month rather than each day keeps the rounding to half a cent a month: 100.00 at 
 The days of a month are those from its first (or the day the account opened) to its last (or
 the day posting runs through), end-of-day balances after that day's every movement. A month is
 due once its last day has ended (`months_due`); posting is idempotent per account and month.
+
+Days are UTC days: a day ends at the next UTC midnight. `month_days` turns what the ledger holds
+for one account and month (the savings balance before the month, the balance after each of its
+entries, the plan's rate changes) into those days: a day's balance is the one after its last
+entry before the next midnight, its rate the last change before that midnight, so a rate changed
+at noon applies to the whole of that day (the end of the day decides, as it does the balance).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from backoffice.core.money import CENT
@@ -118,3 +124,82 @@ def days_of(year: int, month: int, opened: date) -> Iterator[date]:
     while day <= end:
         yield day
         day += timedelta(days=1)
+
+
+def midnight_after(day: date) -> datetime:
+    """The instant `day` ends: the next UTC midnight."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _check_instants(
+    name: str, rows: Sequence[tuple[datetime, Decimal]], start: datetime | None, end: datetime
+) -> None:
+    """Refuse rows that are naive, out of order, before `start` (if given) or not before `end`."""
+    previous: datetime | None = None
+    for at, _ in rows:
+        if at.utcoffset() is None:
+            raise ValueError(f"{name}: {at} has no time zone")
+        if previous is not None and at < previous:
+            raise ValueError(f"{name}: {at} comes after {previous}, not oldest first")
+        if (start is not None and at < start) or at >= end:
+            window = f"from {start} " if start is not None else ""
+            raise ValueError(f"{name}: {at} is outside the month ({window}to before {end})")
+        previous = at
+
+
+def month_days(
+    year: int,
+    month: int,
+    *,
+    opened: date,
+    through: date,
+    opening_savings: Decimal,
+    balances: Sequence[tuple[datetime, Decimal]],
+    rates: Sequence[tuple[datetime, Decimal]],
+) -> list[Day]:
+    """The days of a month that accrue, from what the ledger holds for one account.
+
+    One pass over the month's days, the entries and the rate changes: O(days + entries).
+
+    Args:
+        year: The month's year.
+        month: The month (1 to 12).
+        opened: The (UTC) day the account opened: no earlier day accrues.
+        through: The last day posting runs through: no later day accrues.
+        opening_savings: The savings balance right before the month's first UTC midnight.
+        balances: The month's entries as (instant, savings balance after it), oldest first;
+            several a day may come, at the same instant too (the later in the list is after).
+        rates: Every change of the plan's annual rate up to the month's end, as (instant, rate),
+            oldest first; before the first the rate is 0.
+
+    Returns:
+        One `Day` per day from the later of the month's first and `opened` to the earlier of
+        its last and `through` (none when those do not meet), with the savings balance after
+        that day's every entry and the rate of the last change before the day ended.
+
+    Raises:
+        ValueError: an instant without a time zone, rows not oldest first, an entry outside
+            the month or a rate change after its end.
+    """
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = midnight_after(last_day(year, month))
+    _check_instants("balances", balances, start, end)
+    _check_instants("rates", rates, None, end)
+    first = max(start.date(), opened)
+    last = min(last_day(year, month), through)
+    days = []
+    savings, rate = opening_savings, Decimal(0)
+    entry = change = 0
+    day = start.date()
+    while day <= last:
+        ends = midnight_after(day)
+        while entry < len(balances) and balances[entry][0] < ends:
+            savings = balances[entry][1]
+            entry += 1
+        while change < len(rates) and rates[change][0] < ends:
+            rate = rates[change][1]
+            change += 1
+        if day >= first:
+            days.append(Day(day, savings, rate))
+        day += timedelta(days=1)
+    return days
