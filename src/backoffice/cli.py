@@ -13,6 +13,7 @@ from backoffice.core.auth.logins_cli import app as logins_app
 from backoffice.core.config import SERVICES, StartupRefused, get_settings
 from backoffice.core.console import cli_console
 from backoffice.merchants.cli import app as merchants_app
+from backoffice.savings.cli import app as savings_app
 from backoffice.transactions.cli import app as transactions_app
 
 # Alembic, FastAPI and SQLAlchemy are imported by the commands that use them: a command that
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(logins_app, name="logins")
 app.add_typer(merchants_app, name="merchants")
+app.add_typer(savings_app, name="savings")
 app.add_typer(transactions_app, name="transactions")
 console = cli_console()
 

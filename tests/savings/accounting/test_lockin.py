@@ -32,13 +32,15 @@ sums = st.lists(
 )
 
 
-def model_free(came_in, gone_out, now, days):
+def model_free(came_in: list[SavedSum], gone_out: Decimal, now: datetime, days: int) -> Decimal:
     """Oldest first over the whole history: the unlocked sums less what has left."""
     unlocked = sum((s.amount for s in came_in if s.at <= now - timedelta(days=days)), Decimal(0))
     return max(Decimal(0), unlocked - gone_out)
 
 
-def rules_free(came_in, gone_out, now, days):
+def rules_free(
+    came_in: list[SavedSum], gone_out: Decimal, now: datetime, days: int
+) -> tuple[Decimal, Decimal, list[SavedSum]]:
     savings = sum((s.amount for s in came_in), Decimal(0)) - gone_out
     locked = [s for s in came_in if s.at > now - timedelta(days=days)]
     return free_to_leave(savings, locked), savings, locked
@@ -68,7 +70,10 @@ def test_the_rules_agree_with_the_oldest_first_walk(came_in, days, share, minute
 
 
 def test_money_leaves_oldest_first_and_each_sum_waits_its_days():
-    came_in = [SavedSum(START, Decimal("100.00")), SavedSum(START + timedelta(days=10), Decimal("50.00"))]
+    came_in = [
+        SavedSum(START, Decimal("100.00")),
+        SavedSum(START + timedelta(days=10), Decimal("50.00")),
+    ]
     day = timedelta(days=1)
     assert rules_free(came_in, Decimal(0), START + 29 * day, 30)[0] == 0
     assert rules_free(came_in, Decimal(0), START + 30 * day, 30)[0] == Decimal("100.00")

@@ -313,7 +313,7 @@ async def test_balance_at_an_instant(service: AccountingService) -> None:
 MADE = ("entry_id", "kind", "amount", "main", "savings", "at", "credit_id")
 
 
-def _as_made(entry: dict) -> dict:
+def _as_made(entry: dict[str, Any]) -> dict[str, Any]:
     """A listed credit with the keys its credit's answer had."""
     return {key: entry[key] for key in MADE}
 

@@ -16,13 +16,13 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from backoffice.savings.accounting.aggregate import Account
+from backoffice.savings.accounting.ledger import ProcessedMessage
 from backoffice.savings.accounting.models import BOOKING_LOCK
 from backoffice.savings.accounting.store import (
     SNAPSHOT_INTERVAL,
     AccountingStore,
     eventsourcing_env,
 )
-from backoffice.savings.accounting.ledger import ProcessedMessage
 from tests.savings.accounting.helpers import make_plan
 
 
@@ -144,9 +144,13 @@ def test_a_lost_version_race_writes_no_projection_row(
     with pytest.raises(IntegrityError):
         store.save_account(second)
     assert (
-        _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE entry_id = %s", late.credit_id) == 0
+        _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE entry_id = %s", late.credit_id)
+        == 0
     )
-    assert _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE account_id = %s", account.id) == 1
+    assert (
+        _count(plain_url, "SELECT count(*) FROM ledger_entries WHERE account_id = %s", account.id)
+        == 1
+    )
 
 
 def test_a_failing_projection_row_writes_no_event(store: AccountingStore, plain_url: str) -> None:

@@ -8,7 +8,7 @@
 
 The rows are plain statements (`recorder.Row`) passed to `Application.save`; the recorder runs
 them in the events' transaction, so a save records all of them or none. Their instants are the
-save's booking instant (`recorder.BOOKED_AT`), which only the database knows.
+save's booking instant (`backoffice.booked_at`, set by `recorder.py`), which only the database knows.
 """
 
 from __future__ import annotations
@@ -17,22 +17,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backoffice.savings.accounting.aggregate import Account, Movement
-from backoffice.savings.accounting.recorder import BOOKED_AT, Row
+from backoffice.savings.accounting.recorder import Row
 
+# `current_setting('backoffice.booked_at')`: the save's booking instant (see `recorder.py`).
 _INSERT_ENTRY = (
     "INSERT INTO ledger_entries (entry_id, account_id, seq, kind, at, amount, main, savings,"
     " main_balance, savings_balance, originator_version, idempotency_key, request_hash,"
-    f" reverses, reason, period) VALUES (%s, %s, %s, %s, {BOOKED_AT}, %s, %s, %s, %s, %s, %s,"
-    " %s, %s, %s, %s, %s)"
+    " reverses, reason, period) VALUES (%s, %s, %s, %s,"
+    " current_setting('backoffice.booked_at')::timestamptz,"
+    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _INSERT_PLAN_CHANGE = (
     "INSERT INTO plan_changes (account_id, originator_version, at, plan_id, interest_rate,"
-    f" lock_in_days) VALUES (%s, %s, {BOOKED_AT}, %s, %s, %s)"
+    " lock_in_days) VALUES (%s, %s, current_setting('backoffice.booked_at')::timestamptz,"
+    " %s, %s, %s)"
 )
 _UPSERT_ACCOUNT = (
     "INSERT INTO accounts (account_id, email, full_name, plan_id, opened_at, closed_at,"
-    f" token_version, interest_through) VALUES (%s, %s, %s, %s, {BOOKED_AT},"
-    f" CASE WHEN %s THEN {BOOKED_AT} END, %s, %s)"
+    " token_version, interest_through) VALUES (%s, %s, %s, %s,"
+    " current_setting('backoffice.booked_at')::timestamptz,"
+    " CASE WHEN %s THEN current_setting('backoffice.booked_at')::timestamptz END, %s, %s)"
     " ON CONFLICT (account_id) DO UPDATE SET email = EXCLUDED.email,"
     " full_name = EXCLUDED.full_name, plan_id = EXCLUDED.plan_id,"
     " closed_at = coalesce(accounts.closed_at, EXCLUDED.closed_at),"

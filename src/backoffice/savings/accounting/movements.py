@@ -9,13 +9,16 @@ is posted once per account (`Account.interest_through`, and a unique index on th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
-from backoffice.core.errors import ValidationFailed
+from eventsourcing.persistence import IntegrityError
+
+from backoffice.core.errors import DomainError, ValidationFailed
 from backoffice.savings.accounting import queries
 from backoffice.savings.accounting.aggregate import Account, Movement
 from backoffice.savings.accounting.errors import (
@@ -170,7 +173,12 @@ class Movements(ServiceBase):
         the account it loads has moved no money and changed no plan since (else it reads again).
 
         Args:
+            user_id: the account's user.
             source: "main" or "savings", the balance the money leaves.
+            amount: above zero, at most two decimals.
+            idempotency_key: the client's key: the same key again returns the first result.
+            request_hash: a digest of the request, to tell a retry from a different request.
+            token_version: the version of the customer's token (None: a trusted caller).
 
         Returns:
             The transfer: entry_id, kind, amount, main and savings (the changes), at.
@@ -184,7 +192,7 @@ class Movements(ServiceBase):
             raise ValidationFailed.field("from", "from must be main or savings")
         amount = validate_amount(amount)
         first = self._first_result(user_id, idempotency_key, request_hash)
-        seen: list[tuple[int, int, list[SavedSum], datetime]] = []
+        seen: list[tuple[int, int, list[SavedSum]]] = []
 
         async def precheck() -> dict[str, Any] | None:
             answer = await first()
@@ -193,14 +201,14 @@ class Movements(ServiceBase):
                     found = await queries.locked_savings(session, user_id)
                 if found is None:
                     raise AccountNotFound()
-                days, entries, came_in, now = found
-                seen[:] = [(days, entries, [SavedSum(at, s) for at, s in came_in], now)]
+                days, entries, came_in, _ = found
+                seen[:] = [(days, entries, [SavedSum(at, s) for at, s in came_in])]
             return answer
 
         def transfer() -> dict[str, Any]:
             account = self._load_open(user_id, token_version)
             if source == "savings":
-                days, entries, locked, now = seen[0]
+                days, entries, locked = seen[0]
                 if (account.entries, account.lock_in_days) != (entries, days):
                     raise StaleRead()  # money moved or the plan changed since the read
                 self._check_lock_in(account, locked, amount, days)
@@ -283,28 +291,86 @@ class Movements(ServiceBase):
         return await self._write(precheck, reverse)
 
     async def post_month(self, user_id: UUID, year: int, month: int, amount: Decimal) -> bool:
-        """Settle one month's interest on an account (an amount of zero settles it too).
+        """Settle one month's interest on an open account (an amount of zero settles it too).
 
         Idempotent: a month the account has settled already changes nothing.
 
         Returns:
-            Whether the month was settled now.
+            Whether the month was settled now (not: settled before, or the account closed).
+
+        Raises:
+            AccountNotFound: no such account.
+            BalanceLimitExceeded: savings would pass `MAX_MONEY`.
         """
-        period = f"{year:04d}-{month:02d}"
-        through = last_day(year, month)
+        return bool(await self.post_months({user_id: [(year, month, amount)]}, alone=True))
+
+    async def post_months(
+        self,
+        due: Mapping[UUID, Sequence[tuple[int, int, Decimal]]],
+        *,
+        alone: bool = False,
+        failed: Callable[[UUID, DomainError], None] | None = None,
+    ) -> int:
+        """Settle months of interest on many accounts: one save for all, or each alone.
+
+        All in one transaction first (a posting run's batch); if that save fails (a customer's
+        write to one of them came between, or a balance limit), each account is settled in a
+        save of its own, retried as any write is.
+
+        Args:
+            due: for each account, its months to settle, oldest first: (year, month, amount).
+            alone: each account in a save of its own from the start.
+            failed: told of each account that cannot be settled, which is then skipped (None:
+                the error is raised).
+
+        Returns:
+            How many months were settled now (those settled before, and closed accounts, not).
+
+        Raises:
+            AccountNotFound: an account that does not exist.
+            BalanceLimitExceeded: savings would pass `MAX_MONEY` (posting `alone`).
+        """
+
+        def settle(user_ids: Sequence[UUID]) -> int:
+            accounts, settled = [], 0
+            for user_id in user_ids:
+                account = self._load(user_id)
+                if account is None:
+                    raise AccountNotFound()
+                count = _settle(account, due[user_id])
+                if count:
+                    accounts.append(account)
+                    settled += count
+            if accounts:
+                self.store.save_accounts(accounts)
+            return settled
 
         async def never() -> None:
             return None
 
-        def post() -> bool:
-            account = self._load(user_id)
-            if account is None:
-                raise AccountNotFound()
-            if account.interest_through is not None and account.interest_through >= through:
-                return False
-            account.post_interest(uuid4(), amount, period, through)
-            self.store.save_account(account)
-            return True
+        if not alone:
+            try:
+                return await self._in_thread(settle, list(due))
+            except (IntegrityError, DomainError):
+                pass  # one at a time below: each then fails or retries on its own
+        settled = 0
+        for user_id in due:
+            try:
+                settled += await self._write(never, partial(settle, [user_id]))
+            except DomainError as error:
+                if failed is None:
+                    raise
+                failed(user_id, error)
+        return settled
 
-        result: bool = await self._write(never, post)
-        return result
+
+def _settle(account: Account, due: Sequence[tuple[int, int, Decimal]]) -> int:
+    """Settle an account's months not settled yet (none on a closed account); how many."""
+    count = 0
+    for year, month, amount in due:
+        through = last_day(year, month)
+        settled = account.interest_through is not None and account.interest_through >= through
+        if not (settled or account.is_closed):
+            account.post_interest(uuid4(), amount, f"{year:04d}-{month:02d}", through)
+            count += 1
+    return count

@@ -209,4 +209,3 @@ class ServiceBase:
         if processed is not None:
             self.store.record_processed(processed)
         return False
-

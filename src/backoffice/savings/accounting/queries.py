@@ -9,13 +9,14 @@ A read up to an instant asks `settle` first (see there).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Text, Uuid, cast, func, literal, select, true
+from sqlalchemy import ARRAY, Text, Uuid, cast, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from backoffice.savings.accounting.models import (
     AccountView,
     LedgerEntry,
     Plan,
+    PlanChange,
     processed_messages,
 )
 from backoffice.savings.accounting.rules import PlanTerms
@@ -89,6 +91,11 @@ class EntryRecord:
         if self.kind == "credit":
             shown["credit_id"] = self.entry_id
         return shown
+
+
+def _entry(row: Any) -> EntryRecord:
+    """An entry from a row of `_ENTRY_COLUMNS` (in that order)."""
+    return EntryRecord(*row)
 
 
 _PLAN_COLUMNS = (Plan.id, Plan.name, Plan.kind, Plan.value, Plan.lock_in_days, Plan.interest_rate)
@@ -212,7 +219,7 @@ async def find_entry(
             )
         )
     ).one_or_none()
-    return None if row is None else EntryRecord(*row)
+    return None if row is None else _entry(row)
 
 
 async def get_entry(session: AsyncSession, entry_id: UUID) -> tuple[UUID, EntryRecord] | None:
@@ -222,7 +229,7 @@ async def get_entry(session: AsyncSession, entry_id: UUID) -> tuple[UUID, EntryR
             select(LedgerEntry.account_id, *_ENTRY_COLUMNS).where(LedgerEntry.entry_id == entry_id)
         )
     ).one_or_none()
-    return None if row is None else (row[0], EntryRecord(*row[1:]))
+    return None if row is None else (row[0], _entry(row[1:]))
 
 
 async def reversal_of(session: AsyncSession, entry_id: UUID) -> EntryRecord | None:
@@ -230,7 +237,7 @@ async def reversal_of(session: AsyncSession, entry_id: UUID) -> EntryRecord | No
     row = (
         await session.execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.reverses == entry_id))
     ).one_or_none()
-    return None if row is None else EntryRecord(*row)
+    return None if row is None else _entry(row)
 
 
 async def locked_savings(
@@ -252,7 +259,9 @@ async def locked_savings(
     )
     head = (
         await session.execute(
-            select(func.coalesce(Plan.lock_in_days, 0), func.coalesce(last, 0), func.clock_timestamp())
+            select(
+                func.coalesce(Plan.lock_in_days, 0), func.coalesce(last, 0), func.clock_timestamp()
+            )
             .select_from(AccountView)
             .outerjoin(Plan, Plan.id == AccountView.plan_id)
             .where(AccountView.account_id == account_id)
@@ -297,6 +306,13 @@ async def settle(session: AsyncSession, account_id: UUID) -> datetime:
     now: datetime | None = await session.scalar(
         select(func.clock_timestamp()).select_from(held.prefix_with("MATERIALIZED"))
     )
+    assert now is not None
+    return now
+
+
+async def clock(session: AsyncSession) -> datetime:
+    """The database's clock (the one every booking instant is read from)."""
+    now: datetime | None = await session.scalar(select(func.clock_timestamp()))
     assert now is not None
     return now
 
@@ -362,7 +378,7 @@ async def entries_between(
         select(*_ENTRY_COLUMNS).where(*in_range).order_by(*_IN_ORDER).limit(limit).offset(offset)
     )
     total = await session.scalar(select(func.count()).select_from(LedgerEntry).where(*in_range))
-    return [EntryRecord(*row) for row in rows], int(total or 0)
+    return [_entry(row) for row in rows], int(total or 0)
 
 
 async def interest_between(
@@ -406,3 +422,78 @@ async def account_summary(session: AsyncSession, account_id: UUID) -> dict[str, 
         "status": "open" if row.closed_at is None else "closed",
         "interest_through": row.interest_through,
     }
+
+
+async def due_accounts(
+    session: AsyncSession, month_end: date, *, after: UUID | None, limit: int
+) -> list[tuple[UUID, datetime, date | None]]:
+    """A batch of the open accounts with interest to post through `month_end`, by id.
+
+    Opened by then, and whose interest is posted through an earlier day (or none): (account
+    id, opened at, interest posted through). `after`: the last id of the previous batch.
+    """
+    statement = (
+        select(AccountView.account_id, AccountView.opened_at, AccountView.interest_through)
+        .where(
+            AccountView.closed_at.is_(None),
+            AccountView.opened_at < datetime.combine(month_end, time.min, UTC) + timedelta(days=1),
+            or_(AccountView.interest_through.is_(None), AccountView.interest_through < month_end),
+        )
+        .order_by(AccountView.account_id)
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(AccountView.account_id > after)
+    return [(row[0], row[1], row[2]) for row in await session.execute(statement)]
+
+
+@dataclass(frozen=True, slots=True)
+class InterestInputs:
+    """What a month's interest of one account is computed from (see `interest.month_days`)."""
+
+    opening_savings: Decimal
+    balances: list[tuple[datetime, Decimal]]
+    rates: list[tuple[datetime, Decimal]]
+
+
+async def interest_inputs(
+    session: AsyncSession, account_ids: Sequence[UUID], starts: datetime, ends: datetime
+) -> dict[UUID, InterestInputs]:
+    """For each account, its savings before `starts`, its entries in [starts, ends), its rates.
+
+    Three statements for the whole batch: the opening balances (one backward descent of the
+    ledger's index per account), the month's entries (one range each), and every plan change
+    before `ends` (few: a change is a customer choosing a plan).
+    """
+    ids = list(account_ids)
+    wanted = func.unnest(cast(ids, ARRAY(Uuid))).table_valued("id").render_derived("wanted")
+    opening = (
+        select(LedgerEntry.savings_balance)
+        .where(LedgerEntry.account_id == wanted.c.id, LedgerEntry.at < starts)
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = {
+        row[0]: InterestInputs(row[1] if row[1] is not None else ZERO, [], [])
+        for row in await session.execute(select(wanted.c.id, opening))
+    }
+    entries = await session.execute(
+        select(LedgerEntry.account_id, LedgerEntry.at, LedgerEntry.savings_balance)
+        .where(
+            LedgerEntry.account_id == func.any(cast(ids, ARRAY(Uuid))),
+            LedgerEntry.at >= starts,
+            LedgerEntry.at < ends,
+        )
+        .order_by(LedgerEntry.account_id, *_IN_ORDER)
+    )
+    for account_id, at, savings in entries:
+        found[account_id].balances.append((at, savings))
+    rates = await session.execute(
+        select(PlanChange.account_id, PlanChange.at, PlanChange.interest_rate)
+        .where(PlanChange.account_id == func.any(cast(ids, ARRAY(Uuid))), PlanChange.at < ends)
+        .order_by(PlanChange.account_id, PlanChange.at, PlanChange.originator_version)
+    )
+    for account_id, at, rate in rates:
+        found[account_id].rates.append((at, rate))
+    return found

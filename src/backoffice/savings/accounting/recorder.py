@@ -65,8 +65,6 @@ _INSERT_EVENTS = (
     " FROM e CROSS JOIN booked"
     " RETURNING notification_id, current_setting('backoffice.booked_at')::timestamptz AS booked_at"
 )
-# What a row may say for the save's booking instant (`backoffice.booked_at`, set above).
-BOOKED_AT = "current_setting('backoffice.booked_at')::timestamptz"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,4 @@
-"""Pure rules of the accounting service: plan terms, how a credit is split, what may move, whose
-token is good.
+"""Pure rules of the accounting service: plans, splits, what may move, whose token is good.
 
 No I/O here.
 """

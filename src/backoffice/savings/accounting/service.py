@@ -264,4 +264,3 @@ class AccountingService(Movements, Reads):
 
         await self._write(never, assign)
         return plan.as_dict()
-

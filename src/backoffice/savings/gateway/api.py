@@ -1,5 +1,7 @@
-"""The savings API (`/api/v1/savings`): signup, login, plans, the movements of money, balances,
-transactions and statements; for operators, reversals and an account's summary.
+"""The savings API (`/api/v1/savings`): customers' money and statements, operators' corrections.
+
+Signup, login, plans, the movements of money, balances, transactions and statements; for
+operators, reversals and an account's summary.
 
 Every endpoint is one request to a service over NATS (core.messaging), made by the gateway's
 `service` module (which the console calls too); the gateway keeps no data. Money leaves as
@@ -19,7 +21,6 @@ from fastapi.responses import Response
 from backoffice.core.auth.passwords import STRENGTH_RULE
 from backoffice.core.auth.throttle import LoginThrottled
 from backoffice.core.envelope import Envelope, ok
-from backoffice.core.negotiation import NotAcceptable, negotiate
 from backoffice.core.errors import (
     AUTH_ERRORS,
     Conflict,
@@ -28,6 +29,7 @@ from backoffice.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from backoffice.core.negotiation import NotAcceptable, negotiate
 from backoffice.core.openapi import rules_beyond_schema
 from backoffice.core.pagination import Pagination, page_info
 from backoffice.core.routing import ApiRouter
@@ -40,7 +42,6 @@ from backoffice.savings.gateway.schemas import (
     CreditCreate,
     CreditRead,
     CustomerRead,
-    Kind,
     LoginCreate,
     MovementRead,
     PlanChoice,
@@ -55,6 +56,7 @@ from backoffice.savings.gateway.schemas import (
     WithdrawalCreate,
 )
 from backoffice.savings.gateway.statements import (
+    Kind,
     Month,
     StatementRead,
     statement_csv,
@@ -245,7 +247,7 @@ async def transactions(
             f"{MILLISECONDS} Default: now, by the accounting database's clock."
         ),
     ] = None,
-) -> Envelope[list[CreditRead]]:
+) -> Envelope[list[TransactionRead]]:
     """Oldest first, paginated; `from` after `to` is a 422.
 
     Every entry has `entry_id`, `kind`, `amount`, the signed changes `main` and `savings`, the

@@ -66,9 +66,7 @@ def upgrade() -> None:
         " idempotency_key, request_hash FROM credits"
     )
     # Built after the copy: one sort each, not one insert at a time.
-    op.create_index(
-        "ix_ledger_entries_account_id", "ledger_entries", ["account_id", "at", "seq"]
-    )
+    op.create_index("ix_ledger_entries_account_id", "ledger_entries", ["account_id", "at", "seq"])
     op.create_index(
         "ix_ledger_entries_account_id_kind",
         "ledger_entries",
@@ -99,10 +97,10 @@ def upgrade() -> None:
         "plans", sa.Column("lock_in_days", sa.Integer(), server_default="0", nullable=False)
     )
     op.add_column("plans", sa.Column("interest_rate", RATE, server_default="0", nullable=False))
+    op.create_check_constraint("ck_plans_lock_in_days", "plans", "lock_in_days BETWEEN 0 AND 3650")
     op.create_check_constraint(
-        "ck_plans_lock_in_days", "plans", "lock_in_days BETWEEN 0 AND 3650"
+        "ck_plans_interest_rate", "plans", "interest_rate BETWEEN 0 AND 0.25"
     )
-    op.create_check_constraint("ck_plans_interest_rate", "plans", "interest_rate BETWEEN 0 AND 0.25")
     op.add_column("accounts", sa.Column("interest_through", sa.Date(), nullable=True))
 
 
