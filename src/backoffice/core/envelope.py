@@ -44,7 +44,13 @@ class ErrorPage(Protocol):
 
 
 class FieldError(BaseModel):
-    """One reason a request was refused."""
+    """One reason a request was refused.
+
+    An error may carry more than these three when a client needs it to act (a savings transfer
+    refused by the lock-in says when the amount unlocks: `unlocks_at`).
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     field: str | None = None
     message: str

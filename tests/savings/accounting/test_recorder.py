@@ -18,7 +18,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import EventStore
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 
-from backoffice.savings.accounting import recorder
+from backoffice.savings.accounting.recorder import ProjectingRecorder
 
 PINNED_VERSION = "9.5.6"
 # sha256 (first 16 hex digits) of each method's source in the pinned version.
@@ -61,12 +61,12 @@ def test_every_method_the_recorder_depends_on_is_unchanged(owner: type, name: st
 def test_the_recorder_overrides_only_what_this_test_pins() -> None:
     own = {
         name
-        for name, value in vars(recorder.ProjectingRecorder).items()
+        for name, value in vars(ProjectingRecorder).items()
         if callable(value) and not name.startswith("__")
     }
     pinned = {
         name
         for owner, name in PINNED_SOURCES
-        if issubclass(recorder.ProjectingRecorder, owner) and not name.startswith("__")
+        if issubclass(ProjectingRecorder, owner) and not name.startswith("__")
     }
     assert own <= pinned, own - pinned

@@ -94,8 +94,14 @@ class EntryRecord:
 
 
 def _entry(row: Any) -> EntryRecord:
-    """An entry from a row of `_ENTRY_COLUMNS` (in that order)."""
-    return EntryRecord(*row)
+    """An entry from a row of `_ENTRY_COLUMNS` (in that order), its ids as `uuid.UUID`.
+
+    (asyncpg's own UUID type would reach the events, which the library cannot store.)
+    """
+    fields = list(row)
+    fields[0] = UUID(str(fields[0]))  # entry_id
+    fields[8] = None if fields[8] is None else UUID(str(fields[8]))  # reverses
+    return EntryRecord(*fields)
 
 
 _PLAN_COLUMNS = (Plan.id, Plan.name, Plan.kind, Plan.value, Plan.lock_in_days, Plan.interest_rate)
