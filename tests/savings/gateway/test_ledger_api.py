@@ -189,7 +189,7 @@ async def test_a_statement_in_json_csv_and_pdf(api):
     assert html.status_code == 406
     future = (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m")
     assert (await api.get(f"/statements/{future}", headers=customer.headers)).status_code == 422
-    for bad in ("2026-13", "2026-1", "202６-01", "x"):
+    for bad in ("2026-13", "2026-1", "202\uff16-01", "x"):
         assert (await api.get(f"/statements/{bad}", headers=customer.headers)).status_code == 422
 
 
