@@ -146,6 +146,8 @@ def demo_database(server_url: str, prefix: str) -> Iterator[str]:
 
 # The main database of each live demo app, by its base URL (for fixtures that reset it).
 LIVE_DATABASES: dict[str, str] = {}
+# The savings services' databases of each live app, by its base URL.
+LIVE_SAVINGS: dict[str, dict[str, str]] = {}
 
 
 def live_demo(server_url: str, prefix: str) -> Iterator[str]:
@@ -166,6 +168,7 @@ def live_demo(server_url: str, prefix: str) -> Iterator[str]:
                 try:
                     with serve(create_app(settings, database_url=url)) as base:
                         LIVE_DATABASES[base] = url
+                        LIVE_SAVINGS[base] = savings
                         yield base
                 finally:
                     shutil.rmtree(inbox, ignore_errors=True)

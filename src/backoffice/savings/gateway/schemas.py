@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from backoffice.core.money import Decimals, MoneyOut, PositiveMoney
-from backoffice.core.types import Email, Id, Text
+from backoffice.core.types import Email, Id, Text, Whole
 from backoffice.savings.gateway.statements import EntryRead, Kind
 
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
@@ -19,11 +19,8 @@ PlanName = Annotated[str, Text(max_length=100)]
 MAX_LOCK_IN_DAYS = 3650
 LockInDays = Annotated[
     int,
-    Field(
-        ge=0,
-        le=MAX_LOCK_IN_DAYS,
-        description="Days a sum stays in savings before it may be transferred out (0: none)",
-    ),
+    Whole(ge=0, le=MAX_LOCK_IN_DAYS),
+    Field(description="Days a sum stays in savings before it may be transferred out (0: none)"),
 ]
 # An annual interest rate in percent, 0 to 25 with four decimals (2.5 is 2.5% a year).
 InterestRate = Annotated[
