@@ -7,14 +7,14 @@ On a migrated scratch accounting database (embedded PostgreSQL unless DATABASE_U
 The account (opened, a 12.5% plan, then a credit every ~90 s) is built in bulk: its events are
 made and applied in memory, turned into stored events by the library's own mapper
 (`store.mapper.to_stored_event`) and COPied into `accounting_events`, with a snapshot every 100
-versions (as the library takes them) and a `credits` row per credit, 50,000 events a
+versions (as the library takes them) and a `ledger_entries` row per credit, 50,000 events a
 transaction. Saving through the library (`save_account`, 500 events a save: one of ~1,500 hung,
 issue 12) is timed on `--save-sample` events beside it. Then `--tail` credits go through
 `AccountingService.credit`: the library carries on from the bulk data, snapshots included.
 
 Timed in the same run: `service.balance` (`queries.balance_at` over asyncpg) at `--calls` random
 instants, client p50/p95, and its statement's server time (EXPLAIN ANALYZE Execution Time);
-baselines (a) the same answer summed over the credits up to T with index scans off, (b) the
+baselines (a) the same answer summed over the entries up to T with index scans off, (b) the
 account rebuilt from the event store up to T by replaying from its first event (the library
 has no lookup by time), and by `get(id, version)` from the snapshot before (the version taken
 from the projection); and the load of the whole account (`store.get_account`, no cache) with
@@ -56,17 +56,21 @@ TEN = Decimal("10.00")
 TERMS = PlanTerms(PlanKind.PERCENTAGE, Decimal("12.5"))
 LIBRARY_COLUMNS = "originator_id, originator_version, topic, state"
 LIBRARY_TYPES = ["uuid", "int8", "text", "bytea"]
-CREDIT_COLUMNS = (
-    "credit_id, account_id, at, amount, main, savings, main_balance, savings_balance,"
+ENTRY_COLUMNS = (
+    "entry_id, account_id, seq, kind, at, amount, main, savings, main_balance, savings_balance,"
     " originator_version, idempotency_key, request_hash"
 )
-CREDIT_TYPES = ["uuid", "uuid", "timestamptz", *["numeric"] * 5, "int8", "text", "text"]
+ENTRY_TYPES = [
+    "uuid", "uuid", "int8", "text", "timestamptz", *["numeric"] * 5, "int8", "text", "text",
+]  # fmt: skip
 SUM_SQL = (
-    "SELECT coalesce(sum(main), 0), coalesce(sum(savings), 0) FROM credits"
+    "SELECT coalesce(sum(main), 0), coalesce(sum(savings), 0) FROM ledger_entries"
     " WHERE account_id = %s AND at <= %s"
 )
-SPAN_SQL = "SELECT min(at), max(at) FROM credits WHERE account_id = %s"
-VERSION_SQL = "SELECT max(originator_version) FROM credits WHERE account_id = %s AND at <= %s"
+SPAN_SQL = "SELECT min(at), max(at) FROM ledger_entries WHERE account_id = %s"
+VERSION_SQL = (
+    "SELECT max(originator_version) FROM ledger_entries WHERE account_id = %s AND at <= %s"
+)
 NO_INDEXES = "SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off"
 
 
@@ -86,6 +90,7 @@ def bulk_load(conn: psycopg.Connection, store: AccountingStore, events: int) -> 
     assigned = Account.PlanAssigned(
         originator_id=account_id, originator_version=2, timestamp=START + timedelta(seconds=1),
         plan_id=plan_id, kind=TERMS.kind.value, value=TERMS.value,
+        interest_rate=Decimal(0), lock_in_days=0,
     )  # fmt: skip
     account: Account | None = project_aggregate(None, [opened, assigned])
     assert account is not None
@@ -117,16 +122,16 @@ def bulk_load(conn: psycopg.Connection, store: AccountingStore, events: int) -> 
 def write_batch(
     conn: psycopg.Connection, store: AccountingStore, account: Account, pending: list[Any]
 ) -> None:
-    """Apply `pending` to `account`; COPY their stored events, snapshots and credit rows."""
+    """Apply `pending` to `account`; COPY their stored events, snapshots and ledger rows."""
     snapshot_class: Any = getattr(Account, "Snapshot", None) or store.snapshot_class
-    stored, snapshots, credits = [], [], []
+    stored, snapshots, entries = [], [], []
     for event in pending:
         if event.originator_version > 2:
             event.mutate(account)
-            credits.append((
-                event.credit_id, account.id, event.timestamp, event.amount, event.main,
-                event.savings, account.main, account.savings, event.originator_version,
-                event.idempotency_key, event.request_hash,
+            entries.append((
+                event.credit_id, account.id, account.entries, "credit", event.timestamp,
+                event.amount, event.main, event.savings, account.main, account.savings,
+                event.originator_version, event.idempotency_key, event.request_hash,
             ))  # fmt: skip
         if event.originator_version % SNAPSHOT_INTERVAL == 0:  # as the library takes them
             snapshots.append(store.mapper.to_stored_event(snapshot_class.take(account)))
@@ -135,7 +140,7 @@ def write_batch(
         for table, rows in (("accounting_events", stored), ("accounting_snapshots", snapshots)):
             values = [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows]
             copy_rows(conn, table, LIBRARY_COLUMNS, LIBRARY_TYPES, values)
-        copy_rows(conn, "credits", CREDIT_COLUMNS, CREDIT_TYPES, credits)
+        copy_rows(conn, "ledger_entries", ENTRY_COLUMNS, ENTRY_TYPES, entries)
 
 
 def save_sample(store: AccountingStore, events: int) -> float:
@@ -280,7 +285,9 @@ def main() -> None:
             with psycopg.connect(driver_url(url, None), autocommit=True) as conn:
                 account_id = bulk_load(conn, store, args.events)
                 loaded = time.perf_counter() - started
-                conn.execute("VACUUM ANALYZE accounting_events, accounting_snapshots, credits")
+                conn.execute(
+                    "VACUUM ANALYZE accounting_events, accounting_snapshots, ledger_entries"
+                )
                 size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
                 print(f"bulk load: {loaded:.0f} s, {args.events / loaded:,.0f} events/s (COPY),")
                 print(f"  database {next(iter(size.fetchone() or ()), '?')}")

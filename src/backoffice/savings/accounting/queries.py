@@ -256,10 +256,10 @@ async def locked_savings(
     first), and the database's clock they were read at. The sums are one range of
     `ix_ledger_entries_account_id`.
     """
-    last = (
+    last = (  # the last in time is the last in number: one step back along the index
         select(LedgerEntry.seq)
         .where(LedgerEntry.account_id == account_id)
-        .order_by(LedgerEntry.seq.desc())
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.seq.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -371,7 +371,8 @@ async def entries_between(
 ) -> tuple[list[EntryRecord], int]:
     """A page of the account's entries in [from_, to), oldest first, and how many there are.
 
-    `kind`: only entries of this kind (a walk of `ix_ledger_entries_account_id_kind`).
+    `kind`: only entries of this kind (a walk of `ix_ledger_entries_account_id_kind` for every
+    kind but credits, which are most entries: the main index, filtered).
     """
     in_range = [
         LedgerEntry.account_id == account_id,
@@ -380,6 +381,8 @@ async def entries_between(
     ]
     if kind is not None:
         in_range.append(LedgerEntry.kind == kind)
+        if kind != "credit":  # the partial index's own condition, so the planner may use it
+            in_range.append(LedgerEntry.kind != "credit")
     rows = await session.execute(
         select(*_ENTRY_COLUMNS).where(*in_range).order_by(*_IN_ORDER).limit(limit).offset(offset)
     )
