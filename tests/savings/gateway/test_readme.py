@@ -10,8 +10,8 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
