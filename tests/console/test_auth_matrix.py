@@ -37,6 +37,10 @@ SAMPLES = {
     # Plan 1 is the demo's first plan (the savings services start with the demo's plans).
     "/console/savings/plans/{plan_id}": "/console/savings/plans/1",
     "/console/savings/plans/{plan_id}/customers.csv": "/console/savings/plans/1/customers.csv",
+    # A month gone by (the customer's statement of it is all zeros), and nobody's account.
+    "/console/savings/statements/{month}.csv": "/console/savings/statements/2025-01.csv",
+    "/console/savings/statements/{month}.pdf": "/console/savings/statements/2025-01.pdf",
+    "/console/savings/accounts/{user_id}": "/console/savings/accounts/00000000-0000-4000-8000-000000000000",
     "/console/payroll/employees/{employee_id}": "/console/payroll/employees/1",
     "/console/payroll/countries/{iso}": "/console/payroll/countries/GB",
     "/console/transactions/runs/{run_id}": "/console/transactions/runs/1",

@@ -34,7 +34,7 @@ async def test_a_customer_signs_up_and_sees_their_empty_savings(console_customer
         ("savings", "0.00"),
         ("total", "0.00"),
     ]
-    assert "No credits yet" in home.text
+    assert "No entries yet" in home.text
     assert "You have no plan yet" in home.text
     assert 'href="/console/savings/"' in home.text  # My savings, in the navigation
     assert 'href="/console/savings/plans"' not in home.text
@@ -103,17 +103,20 @@ async def test_the_figures_are_the_apis(console_customer, console_as, client, ad
 
     listed = (await client.get("/api/v1/savings/transactions", headers=bearer)).json()["data"]
     found = tables(home.text)
-    credits = found["Your credits, newest first"]
+    credits = found["Your entries, newest first"]
     assert credits == [
         [
             c["at"][:19].replace("T", " "),
+            "Credit",
             _money(c["amount"]),
-            _money(c["main"]),
-            _money(c["savings"]),
+            "+" + _money(c["main"]),
+            "+" + _money(c["savings"]),
+            _money(c["main_balance"]),
+            _money(c["savings_balance"]),
         ]
         for c in reversed(listed)
     ]
-    chart = found["Balances after each of your latest credits"]
+    chart = found["Balances after each of your latest entries"]
     expected = []
     for c in listed:
         at = (
@@ -123,7 +126,7 @@ async def test_the_figures_are_the_apis(console_customer, console_as, client, ad
             [c["at"][:19].replace("T", " "), *(_money(at[k]) for k in ("main", "savings", "total"))]
         )
     assert chart == expected
-    assert "<svg" in home.text and "Your total balance after each credit" in home.text
+    assert "<svg" in home.text and "Your total balance after each entry" in home.text
 
 
 async def test_a_double_submitted_credit_credits_once(console_customer, client):
@@ -244,13 +247,13 @@ async def test_credits_page_newest_first_and_the_chart_keeps_the_latest(
     second = await http.get("/console/savings/?offset=2")
     beyond = await http.get("/console/savings/?offset=99")
     amounts = [
-        [row[1] for row in tables(page.text)["Your credits, newest first"]]
+        [row[2] for row in tables(page.text)["Your entries, newest first"]]
         for page in (first, second, beyond)
     ]
     assert amounts == [["4.00", "2.00"], ["1.00"], ["1.00"]]
     assert 'href="/console/savings/?offset=2" rel="next"' in first.text
     assert 'href="/console/savings/" rel="prev"' in second.text
-    chart = tables(first.text)["Balances after each of your latest credits"]
+    chart = tables(first.text)["Balances after each of your latest entries"]
     assert [row[1:] for row in chart] == [
         ["3.00", "0.00", "3.00"],
         ["7.00", "0.00", "7.00"],
@@ -409,7 +412,7 @@ async def test_the_plans_page_lists_the_apis_plans_and_creates_one(console_as, c
     assert [row[0] for row in rows] == [p["name"] for p in plans]
     made = next(p for p in plans if p["name"] == name)
     assert made["kind"] == "percentage" and made["value"] == 7.25
-    assert [name, "Percentage", "7.25%", f"Who is on {name}"] in rows
+    assert [name, "Percentage", "7.25%", "None", "None", f"Who is on {name}"] in rows
     assert f'href="/console/savings/plans/{made["id"]}"' in page.text
 
 

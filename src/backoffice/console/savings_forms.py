@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -33,6 +34,10 @@ FIELD_HELP = {
         " above 0 with at most two decimals."
     ),
     "plan_id": "Choose a plan.",
+    "lock_in_days": "Enter a whole number of days from 0 to 3650 (0: no lock-in).",
+    "interest_rate": "Enter a yearly rate from 0 to 25 with at most four decimals, like 2.5.",
+    "from": "Choose the balance the money leaves.",
+    "reason": "Enter a reason of 1 to 500 characters, without control characters.",
 }
 # Text fields are bounded before the schema sees them (a form never carries a novel).
 MAX_FIELD = 1024
@@ -89,6 +94,52 @@ class FormProblems(Exception):
 def money(value: Decimal | float | int) -> str:
     """An amount as people write it: 1,234.50."""
     return f"{Decimal(str(value)):,.2f}"
+
+
+def signed(value: Decimal | float | int) -> str:
+    """A change to a balance as people read it: +1,234.50, -5.00, and 0.00 without a sign."""
+    amount = Decimal(str(value))
+    return money(amount) if amount == 0 else f"{amount:+,.2f}"
+
+
+def rate_label(rate: Decimal) -> str:
+    """A plan's yearly interest rate in percent, as written: "2.5% a year", or "None"."""
+    if rate == 0:
+        return "None"
+    return f"{rate.normalize():f}% a year"
+
+
+def lock_in_label(days: int) -> str:
+    """A plan's lock-in: "30 days", "1 day", or "None"."""
+    if days == 0:
+        return "None"
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def readable_instant(instant: datetime) -> str:
+    """An instant in UTC as a person reads it: "7 December 2026 at 14:03:27 UTC"."""
+    at = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return f"{at.day} {at:%B %Y} at {at:%H:%M:%S} UTC"
+
+
+def unlock_message(unlocks_at: object) -> str:
+    """The refusal of a transfer out of locked-in savings, saying when the amount unlocks.
+
+    Args:
+        unlocks_at: The error's `unlocks_at` (ISO 8601), as the accounting service sends it;
+            anything else (missing, malformed) gives the message without a date.
+
+    Returns:
+        The message shown next to the amount.
+    """
+    text = "Your plan still locks in these savings"
+    try:
+        when = datetime.fromisoformat(unlocks_at) if isinstance(unlocks_at, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        return f"{text}: try a smaller amount or a later date."
+    return f"{text}: this amount can leave your savings from {readable_instant(when)}."
 
 
 def plan_label(plan: PlanRead) -> str:

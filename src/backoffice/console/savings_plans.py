@@ -2,7 +2,10 @@
 
 As on the API (`POST /api/v1/savings/plans` is for platform admins), only an admin opens these
 pages. They call the savings gateway's functions (`savings.gateway.service`): a plan's form is
-checked by the API's own schema, and the accounting service answers who is on a plan.
+checked by the API's own schema, and the accounting service answers who is on a plan. A plan
+has a lock-in (days a sum stays in savings) and a yearly interest rate on savings, in percent
+as the API takes it; left empty, each is 0 (none). Each customer leads to their account
+(`savings_accounts`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backoffice.console.access import Admin, signed_in
-from backoffice.console.savings_forms import FormProblems, fields, money, parse
+from backoffice.console.savings_accounts import ACCOUNTS
+from backoffice.console.savings_forms import (
+    FormProblems,
+    fields,
+    lock_in_label,
+    money,
+    parse,
+    rate_label,
+)
 from backoffice.console.web import (
     csv_response,
     field_errors,
@@ -41,6 +52,15 @@ VALUE_HELP = {
     "flat-amount": "Enter an amount above 0 with at most two decimals, like 5.00.",
 }
 
+# The new-plan form as first drawn (no lock-in, no interest unless typed).
+EMPTY_PLAN = {
+    "name": "",
+    "kind": "percentage",
+    "value": "",
+    "lock_in_days": "0",
+    "interest_rate": "0",
+}
+
 router = ApiRouter(include_in_schema=False)
 
 _PLAN = TypeAdapter(PlanCreate)
@@ -61,11 +81,30 @@ def _plans_page(
         status_code=status_code,
         plans=plans,
         errors=errors or {},
-        values=values or {"name": "", "kind": "percentage", "value": ""},
+        values=values or EMPTY_PLAN,
         kinds=KINDS,
         money=money,
+        rate=rate_label,
+        lock_in=lock_in_label,
         action=PLANS,
+        accounts=ACCOUNTS,
     )
+
+
+def _plan_body(values: dict[str, str]) -> dict[str, object]:
+    """The form as the API's body: an empty lock-in or rate left out (the schema's 0).
+
+    The lock-in goes as an int only when it is ASCII digits ("²" is a digit to `str.isdigit`,
+    and `int` refuses it): anything else goes as typed, for the schema to refuse.
+    """
+    body: dict[str, object] = {k: values[k] for k in ("name", "kind", "value")}
+    days = values["lock_in_days"]
+    if days:
+        whole = days.isascii() and days.isdigit() and len(days) <= 9
+        body["lock_in_days"] = int(days) if whole else days
+    if values["interest_rate"]:
+        body["interest_rate"] = values["interest_rate"]
+    return body
 
 
 @router.get(PLANS)
@@ -80,13 +119,13 @@ async def create_plan(request: Request, principal: Admin) -> Response:
     who = signed_in(request)
     assert who is not None  # the access check ran first
     form = await read_form(request, who.csrf_token)
-    values = fields(form, "name", "kind", "value")
+    values = fields(form, "name", "kind", "value", "lock_in_days", "interest_rate")
     values = {k: v.strip() for k, v in values.items()}
     shown = {k: v[:120] for k, v in values.items()}
     try:
         if values["kind"] not in dict(KINDS):
             raise FormProblems({"kind": "Choose a percentage or a flat amount."})
-        plan = await service.create_plan(request, parse(_PLAN, values))
+        plan = await service.create_plan(request, parse(_PLAN, _plan_body(values)))
     except FormProblems as problems:
         errors = problems.errors
         if "value" in errors:  # the kind is known: say what it takes
@@ -126,6 +165,9 @@ async def plan_customers(
         found=found,
         page=page,
         money=money,
+        rate=rate_label,
+        lock_in=lock_in_label,
+        accounts=ACCOUNTS,
         page_url=lambda o: with_query(here, {"offset": o or None}),
         export=f"{here}/customers.csv",
     )
