@@ -276,11 +276,8 @@ class Movements(ServiceBase):
             account = self._load(user_id)
             if account is None:  # pragma: no cover - an entry's account always exists
                 raise AccountNotFound()
-            # A plain UUID: the driver's own UUID type (as read from the database) has no
-            # transcoding in the event store, and saving the event would fail.
-            reversed_id = UUID(str(original.entry_id))
             movement = Movement(
-                reversed_id, original.kind, original.amount, original.main, original.savings
+                original.entry_id, original.kind, original.amount, original.main, original.savings
             )
             event = account.reverse(
                 uuid4(),
