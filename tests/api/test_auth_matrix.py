@@ -156,6 +156,7 @@ def test_the_document_declares_the_customer_operations(api_url):
         ("GET", "/api/v1/savings/statements/{month}"): customer,
         ("POST", "/api/v1/savings/entries/{entry_id}/reversal"): {"basic", "bearer"},
         ("GET", "/api/v1/savings/accounts/{user_id}"): {"basic", "bearer"},
+        ("GET", "/api/v1/savings/accounts/{user_id}/transactions"): {"basic", "bearer"},
     }
 
 

@@ -24,6 +24,7 @@ ACCOUNTING_COMMANDS = (
     s.TRANSFER,
     s.STATEMENT,
     s.ACCOUNT,
+    s.ACCOUNT_TRANSACTIONS,
     s.REVERSE,
 )
 # What the gateway sends for its API and the console (backoffice.savings.gateway.service),

@@ -38,8 +38,9 @@ TRANSFER: Final = "savings.accounting.v1.cmd.transfer"
 STATEMENT: Final = "savings.accounting.v1.cmd.statement"
 # An operator's query: the customers whose account is on a plan (the console's plans page).
 PLAN_CUSTOMERS: Final = "savings.accounting.v1.cmd.plan_customers"
-# An operator's: an account's balances and status, and an entry reversed.
+# An operator's: an account's balances and status, its entries, and an entry reversed.
 ACCOUNT: Final = "savings.accounting.v1.cmd.account"
+ACCOUNT_TRANSACTIONS: Final = "savings.accounting.v1.cmd.account_transactions"
 REVERSE: Final = "savings.accounting.v1.cmd.reverse"
 # Accounting's durable consumer of the users' events: one, shared by every instance of it.
 ACCOUNTING_DURABLE: Final = "savings-accounting"

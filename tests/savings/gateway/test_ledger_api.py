@@ -261,6 +261,20 @@ async def test_an_operator_sees_an_account(api):
     )
     assert (data["balances"]["main"], data["balances"]["savings"]) == (50, 50)
     assert (await api.get(f"/accounts/{uuid.uuid4()}", auth=ADMIN)).status_code == 404
+    mine = await api.get("/transactions", headers=customer.headers)
+    theirs = await api.get(f"/accounts/{customer.user_id}/transactions", auth=ADMIN)
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()["data"] == mine.json()["data"]
+    assert theirs.json()["pagination"]["total"] == 1
+    credits = await api.get(
+        f"/accounts/{customer.user_id}/transactions", params={"kind": "credit"}, auth=ADMIN
+    )
+    assert len(credits.json()["data"]) == 1
+    missing = await api.get(f"/accounts/{uuid.uuid4()}/transactions", auth=ADMIN)
+    assert missing.status_code == 404
+    assert (
+        await api.get(f"/accounts/{customer.user_id}/transactions", headers=customer.headers)
+    ).status_code == 403
     assert (
         await api.get(f"/accounts/{customer.user_id}", headers=customer.headers)
     ).status_code == 403

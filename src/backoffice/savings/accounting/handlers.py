@@ -135,15 +135,26 @@ class Balance(MessageModel):
     at: datetime | None = None
 
 
-class Transactions(MessageModel):
-    """`transactions` in [from, to), a page of them (no `to`: up to now)."""
+class EntriesRange(MessageModel):
+    """Entries in [from, to), of one kind or every kind, a page of them (no `to`: up to now)."""
 
-    token: Token
     from_: Annotated[datetime | None, Field(alias="from")] = None
     to: datetime | None = None
     kind: Annotated[str | None, Field(max_length=20)] = None
     limit: Annotated[int, Field(ge=1, le=1000)]
     offset: Annotated[int, Field(ge=0)]
+
+
+class Transactions(EntriesRange):
+    """`transactions`: the customer's own entries."""
+
+    token: Token
+
+
+class AccountTransactions(EntriesRange):
+    """`account_transactions`: an operator's look at an account's entries."""
+
+    user_id: UUID
 
 
 class UserEvent(MessageModel):
@@ -264,19 +275,28 @@ async def register(
         customer = verifier.verify(message.token)
         return await service.balance(customer.user_id, message.at, token_version=customer.version)
 
-    async def transactions(data: Mapping[str, Any]) -> Mapping[str, Any]:
-        message = parse(Transactions, data)
-        customer = verifier.verify(message.token)
+    async def listed(
+        user_id: UUID, message: EntriesRange, token_version: int | None
+    ) -> Mapping[str, Any]:
         items, total = await service.transactions(
-            customer.user_id,
+            user_id,
             message.from_ or EPOCH,
             message.to,
             kind=message.kind,
             limit=message.limit,
             offset=message.offset,
-            token_version=customer.version,
+            token_version=token_version,
         )
         return {"items": items, "total": total}
+
+    async def transactions(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(Transactions, data)
+        customer = verifier.verify(message.token)
+        return await listed(customer.user_id, message, customer.version)
+
+    async def account_transactions(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        message = parse(AccountTransactions, data)
+        return await listed(message.user_id, message, None)
 
     handlers: dict[str, Handler] = {
         subjects.CREATE_PLAN: create_plan,
@@ -291,6 +311,7 @@ async def register(
         subjects.REVERSE: reverse,
         subjects.STATEMENT: statement,
         subjects.ACCOUNT: account,
+        subjects.ACCOUNT_TRANSACTIONS: account_transactions,
     }
     for subject, handler in handlers.items():
         await bus.serve(

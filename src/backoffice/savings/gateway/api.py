@@ -224,6 +224,20 @@ async def balance(
     return ok(await service.balance(request, customer.token, at))
 
 
+# A range of entries: its kind, its first instant and its end.
+KindFilter = Annotated[Kind | None, Query(description="Only entries of this kind")]
+From = Annotated[
+    Instant | None, Query(alias="from", description=f"{INSTANT} Included. Default: all.")
+]
+To = Annotated[
+    Instant | None,
+    Query(
+        description=f"{INSTANT} Excluded: an entry booked at `to` is not listed."
+        f"{MILLISECONDS} Default: now, by the accounting database's clock."
+    ),
+]
+
+
 @router.get(
     "/transactions",
     response_model=Envelope[list[TransactionRead]],
@@ -235,18 +249,9 @@ async def transactions(
     customer: Customer,
     request: Request,
     page: Pagination,
-    kind: Annotated[Kind | None, Query(description="Only entries of this kind")] = None,
-    from_: Annotated[
-        Instant | None,
-        Query(alias="from", description=f"{INSTANT} Included. Default: all."),
-    ] = None,
-    to: Annotated[
-        Instant | None,
-        Query(
-            description=f"{INSTANT} Excluded: a credit booked at `to` is not listed."
-            f"{MILLISECONDS} Default: now, by the accounting database's clock."
-        ),
-    ] = None,
+    kind: KindFilter = None,
+    from_: From = None,
+    to: To = None,
 ) -> Envelope[list[TransactionRead]]:
     """Oldest first, paginated; `from` after `to` is a 422.
 
@@ -393,3 +398,26 @@ async def reverse(
 async def account(user_id: UUID, _: Operator, request: Request) -> Envelope[AccountRead]:
     """The account's profile, plan, status (`open` or `closed`), interest posted, balances now."""
     return ok(await service.account(request, user_id))
+
+
+@router.get(
+    "/accounts/{user_id}/transactions",
+    response_model=Envelope[list[TransactionRead]],
+    responses=error_responses(*AUTH_ERRORS, NotFound, *CALL_ERRORS),
+    summary="A customer's entries in a time range (platform admins)",
+    openapi_extra=rules_beyond_schema("from must not be after to"),
+)
+async def account_transactions(
+    user_id: UUID,
+    _: Operator,
+    request: Request,
+    page: Pagination,
+    kind: KindFilter = None,
+    from_: From = None,
+    to: To = None,
+) -> Envelope[list[TransactionRead]]:
+    """As the customer's own `/transactions`: the entries an operator may reverse."""
+    items, total = await service.account_transactions(
+        request, user_id, from_=from_, to=to, kind=kind, limit=page.limit, offset=page.offset
+    )
+    return ok(items, pagination=page_info(page, len(items), total))

@@ -200,20 +200,42 @@ async def transactions(
     `kind`: only entries of this kind. `from_` after `to` (or after now, without `to`) is a
     422 on `from`.
     """
+    payload = {"token": token, **_range(from_, to, kind, limit, offset)}
+    data = await client_of(request).account(subjects.TRANSACTIONS, payload)
+    return [TransactionRead.model_validate(item) for item in data["items"]], int(data["total"])
+
+
+async def account_transactions(
+    request: Request,
+    user_id: UUID,
+    *,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    kind: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[TransactionRead], int]:
+    """A page of an account's entries, as `transactions` (an operator's query)."""
+    payload = {"user_id": str(user_id), **_range(from_, to, kind, limit, offset)}
+    data = await client_of(request).ask(subjects.ACCOUNT_TRANSACTIONS, payload)
+    return [TransactionRead.model_validate(item) for item in data["items"]], int(data["total"])
+
+
+def _range(
+    from_: datetime | None, to: datetime | None, kind: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """A range of entries as the accounting service reads it; `from` after `to` is a 422."""
     start = instant(from_, "from") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
     if start is not None and start > (end or datetime.now(UTC)):
         raise ValidationFailed.field("from", "`from` must be on or before `to`")
-    payload: dict[str, Any] = {
-        "token": token,
+    return {
         "from": start.isoformat() if start is not None else None,
         "to": end.isoformat() if end is not None else None,
         "kind": kind,
         "limit": limit,
         "offset": offset,
     }
-    data = await client_of(request).account(subjects.TRANSACTIONS, payload)
-    return [TransactionRead.model_validate(item) for item in data["items"]], int(data["total"])
 
 
 async def withdraw(request: Request, token: str, amount: Decimal, key: str) -> MovementRead:
