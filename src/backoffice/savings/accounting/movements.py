@@ -276,10 +276,8 @@ class Movements(ServiceBase):
             account = self._load(user_id)
             if account is None:  # pragma: no cover - an entry's account always exists
                 raise AccountNotFound()
-            # A plain UUID: the driver's own UUID type (asyncpg's) is not one the events encode.
-            reversed_id = UUID(int=original.entry_id.int)
             movement = Movement(
-                reversed_id, original.kind, original.amount, original.main, original.savings
+                original.entry_id, original.kind, original.amount, original.main, original.savings
             )
             event = account.reverse(
                 uuid4(),
