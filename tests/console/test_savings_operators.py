@@ -112,6 +112,37 @@ async def test_an_account_is_the_apis(app, console_as, console_customer, client,
     assert (await operator.get(f"{ACCOUNTS}/not-an-id")).status_code == 422
 
 
+async def test_an_account_lists_its_latest_entries_each_with_its_reversal(
+    app, console_as, console_customer, client, admin
+):
+    http, email = await console_customer()
+    await credit(http, "100.00")
+    assert (await withdraw(http, "30.00")).status_code == 303
+    user_id = await _user_id(app, client, email)
+    listed = (
+        await client.get(f"/api/v1/savings/accounts/{user_id}/transactions", headers=admin)
+    ).json()["data"]
+    operator = await console_as(Role.ADMIN)
+    page = await operator.get(f"{ACCOUNTS}/{user_id}")
+    rows = next(rows for caption, rows in tables(page.text).items() if "latest" in caption)
+    assert [row[1:5] for row in rows] == [
+        ["Withdrawal", "30.00", "-30.00", "0.00"],
+        ["Credit", "100.00", "+100.00", "0.00"],
+    ]
+    links = re.findall(
+        rf'href="{REVERSALS}\?entry_id=([0-9a-f-]{{36}})&amp;back=([0-9a-f-]+)"', page.text
+    )
+    assert links == [(e["entry_id"], user_id) for e in reversed(listed)]
+    form = await operator.get(
+        REVERSALS, params={"entry_id": listed[1]["entry_id"], "back": user_id}
+    )
+    assert form.status_code == 200
+    assert f'value="{listed[1]["entry_id"]}"' in form.text
+    assert hidden(form.text, "back") == user_id
+    other = await operator.get(REVERSALS, params={"entry_id": "x", "back": "<b>"})
+    assert 'name="back" value=""' in other.text and "<b>" not in other.text
+
+
 async def test_an_entry_is_reversed_after_a_confirmation(
     app, console_as, console_customer, client, admin
 ):

@@ -3,9 +3,9 @@
 As on the API (`GET /api/v1/savings/accounts/{user_id}`, `POST .../entries/{id}/reversal`),
 only an admin opens these pages, and they call the gateway's functions (`service.account`,
 `service.reverse`). The account page shows what `account()` answers: who, status, plan,
-interest posted through, balances now. It cannot list the account's entries: the gateway has no
-operator's call for them (the customer's list needs the customer's token), so the entry to
-reverse is named by its id, as the customer's statement or the API shows it.
+interest posted through, balances now; and the account's latest entries
+(`service.account_transactions`, as `GET /api/v1/savings/accounts/{id}/transactions`), each
+with a link that fills the reversal form with its id.
 
 A reversal takes two posts: the form (entry id and reason) leads to a confirmation page that
 repeats them; only its button reverses. The confirmation carries an idempotency key drawn
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backoffice.console.access import Admin, signed_in
+from backoffice.console.savings_account import KIND_NAMES, STAMP
 from backoffice.console.savings_forms import (
     FormProblems,
     fields,
@@ -40,9 +41,11 @@ from backoffice.console.web import read_form, redirect, render, with_query
 from backoffice.core.errors import DomainError
 from backoffice.core.routing import ApiRouter
 from backoffice.savings.gateway import service
-from backoffice.savings.gateway.schemas import ReversalCreate, ReversalRead
+from backoffice.savings.gateway.schemas import ReversalCreate, ReversalRead, TransactionRead
 
 ACCOUNTS = "/console/savings/accounts"
+# The entries an account's page lists, newest first (the API lists them all, a page at a time).
+LATEST = 50
 REVERSALS = "/console/savings/reversals"
 NOT_AN_ID = "Enter the id as the API shows it, like 123e4567-e89b-12d3-a456-426614174000."
 # What the services' refusals of a reversal say, in plain words, and next to which field.
@@ -98,10 +101,23 @@ async def find_account(
     )
 
 
+async def latest_entries(request: Request, user_id: uuid.UUID) -> list[TransactionRead]:
+    """The account's latest `LATEST` entries, newest first."""
+    _, total = await service.account_transactions(request, user_id, limit=1, offset=0)
+    first = max(total - LATEST, 0)
+    if not total:
+        return []
+    entries, _ = await service.account_transactions(
+        request, user_id, limit=total - first, offset=first
+    )
+    return entries[::-1]
+
+
 @router.get(ACCOUNTS + "/{user_id}")
 async def account_page(request: Request, principal: Admin, user_id: UserId) -> Response:
-    """An account's holder, status, plan, interest posted and balances; the reversal form."""
+    """An account's holder, status, plan, interest posted and balances, its latest entries."""
     found = await service.account(request, user_id)
+    entries = await latest_entries(request, user_id)
     plans = {plan.id: plan for plan in await service.list_plans(request)}
     plan = plans.get(found.plan_id) if found.plan_id is not None else None
     return render(
@@ -114,6 +130,10 @@ async def account_page(request: Request, principal: Admin, user_id: UserId) -> R
         action=ACCOUNTS,
         reversal=_form_values(back=str(user_id)),
         reversals=REVERSALS,
+        entries=entries,
+        signed=signed,
+        kind_names=KIND_NAMES,
+        stamp=STAMP,
         money=money,
         instant=readable_instant,
         rate=rate_label,
@@ -150,10 +170,15 @@ def _reversal_page(
 
 @router.get(REVERSALS)
 async def reversal_form(
-    request: Request, principal: Admin, entry_id: Annotated[str, Query(max_length=100)] = ""
+    request: Request,
+    principal: Admin,
+    entry_id: Annotated[str, Query(max_length=100)] = "",
+    back: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    """The reversal form on its own (the account page has the same one)."""
-    return _reversal_page(request, _form_values(entry_id=entry_id[:100]))
+    """The reversal form on its own, perhaps filled with an entry of an account's page."""
+    account = an_id(back.strip())
+    values = _form_values(entry_id=entry_id[:100], back=str(account or ""))
+    return _reversal_page(request, values)
 
 
 @router.post(REVERSALS)
