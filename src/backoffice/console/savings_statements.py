@@ -40,7 +40,12 @@ from backoffice.core.errors import ValidationFailed
 from backoffice.core.routing import ApiRouter
 from backoffice.core.types import MAX_INT
 from backoffice.savings.gateway import service
-from backoffice.savings.gateway.statements import entry_note, statement_csv, statement_pdf
+from backoffice.savings.gateway.statements import (
+    MONTH_NAMES,
+    entry_note,
+    statement_csv,
+    statement_pdf,
+)
 
 router = ApiRouter(include_in_schema=False)
 
@@ -51,20 +56,6 @@ RECENT = 12
 # The first month a statement may be asked for (the ledger has nothing older).
 EARLIEST = (2000, 1)
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 BAD_MONTH = "Choose a month from the list."
 
 
@@ -106,7 +97,7 @@ def months_back(first: date | None, today: date) -> list[str]:
 def month_name(month: str) -> str:
     """`2026-03` as people write it: "March 2026"."""
     year, number = month.split("-")
-    return f"{_NAMES[int(number) - 1]} {int(year)}"
+    return f"{MONTH_NAMES[int(number) - 1]} {int(year)}"
 
 
 def _today() -> date:

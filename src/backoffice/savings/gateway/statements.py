@@ -224,7 +224,8 @@ def grouped_money(value: Decimal, *, sign: bool = False) -> str:
     return f"{cents.copy_abs() if cents == 0 else cents:{'+' if sign and cents else ''},.2f}"
 
 
-_MONTHS = (
+# The months' English names, whatever the machine's locale (the console's too).
+MONTH_NAMES = (
     "January",
     "February",
     "March",
@@ -242,7 +243,7 @@ _MONTHS = (
 
 def long_date(day: datetime) -> str:
     """`5 March 2026`, the same whatever the machine's locale."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 PAGES_ALIAS = "{\x01nb}"  # latin1() turns every control character into a space
@@ -407,7 +408,7 @@ def statement_pdf(
     """
     first = utc(statement.starts)
     last = utc(statement.ends) - timedelta(microseconds=1)
-    month = f"{_MONTHS[first.month - 1]} {first.year}"
+    month = f"{MONTH_NAMES[first.month - 1]} {first.year}"
     pdf = _Document(f"Savings statement - {month}")
     pdf.set_title(f"Savings statement {statement.month}")
     pdf.set_lang("en")
