@@ -1,7 +1,10 @@
-"""Credits per second end to end (HTTP, gateway, NATS, accounting, event store) vs the store alone.
+"""Credits (or withdrawals) per second end to end (HTTP, gateway, NATS, accounting, event store)
+vs the store alone.
 
     .venv/bin/python bench/savings_credits.py
     .venv/bin/python bench/savings_credits.py --customers 64 --credits 100 --concurrency 32
+    .venv/bin/python bench/savings_credits.py --kind withdrawal
+    .venv/bin/python bench/savings_credits.py --kind withdrawal --quick
 
 The three services run as deployed, each `backoffice serve <service>` in a process of its own
 (bench/savings_stack.py), on migrated scratch databases of one PostgreSQL server and one NATS
@@ -18,6 +21,10 @@ credit the same load + `Account.credit` + `store.save_account` the service does.
 alternate (end to end, store, end to end, store...) to show drift. Target (issue 12): end to
 end at least 0.8x the store. Last, the CPU time each process spent per credit in each phase
 (psutil; PostgreSQL's backends counted when it is the embedded one): where the time goes.
+
+`--kind withdrawal` (issue 20) times `POST /withdrawals` instead, and `Account.withdraw` in the
+baseline: the customers' and the store's accounts are first credited enough (not timed) for
+every withdrawal of every round to fit in main. `--quick`: 16 customers, 30 each, one round.
 """
 
 from __future__ import annotations
@@ -58,8 +65,17 @@ def amount(number: int) -> Decimal:
     return Decimal(f"{1 + number % 97}.{number * 7 % 100:02d}")
 
 
-async def sign_up(http: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
-    """`count` customers signed up, logged in and credited once (their accounts are open)."""
+def deposit(args: argparse.Namespace) -> Decimal:
+    """What each account is first credited: 1.00, or for withdrawals all they will take."""
+    if args.kind == "credit":
+        return Decimal("1.00")
+    return sum((amount(n) for n in range(args.credits)), Decimal(0)) * args.rounds
+
+
+async def sign_up(
+    http: httpx.AsyncClient, count: int, warm: Decimal = Decimal("1.00")
+) -> list[dict[str, str]]:
+    """`count` customers signed up, logged in and credited `warm` (their accounts are open)."""
 
     async def one(number: int) -> dict[str, str]:
         email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
@@ -70,10 +86,10 @@ async def sign_up(http: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
         # The first credit waits until accounting has opened the account: not timed.
-        warm = await http.post(
-            "/credits", json={"amount": "1.00"}, headers={**headers, "Idempotency-Key": "warm"}
+        first = await http.post(
+            "/credits", json={"amount": str(warm)}, headers={**headers, "Idempotency-Key": "warm"}
         )
-        assert warm.status_code == 201, warm.text
+        assert first.status_code == 201, first.text
         return headers
 
     started = time.perf_counter()
@@ -95,14 +111,15 @@ async def http_round(
 
     async def client(mine: list[dict[str, str]]) -> None:
         raw = await RawConnection.open(str(http.base_url)) if args.client == "raw" else None
-        path = http.base_url.path.rstrip("/") + "/credits"
+        route = f"/{args.kind}s"
+        path = http.base_url.path.rstrip("/") + route
         for number in range(args.credits):
             for headers in mine:
                 key = {"Idempotency-Key": uuid.uuid4().hex}
                 body = {"amount": str(amount(number))}
                 started = time.perf_counter()
                 if raw is None:
-                    response = await http.post("/credits", json=body, headers={**headers, **key})
+                    response = await http.post(route, json=body, headers={**headers, **key})
                     status, text = response.status_code, response.text
                     took = response.headers["X-Process-Time"]
                 else:
@@ -121,14 +138,16 @@ async def http_round(
     return time.perf_counter() - started, latencies, server
 
 
-def open_accounts(store: AccountingStore, count: int) -> list[uuid.UUID]:
-    """`count` accounts like the customers': opened, no plan, one credit of 1.00."""
+def open_accounts(
+    store: AccountingStore, count: int, warm: Decimal = Decimal("1.00")
+) -> list[uuid.UUID]:
+    """`count` accounts like the customers': opened, no plan, one credit of `warm`."""
     ids = []
     for number in range(count):
         account = Account(
             user_id=uuid.uuid4(), email=f"store-{number}@example.com", full_name="Customer"
         )
-        account.credit(uuid.uuid4(), Decimal("1.00"), idempotency_key="warm", request_hash="w")
+        account.credit(uuid.uuid4(), warm, idempotency_key="warm", request_hash="w")
         store.save_account(account)
         ids.append(account.id)
     return ids
@@ -146,7 +165,8 @@ def store_round(
                 started = time.perf_counter()
                 account = store.get_account(account_id)
                 key = uuid.uuid4().hex
-                account.credit(uuid.uuid4(), amount(number), idempotency_key=key, request_hash=key)
+                move = account.credit if args.kind == "credit" else account.withdraw
+                move(uuid.uuid4(), amount(number), idempotency_key=key, request_hash=key)
                 store.save_account(account)
                 times.append((time.perf_counter() - started) * 1000)
         return times
@@ -174,11 +194,15 @@ def main() -> None:
         default="raw",
         help="the timed credits' client: bench/raw_http.py (light) or httpx (~1.6 ms CPU each)",
     )
+    parser.add_argument("--kind", choices=("credit", "withdrawal"), default="credit")
+    parser.add_argument("--quick", action="store_true", help="16 customers, 30 each, one round")
     args = parser.parse_args()
+    if args.quick:
+        args.customers, args.credits, args.rounds = 16, 30, 1
     if args.customers % args.concurrency:
         parser.error("--customers must be a multiple of --concurrency (one client per account)")
     total = args.customers * args.credits
-    print(f"{total:,} credits a round: {args.customers} customers x {args.credits},")
+    print(f"{total:,} {args.kind}s a round: {args.customers} customers x {args.credits},")
     print(
         f"concurrency {args.concurrency}, accounting store threads {args.store_pool},"
         f" client {args.client}"
@@ -194,13 +218,13 @@ def main() -> None:
         env = eventsourcing_env(urls[SAVINGS_ACCOUNTING.service], pool_size=args.concurrency)
         store = AccountingStore(env=env)
         try:
-            accounts = open_accounts(store, args.customers)
+            accounts = open_accounts(store, args.customers, deposit(args))
             cpu = asyncio.run(alternate(gateway, store, accounts, groups, args, rounds))
         finally:
             store.close()
     print(
-        "\n| round | end to end credits/s | store credits/s | ratio | e2e p50 ms | e2e p95 ms"
-        " | gateway p50 ms | store p50 ms | store p95 ms |"
+        f"\n| round | end to end {args.kind}s/s | store {args.kind}s/s | ratio | e2e p50 ms"
+        " | e2e p95 ms | gateway p50 ms | store p50 ms | store p95 ms |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for number, row in enumerate(rounds, 1):
@@ -214,7 +238,7 @@ def main() -> None:
     print(
         f"\nmean: end to end {e2e:,.0f}/s, store alone {base:,.0f}/s: {e2e / base:.2f}x (target 0.8x)"
     )
-    print(f"\nCPU ms per credit, by process, over all rounds ({os.cpu_count()} cores):")
+    print(f"\nCPU ms per {args.kind}, by process, over all rounds ({os.cpu_count()} cores):")
     print("| process | end to end | store alone |\n|---|---:|---:|")
     for name in cpu["e2e"]:
         e2e_ms, store_ms = (cpu[phase][name] * 1000 / (total * args.rounds) for phase in cpu)
@@ -247,7 +271,7 @@ async def alternate(
     async with httpx.AsyncClient(
         base_url=f"{gateway}/api/v1/savings", limits=limits, timeout=30
     ) as http:
-        customers = await sign_up(http, args.customers)
+        customers = await sign_up(http, args.customers, deposit(args))
         for number, row in enumerate(rounds, 1):
             before = cpu_seconds(groups)
             seconds, latencies, server = await http_round(http, customers, args)
@@ -258,7 +282,7 @@ async def alternate(
                 e2e_p95=percentile(latencies, 0.95),
                 gw_p50=p50(server),
             )
-            print(f"round {number}: end to end {row['e2e']:,.0f} credits/s", flush=True)
+            print(f"round {number}: end to end {row['e2e']:,.0f} {args.kind}s/s", flush=True)
             before = cpu_seconds(groups)
             seconds, times = await asyncio.to_thread(store_round, store, accounts, args)
             count("store", before)
@@ -267,7 +291,7 @@ async def alternate(
                 store_p50=p50(times),
                 store_p95=percentile(times, 0.95),
             )
-            print(f"round {number}: store alone {row['store']:,.0f} credits/s", flush=True)
+            print(f"round {number}: store alone {row['store']:,.0f} {args.kind}s/s", flush=True)
     return cpu
 
 
