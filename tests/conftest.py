@@ -54,6 +54,9 @@ from tests.live import (
     tests_url,
 )
 
+# The DAG tests' Airflow environment and metadata database: one migration per session for all.
+pytest_plugins = ["tests.airflow_runs"]
+
 PASSWORD = "correct-horse-battery"
 
 

@@ -1,29 +1,23 @@
 """The Airflow DAG, in the Airflow virtualenv (`make airflow-venv`): its shape, and real runs.
 
 The runs go through `ops/airflow_dag_test.py` (what `make airflow-dag-test` runs: `dag.test()`,
-then every task's state) with a metadata database on the test server, the project's own Python
-for the tasks, and the ETL's scratch database.
+then every task's state) with a metadata database on the test server (`tests/airflow_runs.py`,
+shared with the other DAGs' tests), the project's own Python for the tasks, and the ETL's
+scratch database.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
-from backoffice.core.embedded import driver_url
-from tests.live import scratch_database
+from tests.airflow_runs import AIRFLOW_BIN, run_dag
 from tests.transactions.test_cli import _four_columns
-
-ROOT = Path(__file__).parents[2]
-AIRFLOW_BIN = ROOT / ".airflow" / "bin"
 
 SHAPE = """
 import json, os
@@ -47,39 +41,6 @@ print(json.dumps({
     "python": sorted({t.python for t in dag.tasks}),
 }))
 """
-
-
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """What Airflow needs to find the DAG, with a home of its own (no metadata database)."""
-    if not (AIRFLOW_BIN / "airflow").exists():
-        pytest.fail("no Airflow virtualenv in .airflow/: run `make airflow-venv` (make test does)")
-    home = tmp_path_factory.mktemp("airflow-home")
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "BACKOFFICE_PYTHON": sys.executable,
-        "TRANSACTIONS_ETL_RETRIES": "0",  # a failed task fails the run at once
-    }
-
-
-@pytest.fixture(scope="module")
-def metadata_env(airflow_env: dict[str, str], server_url: str) -> Iterator[dict[str, str]]:
-    """`airflow_env` with a migrated metadata database on the test server."""
-    for url in scratch_database(server_url, "airflow_meta"):
-        env = {**airflow_env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": driver_url(url, "psycopg2")}
-        migrate = subprocess.run(
-            [AIRFLOW_BIN / "airflow", "db", "migrate"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
-        yield env
 
 
 def test_the_dag_imports_runs_at_midnight_without_catchup_in_order(airflow_env):
@@ -123,19 +84,18 @@ def test_the_timezone_and_retries_come_from_the_environment(airflow_env):
     assert shape["retries"] == {"extract": 2, "transform": 2, "load": 2, "audit": 0}
 
 
-def _run_dag(env: dict[str, str], url: str, inbox: Path, staging: Path):
-    return subprocess.run(
-        [AIRFLOW_BIN / "python", ROOT / "ops" / "airflow_dag_test.py"],
-        env={
+def _run_dag(
+    env: dict[str, str], url: str, inbox: Path, staging: Path
+) -> subprocess.CompletedProcess[str]:
+    """The default DAG of `ops/airflow_dag_test.py` (no DAG_ID): `make airflow-dag-test`'s."""
+    env = {k: v for k, v in env.items() if k not in ("DAG_ID", "LOGICAL_DATE")}
+    return run_dag(
+        {
             **env,
             "DATABASE_URL": url,
             "TRANSACTIONS_INBOX": str(inbox),
             "TRANSACTIONS_STAGING": str(staging),
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        }
     )
 
 
