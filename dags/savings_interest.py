@@ -94,7 +94,7 @@ def savings_interest() -> None:
     """Post every account's interest through the last day of the month before."""
 
     @task.external_python(**IN_PROJECT)
-    def post_interest(through: str) -> dict[str, int]:
+    def post_interest(through: str) -> dict[str, object]:
         from backoffice.savings.tasks import post_interest
 
         return post_interest(through)

@@ -96,7 +96,11 @@ def test_the_readme_tour_works_as_written(live, tmp_path):
         "total_amount": 2574.06,
         "average_transaction_amount": 643.52,
     }
-    assert [plan["name"] for plan in plans["data"]] == ["Save 10%", "Save 5 a credit"]
+    assert [plan["name"] for plan in plans["data"]] == [
+        "Save 10%",
+        "Save 5 a credit",
+        "Save 20% at 2%, 30 days locked",
+    ]
 
 
 def test_the_migration_section_covers_each_original_system_and_its_seed_routes():

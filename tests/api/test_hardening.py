@@ -99,12 +99,20 @@ async def test_every_list_refuses_an_offset_past_bigint(app, client, admin):
     signer = TokenSigner(signing_key(app.state.settings), ttl_seconds=60)
     token, _ = signer.issue(uuid.uuid4(), "someone@example.com")
     customer = {"Authorization": f"Bearer {token}"}
+    # Each path's parameters filled in as a client would: only the offset is at fault.
+    filled = {"{account_id}": "1", "{month}": "2026-01", "{user_id}": str(uuid.uuid4())}
+    operator_only = ("/api/v1/savings/accounts/",)
     lists = list_operations(app)
     assert len(lists) >= 9
     for path in lists:
-        headers = customer if path.startswith("/api/v1/savings/") else admin
+        for placeholder, value in filled.items():
+            path = path.replace(placeholder, value)
+        assert "{" not in path, f"fill in {path}'s parameter"
+        savings = path.startswith("/api/v1/savings/") and not path.startswith(operator_only)
+        headers = customer if savings else admin
         response = await client.get(path, params={"offset": BEYOND_BIGINT}, headers=headers)
         assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "offset", (path, response.text)
 
 
 @pytest.mark.parametrize("value", ["1e20", "0.001", "123456789012345.5", "NaN", "Infinity"])

@@ -1,6 +1,7 @@
 """`backoffice savings ...`: the savings jobs an operator runs by hand.
 
-`post-interest --through YYYY-MM-DD` posts every account's monthly interest due through that day
+`post-interest [--through YYYY-MM-DD]` posts every account's monthly interest due through that day
+(yesterday, UTC, by default)
 (`backoffice.savings.tasks.post_interest`, as the monthly DAG does), with a progress bar in a
 terminal. Killed and run again, it posts nothing twice.
 """
@@ -25,12 +26,13 @@ console = cli_console()
 @app.command("post-interest")
 def post_interest_command(
     through: Annotated[
-        datetime,
+        datetime | None,
         typer.Option(
             formats=["%Y-%m-%d"],
-            help="Post every month that ends on or before this day (YYYY-MM-DD, a day ended)",
+            help="Post every month that ends on or before this day (YYYY-MM-DD, a day ended)"
+            " [default: yesterday, UTC]",
         ),
-    ],
+    ] = None,
 ) -> None:
     """Post the monthly interest of every account due (idempotent: run again, nothing twice)."""
     from backoffice.savings.tasks import post_interest
@@ -47,7 +49,7 @@ def post_interest_command(
     try:
         with progress:
             done = post_interest(
-                through.date().isoformat(),
+                None if through is None else through.date().isoformat(),
                 started=lambda total: progress.update(task, total=total),
                 advance=lambda count: progress.advance(task, count),
             )
@@ -55,7 +57,7 @@ def post_interest_command(
         raise fail(error.message) from None
     paid = Decimal(done["cents"]) / 100
     console.print(
-        f"interest through {through.date().isoformat()}: {done['accounts']} accounts,"
+        f"interest through {done['through']}: {done['accounts']} accounts,"
         f" {done['months']} months settled, {done['entries']} entries, {paid:.2f} paid",
         highlight=False,
     )

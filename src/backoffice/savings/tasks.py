@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from backoffice.core.config import get_settings
 from backoffice.services import SAVINGS_ACCOUNTING, databases_for
@@ -20,40 +21,43 @@ def accounting_url() -> str:
 
 
 def post_interest(
-    through: str,
+    through: str | None = None,
     *,
     started: Callable[[int], None] | None = None,
     advance: Callable[[int], None] | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Post the interest of every account due through `through` (`YYYY-MM-DD`, a day ended).
 
     Args:
-        through: the last day to post through.
+        through: the last day to post through (None: yesterday, by the database's clock).
         started: told how many accounts are due, before any is posted.
         advance: told how many accounts each batch finished.
 
     Returns:
-        accounts, months, entries, cents (the interest paid, in cents) and failed.
+        through (the day posted through), accounts, months, entries, cents (the interest
+        paid, in cents) and failed.
 
     Raises:
         ValueError: `through` is not a date.
         ValidationFailed: `through` has not ended yet.
     """
-    from backoffice.savings.accounting.posting import due_total
+    from backoffice.savings.accounting.posting import due_total, yesterday
     from backoffice.savings.accounting.posting import post_interest as post
     from backoffice.savings.accounting.service import AccountingService
 
-    day = date.fromisoformat(through)
+    given = None if through is None else date.fromisoformat(through)
 
-    async def run() -> dict[str, int]:
+    async def run() -> dict[str, Any]:
         service = await AccountingService.open(accounting_url())
         try:
+            day = given or await yesterday(service)
             if started is not None:
                 started(await due_total(service, day))
             done = await post(service, day, advance=advance)
         finally:
             await service.close()
         return {
+            "through": day.isoformat(),
             "accounts": done.accounts,
             "months": done.months,
             "entries": done.entries,
@@ -61,4 +65,5 @@ def post_interest(
             "failed": len(done.failed),
         }
 
-    return asyncio.run(run())
+    result: dict[str, Any] = asyncio.run(run())
+    return result

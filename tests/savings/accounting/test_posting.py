@@ -20,6 +20,7 @@ entry.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -37,8 +38,11 @@ from typer.testing import CliRunner
 
 from backoffice.cli import app
 from backoffice.core import migrations
+from backoffice.core.config import get_settings
 from backoffice.core.embedded import driver_url
 from backoffice.core.errors import ValidationFailed
+from backoffice.core.money import MAX_MONEY
+from backoffice.savings import tasks
 from backoffice.savings.accounting.posting import due_total, post_interest
 from backoffice.savings.accounting.service import AccountingService
 from tests.live import TEST_HOME, scratch_database
@@ -408,9 +412,99 @@ async def test_the_cli_prints_the_summary_and_refuses_a_bad_day(ledger: Ledger) 
     assert ledger.interest() == wanted
 
 
+def last_settled(history: History, through: date) -> date | None:
+    """The last day of the last month an account settles through `through` (None: none)."""
+    due = months(history, through, None)
+    if not due:
+        return None
+    year, month = due[-1]
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def invoke(url: str, *args: str) -> Any:
+    """`backoffice savings post-interest` in this process (its settings read afresh)."""
+    env = {"SAVINGS_ACCOUNTING_DATABASE_URL": url, "BACKOFFICE_HOME": str(TEST_HOME)}
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["savings", "post-interest", *args], env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_without_a_day_the_cli_posts_through_yesterday(ledger: Ledger) -> None:
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    wanted, accounts, settled = expected(LATER_RUN, None)
+    # In this process (the run above is another's): the task's own path, as the DAG takes it.
+    first = await asyncio.to_thread(invoke, ledger.url, "--through", LATER_RUN.isoformat())
+    assert first.exit_code == 0, first.output
+    assert f"{accounts} accounts, {settled} months settled, {len(wanted)} entries" in first.output
+    assert ledger.interest() == wanted
+    later = await asyncio.to_thread(invoke, ledger.url)
+    assert later.exit_code == 0, later.output
+    assert f"interest through {yesterday.isoformat()}:" in later.output
+    assert ledger.posted_through() == {
+        name: last_settled(history, yesterday) for name, history in HISTORIES.items()
+    }
+    assert {key: value for key, value in ledger.interest().items() if key in wanted} == wanted
+    again = await asyncio.to_thread(invoke, ledger.url)
+    assert "0 accounts, 0 months settled, 0 entries, 0.00 paid" in again.output
+
+
 def test_a_through_that_is_no_date_is_a_usage_error():
     for bad in ("2024-13-01", "yesterday", "2024-04"):
         refused = CliRunner().invoke(app, ["savings", "post-interest", "--through", bad])
         assert refused.exit_code == 2, bad
         assert "Invalid value for '--through'" in refused.output
         assert refused.exception is None or isinstance(refused.exception, SystemExit)
+
+
+async def test_an_account_that_cannot_take_its_interest_is_reported_and_the_rest_posted(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = await AccountingService.open(ledger_url, store_pool_size=2, db_pool_size=2)
+    try:
+        plan = await service.create_plan(
+            "all saved at 25%", "percentage", Decimal(100), interest_rate=Decimal("0.25")
+        )
+        users = {"full": uuid.uuid4(), "plain": uuid.uuid4()}
+        for name, user in users.items():
+            await service.open_account(user, f"{name}@example.com", name)
+            await service.assign_plan(user, plan["id"])
+            amount = MAX_MONEY if name == "full" else Decimal("100.00")
+            await service.credit(user, amount, idempotency_key=name, request_hash="h")
+    finally:
+        await service.close()
+    with psycopg.connect(driver_url(ledger_url, None)) as conn:
+        conn.execute("UPDATE accounts SET opened_at = '2024-01-01T09:00:00Z'")
+        conn.execute("UPDATE plan_changes SET at = '2024-01-01T10:00:00Z'")
+        conn.execute("UPDATE ledger_entries SET at = '2024-01-01T11:00:00Z'")
+    answer = await asyncio.to_thread(invoke, ledger_url, "--through", "2024-01-31")
+    # The full account's interest would pass the largest balance: it alone is skipped, said.
+    assert answer.exit_code == 1, answer.output
+    assert "1 accounts, 1 months settled, 1 entries" in answer.output
+    assert "1 accounts not posted" in answer.output
+    refused = await asyncio.to_thread(invoke, ledger_url, "--through", "2999-01-01")
+    assert refused.exit_code == 1
+    assert "through must be a day that has ended" in refused.output
+    # The DAG's path: the task alone, no progress.
+    monkeypatch.setenv("SAVINGS_ACCOUNTING_DATABASE_URL", ledger_url)
+    get_settings.cache_clear()
+    try:
+        done = await asyncio.to_thread(tasks.post_interest, "2024-01-31")
+    finally:
+        get_settings.cache_clear()
+    assert done == {
+        "through": "2024-01-31",
+        "accounts": 0,
+        "months": 0,
+        "entries": 0,
+        "cents": 0,
+        "failed": 1,
+    }
+    with psycopg.connect(driver_url(ledger_url, None)) as conn:
+        rows = conn.execute(
+            "SELECT a.email, a.interest_through, count(e.entry_id) FROM accounts a"
+            " LEFT JOIN ledger_entries e ON e.account_id = a.account_id AND e.kind = 'interest'"
+            " GROUP BY a.email, a.interest_through ORDER BY a.email"
+        ).fetchall()
+    assert rows == [("full@example.com", None, 0), ("plain@example.com", date(2024, 1, 31), 1)]

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
+from backoffice.savings.gateway import service
 from tests.savings.gateway.conftest import ADMIN, Customer, sign_up
 
 
@@ -278,3 +279,22 @@ async def test_an_operator_sees_an_account(api):
     assert (
         await api.get(f"/accounts/{customer.user_id}", headers=customer.headers)
     ).status_code == 403
+
+
+async def test_a_statement_document_is_fetched_a_page_at_a_time_and_bounded(api, monkeypatch):
+    customer = await _customer_with(api, "100.00")
+    for _ in range(2):
+        await _write(api, customer, "/withdrawals", {"amount": "1"})
+    month = datetime.now(UTC).strftime("%Y-%m")
+    as_csv = {**customer.headers, "Accept": "text/csv"}
+    monkeypatch.setattr(service, "STATEMENT_PAGE", 2)  # three entries: two pages
+    whole = await api.get(f"/statements/{month}", headers=as_csv)
+    assert whole.status_code == 200, whole.text
+    rows = list(csv.DictReader(io.StringIO(whole.text)))
+    assert [r["kind"] for r in rows] == ["opening", "credit", "withdrawal", "withdrawal", "closing"]
+    monkeypatch.setattr(service, "STATEMENT_MAX_ENTRIES", 2)
+    too_long = await api.get(f"/statements/{month}", headers=as_csv)
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["code"] == "statement_too_long"
+    still = await api.get(f"/statements/{month}", headers=customer.headers)  # JSON pages
+    assert still.status_code == 200 and still.json()["data"]["total"] == 3

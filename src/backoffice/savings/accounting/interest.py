@@ -55,14 +55,22 @@ def daily_interest(savings: Decimal, annual_rate: Decimal) -> Decimal:
 
 
 def accrued(days: Iterable[Day]) -> Decimal:
-    """What the days earned together, at `ACCRUAL` (not rounded to cents)."""
+    """What the days earned together, at `ACCRUAL` (not rounded to cents).
+
+    A month's days mostly repeat one balance and rate: each pair's day is computed once
+    (bench/savings_interest.py: `posted` was 0.5 s of a 6.2 s posting of 5,000 accounts).
+    """
     total = Decimal(0)
     seen: set[date] = set()
+    earned: dict[tuple[Decimal, Decimal], Decimal] = {}
     for day in days:
         if day.on in seen:
             raise ValueError(f"{day.on} is counted twice")
         seen.add(day.on)
-        total += daily_interest(day.savings, day.annual_rate)
+        pair = (day.savings, day.annual_rate)
+        if pair not in earned:
+            earned[pair] = daily_interest(*pair)
+        total += earned[pair]
     return total
 
 

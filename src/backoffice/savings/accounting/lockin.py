@@ -54,11 +54,13 @@ def unlocks_at(
     still = sum((s.amount for s in locked), Decimal(0))
     if amount > savings or savings - still >= amount:
         return None
-    for saved in sorted(locked, key=lambda s: s.at):
+    ordered = sorted(locked, key=lambda s: s.at)  # not empty: something is locked
+    for saved in ordered[:-1]:
         still -= saved.amount
         if savings - still >= amount:
             return saved.at + timedelta(days=lock_in_days)
-    raise AssertionError("unreachable: with every sum unlocked, the whole balance is free")
+    # With every sum unlocked the whole balance is free, and it holds `amount`.
+    return ordered[-1].at + timedelta(days=lock_in_days)
 
 
 def _check(savings: Decimal, locked: Sequence[SavedSum]) -> None:

@@ -266,11 +266,13 @@ class Movements(ServiceBase):
 
         async def precheck() -> dict[str, Any] | None:
             answer = await first()
-            if answer is None:
-                async with self._session() as session:
-                    if await queries.reversal_of(session, entry_id) is not None:
-                        raise EntryNotReversible()
-            return answer
+            if answer is not None:
+                return answer
+            async with self._session() as session:
+                reversed_by = await queries.reversal_of(session, entry_id)
+            if reversed_by is not None:
+                raise EntryNotReversible()
+            return None
 
         def reverse() -> dict[str, Any]:
             account = self._load(user_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -55,14 +55,18 @@ class Posted:
 async def due_total(service: AccountingService, through: date) -> int:
     """How many accounts have a month due through `through` (the progress bar's total)."""
     month_end = _last_complete_month_end(through)
-    if month_end is None:
-        return 0
     total, after = 0, None
     async with service.database.autocommit_sessionmaker() as session:
         while batch := await queries.due_accounts(session, month_end, after=after, limit=10_000):
             total += len(batch)
             after = batch[-1][0]
     return total
+
+
+async def yesterday(service: AccountingService) -> date:
+    """The last day that has ended, by the database's clock (UTC)."""
+    async with service.database.autocommit_sessionmaker() as session:
+        return (await queries.clock(session)).astimezone(UTC).date() - timedelta(days=1)
 
 
 async def post_interest(
@@ -83,16 +87,13 @@ async def post_interest(
     Raises:
         ValidationFailed: `through` has not ended yet.
     """
-    async with service.database.autocommit_sessionmaker() as session:
-        today = (await queries.clock(session)).astimezone(UTC).date()
+    today = await yesterday(service) + timedelta(days=1)
     if through >= today:
         raise ValidationFailed.field(
             "through", f"through must be a day that has ended (before {today.isoformat()}, UTC)"
         )
     result = Posted()
     month_end = _last_complete_month_end(through)
-    if month_end is None:
-        return result
     after: UUID | None = None
     while True:
         async with service.database.autocommit_sessionmaker() as session:
@@ -148,12 +149,7 @@ async def _amounts(
     return due
 
 
-def _last_complete_month_end(through: date) -> date | None:
+def _last_complete_month_end(through: date) -> date:
     """The last day of the last month that ends on or before `through`."""
     end = last_day(through.year, through.month)
-    if end <= through:
-        return end
-    year, month = (
-        (through.year - 1, 12) if through.month == 1 else (through.year, through.month - 1)
-    )
-    return last_day(year, month) if year >= 1970 else None
+    return end if end <= through else date(through.year, through.month, 1) - timedelta(days=1)
