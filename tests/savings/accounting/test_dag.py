@@ -159,6 +159,7 @@ async def test_the_april_run_posts_january_to_march_once_and_a_rerun_posts_nothi
     # The task's return value, as Airflow logs it: what this run posted.
     cents = int(sum(wanted.values()) * 100)
     posted = {
+        "through": "2024-03-31",
         "accounts": accounts,
         "months": months,
         "entries": len(wanted),
@@ -182,7 +183,7 @@ async def test_the_april_run_posts_january_to_march_once_and_a_rerun_posts_nothi
 
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.splitlines()[-2:] == first.stdout.splitlines()[-2:]
-    nothing = {"accounts": 0, "months": 0, "entries": 0, "cents": 0, "failed": 0}
+    nothing = {**posted, "accounts": 0, "months": 0, "entries": 0, "cents": 0}
     assert f"Returned value was: {nothing}" in again.stdout
     assert ledger.interest() == wanted  # it raises if a month was posted twice
     assert len(ledger.sql("SELECT 1 FROM ledger_entries WHERE kind = 'interest'")) == len(wanted)
