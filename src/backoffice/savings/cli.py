@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -55,12 +55,18 @@ def post_interest_command(
             )
     except ValidationFailed as error:
         raise fail(error.message) from None
+    raise typer.Exit(report(done))
+
+
+def report(done: dict[str, Any]) -> int:
+    """Print what a posting run did (and what it could not); its exit status."""
     paid = Decimal(done["cents"]) / 100
     console.print(
         f"interest through {done['through']}: {done['accounts']} accounts,"
         f" {done['months']} months settled, {done['entries']} entries, {paid:.2f} paid",
         highlight=False,
     )
-    if done["failed"]:
-        errors.print(f"{done['failed']} accounts not posted: see the log", style="red")
-        raise typer.Exit(1)
+    if not done["failed"]:
+        return 0
+    errors.print(f"{done['failed']} accounts not posted: see the log", style="red")
+    return 1

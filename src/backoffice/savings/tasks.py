@@ -53,7 +53,7 @@ def post_interest(
             day = given or await yesterday(service)
             if started is not None:
                 started(await due_total(service, day))
-            done = await post(service, day, advance=advance)
+            done = await post(service, day, advance=advance or (lambda _: None))
         finally:
             await service.close()
         return {

@@ -42,7 +42,7 @@ from backoffice.core.config import get_settings
 from backoffice.core.embedded import driver_url
 from backoffice.core.errors import ValidationFailed
 from backoffice.core.money import MAX_MONEY
-from backoffice.savings import tasks
+from backoffice.savings import cli, tasks
 from backoffice.savings.accounting.posting import due_total, post_interest
 from backoffice.savings.accounting.service import AccountingService
 from tests.live import TEST_HOME, scratch_database
@@ -458,39 +458,45 @@ def test_a_through_that_is_no_date_is_a_usage_error():
         assert refused.exception is None or isinstance(refused.exception, SystemExit)
 
 
-async def test_an_account_that_cannot_take_its_interest_is_reported_and_the_rest_posted(
-    ledger_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    service = await AccountingService.open(ledger_url, store_pool_size=2, db_pool_size=2)
+async def full_and_plain(url: str) -> None:
+    """Two accounts saving everything at 25% a year: one holds the largest balance, one 100."""
+    service = await AccountingService.open(url, store_pool_size=2, db_pool_size=2)
     try:
         plan = await service.create_plan(
             "all saved at 25%", "percentage", Decimal(100), interest_rate=Decimal("0.25")
         )
-        users = {"full": uuid.uuid4(), "plain": uuid.uuid4()}
-        for name, user in users.items():
+        for name in ("full", "plain"):
+            user = uuid.uuid4()
             await service.open_account(user, f"{name}@example.com", name)
             await service.assign_plan(user, plan["id"])
             amount = MAX_MONEY if name == "full" else Decimal("100.00")
             await service.credit(user, amount, idempotency_key=name, request_hash="h")
     finally:
         await service.close()
+
+
+def test_an_account_that_cannot_take_its_interest_is_reported_and_the_rest_posted(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plain test, no event loop running: the command and the task run theirs, as they do.
+    asyncio.run(full_and_plain(ledger_url))
     with psycopg.connect(driver_url(ledger_url, None)) as conn:
         conn.execute("UPDATE accounts SET opened_at = '2024-01-01T09:00:00Z'")
         conn.execute("UPDATE plan_changes SET at = '2024-01-01T10:00:00Z'")
         conn.execute("UPDATE ledger_entries SET at = '2024-01-01T11:00:00Z'")
-    answer = await asyncio.to_thread(invoke, ledger_url, "--through", "2024-01-31")
+    answer = invoke(ledger_url, "--through", "2024-01-31")
     # The full account's interest would pass the largest balance: it alone is skipped, said.
     assert answer.exit_code == 1, answer.output
     assert "1 accounts, 1 months settled, 1 entries" in answer.output
     assert "1 accounts not posted" in answer.output
-    refused = await asyncio.to_thread(invoke, ledger_url, "--through", "2999-01-01")
+    refused = invoke(ledger_url, "--through", "2999-01-01")
     assert refused.exit_code == 1
     assert "through must be a day that has ended" in refused.output
     # The DAG's path: the task alone, no progress.
     monkeypatch.setenv("SAVINGS_ACCOUNTING_DATABASE_URL", ledger_url)
     get_settings.cache_clear()
     try:
-        done = await asyncio.to_thread(tasks.post_interest, "2024-01-31")
+        done = tasks.post_interest("2024-01-31")
     finally:
         get_settings.cache_clear()
     assert done == {
@@ -508,3 +514,13 @@ async def test_an_account_that_cannot_take_its_interest_is_reported_and_the_rest
             " GROUP BY a.email, a.interest_through ORDER BY a.email"
         ).fetchall()
     assert rows == [("full@example.com", None, 0), ("plain@example.com", date(2024, 1, 31), 1)]
+
+
+def test_the_summary_says_what_was_posted_and_what_was_not(capsys: pytest.CaptureFixture[str]):
+    done = {"through": "2024-01-31", "accounts": 2, "months": 3, "entries": 2, "cents": 1234}
+    assert cli.report({**done, "failed": 0}) == 0
+    assert "interest through 2024-01-31: 2 accounts, 3 months settled, 2 entries, 12.34 paid" in (
+        capsys.readouterr().out
+    )
+    assert cli.report({**done, "failed": 1}) == 1
+    assert "1 accounts not posted: see the log" in capsys.readouterr().err

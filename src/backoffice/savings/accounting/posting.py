@@ -74,7 +74,7 @@ async def post_interest(
     through: date,
     *,
     batch: int = BATCH,
-    advance: Callable[[int], None] | None = None,
+    advance: Callable[[int], None] = lambda _: None,
 ) -> Posted:
     """Settle every open account's months due through `through`.
 
@@ -115,8 +115,7 @@ async def post_interest(
         paid = [amount for months in settled.values() for _, _, amount in months if amount]
         result.entries += len(paid)
         result.amount += sum(paid, Decimal("0.00"))
-        if advance is not None:
-            advance(len(accounts))
+        advance(len(accounts))
 
 
 async def _amounts(
