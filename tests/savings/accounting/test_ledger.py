@@ -28,7 +28,7 @@ from backoffice.savings.accounting.errors import (
     TokenRefused,
 )
 from backoffice.savings.accounting.interest import last_day
-from backoffice.savings.accounting.lockin import SavedSum
+from backoffice.savings.accounting.lockin import LockedSum
 from backoffice.savings.accounting.models import ENTRY_KINDS, LedgerEntry
 from backoffice.savings.accounting.movements import Movements
 from backoffice.savings.accounting.rules import InsufficientFunds, SavingsLocked
@@ -259,16 +259,23 @@ async def test_savings_under_a_lock_in_cannot_leave_until_it_ends(
     with pytest.raises(InsufficientFunds):
         await transfer(service, user, "savings", "6.01")
     assert await ledger_count(database, user) == 2
-    # The plan in force decides for every sum: a plan without lock-in frees all of it.
+    # Each sum keeps the lock-in it came in under: a plan without lock-in frees none of it...
     await service.assign_plan(user, await locked_plan(service, "50", 0))
-    freed = await transfer(service, user, "savings", "6.00")
-    assert freed["main"] == Decimal("6.00")
-    assert await now_balances(service, user) == (Decimal("10.00"), Decimal("0.00"))
-    # And a lock-in put in force again locks what came in within its days.
+    with pytest.raises(SavingsLocked) as still:
+        await transfer(service, user, "savings", "0.01")
+    assert first_error(still.value)["unlocks_at"] == unlocks
+    # ...but what comes in under it is free at once.
     await transfer(service, user, "main", "2.00")
+    freed = await transfer(service, user, "savings", "2.00")
+    assert freed["main"] == Decimal("2.00")
+    assert await now_balances(service, user) == (Decimal("4.00"), Decimal("6.00"))
+    # And a lock-in put in force later does not lock what came in before it.
     await service.assign_plan(user, await locked_plan(service, "0", 1))
     with pytest.raises(SavingsLocked):
-        await transfer(service, user, "savings", "2.00")
+        await transfer(service, user, "savings", "0.01")  # the first 6.00: still 30 days
+    await transfer(service, user, "main", "1.00")  # under the 1-day plan
+    with pytest.raises(SavingsLocked):
+        await transfer(service, user, "savings", "1.00")
 
 
 def _saver(savings: str) -> Account:
@@ -283,11 +290,14 @@ def test_older_sums_are_free_and_the_newest_unlock_oldest_first() -> None:
     account = _saver("100.00")
     now = datetime(2026, 12, 7, 12, tzinfo=UTC)
     older, newer = now - timedelta(days=1), now - timedelta(hours=2)
-    locked = [SavedSum(newer, Decimal("20.00")), SavedSum(older, Decimal("30.00"))]
+    locked = [
+        LockedSum(newer + timedelta(days=7), Decimal("20.00")),
+        LockedSum(older + timedelta(days=7), Decimal("30.00")),
+    ]
     check = Movements._check_lock_in
     # 50.00 came in before the lock-in's 7 days: free.
-    check(account, locked, Decimal("50.00"), 7)
-    check(account, locked, Decimal("100.01"), 7)  # more than held: the aggregate refuses
+    check(account, locked, Decimal("50.00"))
+    check(account, locked, Decimal("100.01"))  # more than held: the aggregate refuses
     expected = {
         "50.01": older + timedelta(days=7),
         "80.00": older + timedelta(days=7),
@@ -296,7 +306,7 @@ def test_older_sums_are_free_and_the_newest_unlock_oldest_first() -> None:
     }
     for amount, when in expected.items():
         with pytest.raises(SavingsLocked) as caught:
-            check(account, locked, Decimal(amount), 7)
+            check(account, locked, Decimal(amount))
         assert first_error(caught.value)["unlocks_at"] == when.isoformat(), amount
 
 

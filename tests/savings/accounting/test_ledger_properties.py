@@ -2,8 +2,9 @@
 
 A model of the account, written here from the issue's rules, says which operations go through
 and what the balances are then: credits split by the plan in force, withdrawals and transfers
-only of what a balance holds, savings under a lock-in never leaving (everything here came in
-seconds ago), a reversal once per entry and never below zero, a month's interest once. After
+only of what a balance holds, a sum that came into savings under a plan with a lock-in never
+leaving (everything here came in seconds ago) while sums saved under a plan without one may,
+a reversal once per entry and never below zero, a month's interest once. After
 each operation the service must agree with the model; at the end every balance at an entry's
 instant equals folding the stored events up to it, and every read answered along the way is
 answered the same again.
@@ -85,6 +86,7 @@ class Model:
     savings: Decimal = Decimal(0)
     plan: tuple[str, Decimal] | None = None
     lock_in_days: int = 0
+    locked: Decimal = Decimal(0)  # what came into savings under a plan with a lock-in
     credits: Decimal = Decimal(0)
     withdrawals: Decimal = Decimal(0)
     interest: Decimal = Decimal(0)
@@ -106,6 +108,8 @@ class Model:
         assert (made["main"], made["savings"]) == (main, savings), made
         self.main += main
         self.savings += savings
+        if savings > 0 and self.lock_in_days:
+            self.locked += savings  # locked for days: longer than this test runs
         self.entries.append(Entry(made["entry_id"], made["kind"], main, savings))
 
 
@@ -224,8 +228,8 @@ def step(
         if value > held:
             assert isinstance(made, InsufficientFunds)
             return
-        if source == "savings" and model.lock_in_days:
-            # Every sum in savings came in seconds ago: all of it is locked in.
+        if source == "savings" and value > model.savings - model.locked:
+            # Sums saved under a lock-in came in seconds ago: they are all still locked.
             assert isinstance(made, SavingsLocked)
             return
         moved = -value if source == "main" else value

@@ -28,7 +28,13 @@ from backoffice.savings.accounting.errors import (
     IdempotencyKeyReused,
 )
 from backoffice.savings.accounting.interest import last_day
-from backoffice.savings.accounting.lockin import SavedSum, free_to_leave, unlocks_at
+from backoffice.savings.accounting.lockin import (
+    LockedSum,
+    SavedSum,
+    free_to_leave,
+    still_locked,
+    unlocks_at,
+)
 from backoffice.savings.accounting.plumbing import ServiceBase, StaleRead
 from backoffice.savings.accounting.rules import SavingsLocked, validate_amount
 
@@ -168,9 +174,10 @@ class Movements(ServiceBase):
     ) -> dict[str, Any]:
         """Move money between the two balances; out of savings obeys the plan's lock-in.
 
-        Out of savings, the savings that came in within the plan's `lock_in_days` are read
-        first, with the account's entry count and the lock-in in force; the write goes only if
-        the account it loads has moved no money and changed no plan since (else it reads again).
+        Out of savings, each sum that came in stays locked for the `lock_in_days` of the plan
+        in force when it came in (`lockin.py`): the sums and the plan changes are read first,
+        with the account's entry count; the write goes only if the account it loads has moved
+        no money since (else it reads again).
 
         Args:
             user_id: the account's user.
@@ -192,7 +199,7 @@ class Movements(ServiceBase):
             raise ValidationFailed.field("from", "from must be main or savings")
         amount = validate_amount(amount)
         first = self._first_result(user_id, idempotency_key, request_hash)
-        seen: list[tuple[int, int, list[SavedSum]]] = []
+        seen: list[tuple[int, list[LockedSum]]] = []
 
         async def precheck() -> dict[str, Any] | None:
             answer = await first()
@@ -201,17 +208,18 @@ class Movements(ServiceBase):
                     found = await queries.locked_savings(session, user_id)
                 if found is None:
                     raise AccountNotFound()
-                days, entries, came_in, _ = found
-                seen[:] = [(days, entries, [SavedSum(at, s) for at, s in came_in])]
+                entries, came_in, lock_ins, now = found
+                sums = [SavedSum(at, amount) for at, amount in came_in]
+                seen[:] = [(entries, still_locked(sums, lock_ins, now))]
             return answer
 
         def transfer() -> dict[str, Any]:
             account = self._load_open(user_id, token_version)
             if source == "savings":
-                days, entries, locked = seen[0]
-                if (account.entries, account.lock_in_days) != (entries, days):
-                    raise StaleRead()  # money moved or the plan changed since the read
-                self._check_lock_in(account, locked, amount, days)
+                entries, locked = seen[0]
+                if account.entries != entries:
+                    raise StaleRead()  # money moved since the read
+                self._check_lock_in(account, locked, amount)
             event = account.transfer(
                 uuid4(),
                 amount,
@@ -224,12 +232,10 @@ class Movements(ServiceBase):
         return await self._write(precheck, transfer)
 
     @staticmethod
-    def _check_lock_in(
-        account: Account, locked: list[SavedSum], amount: Decimal, days: int
-    ) -> None:
+    def _check_lock_in(account: Account, locked: list[LockedSum], amount: Decimal) -> None:
         if amount > account.savings or amount <= free_to_leave(account.savings, locked):
             return  # free, or more than savings hold: the aggregate says which
-        when = unlocks_at(account.savings, locked, amount, days)
+        when = unlocks_at(account.savings, locked, amount)
         assert when is not None  # locked and held: some sum unlocks it
         raise SavingsLocked.until(when)
 

@@ -248,13 +248,13 @@ async def reversal_of(session: AsyncSession, entry_id: UUID) -> EntryRecord | No
 
 async def locked_savings(
     session: AsyncSession, account_id: UUID
-) -> tuple[int, int, list[tuple[datetime, Decimal]], datetime] | None:
-    """What a transfer out of savings must know, from one snapshot; None: no such account.
+) -> tuple[int, list[tuple[datetime, Decimal]], list[tuple[datetime, int]], datetime] | None:
+    """What a transfer out of savings must know; None: no such account.
 
-    The lock-in of the plan in force, the account's last entry number (`Account.entries`:
-    whether it moved since), the sums that came into savings within the lock-in (oldest
-    first), and the database's clock they were read at. The sums are one range of
-    `ix_ledger_entries_account_id`.
+    The account's last entry number (`Account.entries`: whether it moved since), the sums that
+    came into savings within the longest lock-in any of its plans had (oldest first: one range
+    of `ix_ledger_entries_account_id`), its plan changes as (instant, lock-in days), and the
+    database's clock they were read at.
     """
     last = (  # the last in time is the last in number: one step back along the index
         select(LedgerEntry.seq)
@@ -265,29 +265,35 @@ async def locked_savings(
     )
     head = (
         await session.execute(
-            select(
-                func.coalesce(Plan.lock_in_days, 0), func.coalesce(last, 0), func.clock_timestamp()
+            select(func.coalesce(last, 0), func.clock_timestamp()).where(
+                AccountView.account_id == account_id
             )
-            .select_from(AccountView)
-            .outerjoin(Plan, Plan.id == AccountView.plan_id)
-            .where(AccountView.account_id == account_id)
         )
     ).one_or_none()
     if head is None:
         return None
-    days, seq, now = int(head[0]), int(head[1]), head[2]
-    if days == 0:
-        return days, seq, [], now
+    seq, now = int(head[0]), head[1]
+    changes = [
+        (row[0], int(row[1]))
+        for row in await session.execute(
+            select(PlanChange.at, PlanChange.lock_in_days)
+            .where(PlanChange.account_id == account_id)
+            .order_by(PlanChange.at, PlanChange.originator_version)
+        )
+    ]
+    longest = max((days for _, days in changes), default=0)
+    if longest == 0:
+        return seq, [], changes, now
     rows = await session.execute(
         select(LedgerEntry.at, LedgerEntry.savings)
         .where(
             LedgerEntry.account_id == account_id,
-            LedgerEntry.at > now - timedelta(days=days),
+            LedgerEntry.at > now - timedelta(days=longest),
             LedgerEntry.savings > 0,
         )
         .order_by(*_IN_ORDER)
     )
-    return days, seq, [(row[0], row[1]) for row in rows], now
+    return seq, [(row[0], row[1]) for row in rows], changes, now
 
 
 async def settle(session: AsyncSession, account_id: UUID) -> datetime:
