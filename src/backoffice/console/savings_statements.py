@@ -43,8 +43,6 @@ from backoffice.savings.gateway import service
 from backoffice.savings.gateway.statements import (
     MONTH_NAMES,
     entry_note,
-    statement_csv,
-    statement_pdf,
 )
 
 router = ApiRouter(include_in_schema=False)
@@ -194,10 +192,12 @@ async def statement_csv_file(
     """The month's statement as CSV: the API's file (every entry; past 30,000, a 422 page)."""
     checked = _download_month(month)
     try:
-        whole = await asked(service.whole_statement(request, customer.token, checked))
+        made = await asked(
+            service.statement_document(request, customer.token, checked, service.CSV_TYPE)
+        )
     except CustomerGone:
         return await signed_out(request, session)
-    return _attachment(statement_csv(whole), "text/csv; charset=utf-8", f"statement-{checked}.csv")
+    return _attachment(made, "text/csv; charset=utf-8", f"statement-{checked}.csv")
 
 
 @router.get(STATEMENTS + "/{month}.pdf")
@@ -207,7 +207,9 @@ async def statement_pdf_file(
     """The month's statement as a PDF to file: the API's document."""
     checked = _download_month(month)
     try:
-        whole = await asked(service.whole_statement(request, customer.token, checked))
+        made = await asked(
+            service.statement_document(request, customer.token, checked, service.PDF_TYPE)
+        )
     except CustomerGone:
         return await signed_out(request, session)
-    return _attachment(statement_pdf(whole), "application/pdf", f"statement-{checked}.pdf")
+    return _attachment(made, "application/pdf", f"statement-{checked}.pdf")

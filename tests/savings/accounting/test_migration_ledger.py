@@ -6,6 +6,7 @@ with the running balances and the idempotency key, numbered by the account's eve
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -106,24 +107,57 @@ def test_the_ledger_keeps_every_credit_and_gives_it_back(old_url: str) -> None:
         assert conn.execute("SELECT to_regclass('ledger_entries')").fetchone() == (None,)
 
 
-def test_going_back_is_refused_once_the_ledger_holds_more_than_credits(old_url: str) -> None:
+TOPIC = "backoffice.savings.accounting.aggregate:Account."
+
+
+@pytest.mark.parametrize(
+    ("topic", "state"),
+    [
+        ("Withdrawn", {}),
+        ("Transferred", {}),
+        ("InterestPosted", {"amount": "0.00"}),  # a month that paid nothing: no entry, an event
+        ("Reversed", {}),
+        ("PlanAssigned", {"plan_id": 1, "interest_rate": "0.02", "lock_in_days": 30}),
+    ],
+)
+def test_going_back_is_refused_once_events_newer_than_credits_are_stored(
+    old_url: str, topic: str, state: dict[str, object]
+) -> None:
     plain = driver_url(old_url, None)
     credits = _old_credits(accounts=1, each=2)
     with psycopg.connect(plain) as conn:
         _fill(conn, credits)
     migrations.upgrade(old_url, scripts=SCRIPTS)
-    account = credits[0][1]
     with psycopg.connect(plain) as conn:
         conn.execute(
-            "INSERT INTO ledger_entries (entry_id, account_id, seq, kind, at, amount, main,"
-            " savings, main_balance, savings_balance, originator_version, idempotency_key,"
-            " request_hash) VALUES (%s, %s, 3, 'withdrawal', %s, 1, -1, 0, %s, %s, 4, 'w', 'h')",
-            (uuid.uuid4(), account, START + timedelta(days=9), credits[-1][6] - 1, credits[-1][7]),
+            "INSERT INTO accounting_events (originator_id, originator_version, topic, state)"
+            " VALUES (%s, 99, %s, %s)",
+            (credits[0][1], TOPIC + topic, json.dumps(state).encode()),
         )
-    with pytest.raises(DBAPIError, match="holds more than credits"):
+    with pytest.raises(DBAPIError, match="newer than accounting_0004"):
         migrations.downgrade(old_url, "accounting_0004", scripts=SCRIPTS)
     with psycopg.connect(plain) as conn:
-        assert conn.execute("SELECT count(*) FROM ledger_entries").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM ledger_entries").fetchone() == (2,)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
             "accounting_0005",
+        )
+
+
+def test_going_back_keeps_a_plan_assigned_as_the_old_code_wrote_it(old_url: str) -> None:
+    plain = driver_url(old_url, None)
+    credits = _old_credits(accounts=1, each=1)
+    with psycopg.connect(plain) as conn:
+        _fill(conn, credits)
+    migrations.upgrade(old_url, scripts=SCRIPTS)
+    with psycopg.connect(plain) as conn:
+        old_plan = {"plan_id": 1, "kind": "percentage", "value": "10.00"}
+        conn.execute(
+            "INSERT INTO accounting_events (originator_id, originator_version, topic, state)"
+            " VALUES (%s, 99, %s, %s)",
+            (credits[0][1], TOPIC + "PlanAssigned", json.dumps(old_plan).encode()),
+        )
+    migrations.downgrade(old_url, "accounting_0004", scripts=SCRIPTS)
+    with psycopg.connect(plain) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            "accounting_0004",
         )

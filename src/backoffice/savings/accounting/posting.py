@@ -14,9 +14,10 @@ so its interest, may still change until then.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -63,6 +64,10 @@ async def due_total(service: AccountingService, through: date) -> int:
     return total
 
 
+# How long after a day's end its last saves have committed, at the latest.
+SETTLED = timedelta(seconds=5)
+
+
 async def yesterday(service: AccountingService) -> date:
     """The last day that has ended, by the database's clock (UTC)."""
     async with service.database.autocommit_sessionmaker() as session:
@@ -87,11 +92,17 @@ async def post_interest(
     Raises:
         ValidationFailed: `through` has not ended yet.
     """
-    today = await yesterday(service) + timedelta(days=1)
+    async with service.database.autocommit_sessionmaker() as session:
+        now = await queries.clock(session)
+    today = now.astimezone(UTC).date()
     if through >= today:
         raise ValidationFailed.field(
             "through", f"through must be a day that has ended (before {today.isoformat()}, UTC)"
         )
+    # A save booked just before the day ended may still be committing: its account's balances
+    # are read once it has (a save holds its booking lock for milliseconds, not seconds).
+    ended = datetime.combine(through + timedelta(days=1), time.min, UTC)
+    await asyncio.sleep(max(0.0, (ended + SETTLED - now).total_seconds()))
     result = Posted()
     month_end = _last_complete_month_end(through)
     after: UUID | None = None

@@ -55,13 +55,7 @@ from backoffice.savings.gateway.schemas import (
     TransferCreate,
     WithdrawalCreate,
 )
-from backoffice.savings.gateway.statements import (
-    Kind,
-    Month,
-    StatementRead,
-    statement_csv,
-    statement_pdf,
-)
+from backoffice.savings.gateway.statements import Kind, Month, StatementRead
 from backoffice.savings.tokens import CustomerClaims
 
 router = ApiRouter(prefix="/api/v1/savings", tags=["savings"])
@@ -317,7 +311,7 @@ async def transfer(
 
 
 # A statement's media types: JSON (the default), CSV and PDF.
-JSON, CSV, PDF = "application/json", "text/csv", "application/pdf"
+JSON, CSV, PDF = "application/json", service.CSV_TYPE, service.PDF_TYPE
 STATEMENT_DOCUMENTS = {
     CSV: {"schema": {"type": "string"}},
     PDF: {"schema": {"type": "string", "format": "binary"}},
@@ -353,18 +347,12 @@ async def statement(
             request, customer.token, month, limit=page.limit, offset=page.offset
         )
         return ok(made, pagination=page_info(page, len(made.entries), made.total))
-    whole = await service.whole_statement(request, customer.token, month)
-    name = f"statement-{month}"
-    if media == CSV:
-        return Response(
-            statement_csv(whole),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+    document = await service.statement_document(request, customer.token, month, media)
+    extension = "csv" if media == CSV else "pdf"
     return Response(
-        statement_pdf(whole),
-        media_type=PDF,
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        document,
+        media_type="text/csv; charset=utf-8" if media == CSV else PDF,
+        headers={"Content-Disposition": f'attachment; filename="statement-{month}.{extension}"'},
     )
 
 

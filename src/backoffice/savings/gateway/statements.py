@@ -46,7 +46,8 @@ from backoffice.core.money import MoneyOut, to_cents
 from backoffice.core.spreadsheet import spreadsheet_cell
 
 Kind = Literal["credit", "withdrawal", "transfer", "interest", "reversal"]
-Month = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+# A month `YYYY-MM` from 1970-01 (the ledger's instants start there) to 8999-12.
+Month = Annotated[str, Field(pattern=r"^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])$")]
 
 
 class Balances(BaseModel):

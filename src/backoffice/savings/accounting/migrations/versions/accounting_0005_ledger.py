@@ -112,12 +112,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Put the credits back from the ledger (only while it holds nothing but credits)."""
+    """Put the credits back from the ledger, only while the events hold nothing newer.
+
+    Refused when any event the code before this revision cannot read is stored: a movement
+    other than a credit, a month's interest (even one that paid nothing) or a plan assigned
+    with its interest and lock-in. The snapshots go (they may hold the new attributes).
+    """
     op.execute(
-        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM ledger_entries WHERE kind <> 'credit') THEN"
-        " RAISE EXCEPTION 'the ledger holds more than credits: it cannot go back to credits';"
-        " END IF; END $$"
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM accounting_events WHERE"
+        " topic ~ 'Account[.](Withdrawn|Transferred|InterestPosted|Reversed)$'"
+        " OR (topic ~ 'Account[.]PlanAssigned$'"
+        " AND convert_from(state, 'UTF8')::jsonb ? 'interest_rate'))"
+        " THEN RAISE EXCEPTION 'events newer than accounting_0004 are stored: the ledger"
+        " cannot go back to credits'; END IF; END $$"
     )
+    op.execute("DELETE FROM accounting_snapshots")
     op.drop_column("accounts", "interest_through")
     op.drop_constraint("ck_plans_interest_rate", "plans", type_="check")
     op.drop_constraint("ck_plans_lock_in_days", "plans", type_="check")
