@@ -5,7 +5,9 @@
 rounded half-up to the cent." The reference below works in exact fractions, knows nothing of
 the module's precision, and rounds a month once. For a year of ledger entries it reads each
 day straight from the instants (the balance after the last entry before the next UTC midnight,
-the rate of the last change before it), never through `month_days`.
+and the lowest rate in force at any instant of the day: the one in force as it starts and every
+one a change during it puts in force, so that a brief switch never earns more), never through
+`month_days`.
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ def last_before(rows: Rows, instant: datetime, otherwise: Decimal) -> Decimal:
     return found
 
 
+def lowest_during(rows: Rows, begins: datetime, ends: datetime) -> Decimal:
+    """The lowest rate in force at any instant from `begins` to before `ends` (brute force):
+    the one in force at `begins` (the last change at or before it; 0 before any), and the rate
+    of every change from `begins` to before `ends`."""
+    in_force = [Decimal(0)] + [rate for at, rate in rows if at <= begins]
+    return min([in_force[-1]] + [rate for at, rate in rows if begins <= at < ends])
+
+
 def reference_exact(
     year: int,
     month: int,
@@ -178,14 +188,16 @@ def reference_exact(
 ) -> tuple[Fraction, int]:
     """What a month earned, exactly, and how many days earned it, read from every instant:
     each day from the later of the 1st and `opened` to the earlier of the month's end and
-    `through`, at the balance and the rate in force before the next UTC midnight, over 365."""
+    `through`, at the balance before the next UTC midnight and the lowest rate in force during
+    the day, over 365."""
     exact, count = Fraction(0), 0
     for number in range(calendar.monthrange(year, month)[1]):
         day = date(year, month, 1) + timedelta(days=number)
         if opened <= day <= through:
-            ends = utc_midnight(day) + timedelta(days=1)
+            begins = utc_midnight(day)
+            ends = begins + timedelta(days=1)
             balance = last_before(entries, ends, opening)
-            rate = last_before(changes, ends, Decimal(0))
+            rate = lowest_during(changes, begins, ends)
             exact += Fraction(balance) * Fraction(rate) / 365
             count += 1
     return exact, count
@@ -244,21 +256,28 @@ def test_a_year_of_ledger_entries_posts_what_the_instants_earn_each_month():
         assert len(days(month)) == count == calendar.monthrange(YEAR, month)[1]
         assert Fraction(posted(days(month))) == half_up_cents(exact), month
     assert all(posted(days(month)) > 0 for month in (1, 2, 5, 12))
-    assert posted(days(8)) > 0  # 0% until the 20th, then 4.5%
-    # The leap day accrues, at the rate changed that afternoon; the day before at the old one.
+    assert posted(days(8)) > 0  # 0% through the 20th, then 4.5%
+    # The leap day accrues, at the old rate (the higher one came that afternoon), 1 March at
+    # the new one.
     assert [(d.on.day, d.annual_rate) for d in days(2)[-2:]] == [
         (28, Decimal("0.02")),
-        (29, Decimal("0.031")),
+        (29, Decimal("0.02")),
     ]
-    assert days(5)[16].annual_rate == Decimal("0.029")  # the day's second change, its last
+    assert days(3)[0].annual_rate == Decimal("0.031")
+    # 17 May: 3.1% at its start, 2.75% at noon, 2.9% at 18:45: the lowest; the 18th the last.
+    assert [d.annual_rate for d in days(5)[16:18]] == [Decimal("0.0275"), Decimal("0.029")]
+    # A change at midnight exactly begins its day: 1 August is 0% all day, 31 July is not.
     assert [d.annual_rate for d in days(7)[-1:] + days(8)[:1]] == [Decimal("0.029"), 0]
-    assert [d.annual_rate for d in days(8)[18:21]] == [0, Decimal("0.045"), Decimal("0.045")]
+    # 4.5% from a microsecond before the 21st: the 20th was 0% nearly all day.
+    assert [d.annual_rate for d in days(8)[18:21]] == [0, 0, Decimal("0.045")]
     assert [d.annual_rate for d in days(10)[13:15]] == [Decimal("0.045"), Decimal("0.0333")]
-    # 23:00 at UTC-2 on 30 November is 1 December in UTC: November ends at the old rate.
-    assert (days(11)[-1].annual_rate, days(12)[0].annual_rate) == (
+    # 23:00 at UTC-2 on 30 November is 01:00 on 1 December in UTC: November ends at the old
+    # rate, and 1 December too (in force until 01:00); the 2nd at the new one.
+    assert [d.annual_rate for d in days(11)[-1:] + days(12)[:2]] == [
+        Decimal("0.0333"),
         Decimal("0.0333"),
         Decimal("0.123456"),
-    )
+    ]
 
 
 def distance_to_a_half_cent(exact: Fraction) -> Fraction:
@@ -332,7 +351,7 @@ def a_month_of_entries(draw: st.DrawFn) -> tuple[int, int, date, date, Decimal, 
 
 
 @given(a_month_of_entries())
-def test_a_month_has_one_day_per_day_with_the_balance_and_rate_of_its_end(month_of_entries):
+def test_a_month_has_one_day_per_day_with_its_end_balance_and_its_lowest_rate(month_of_entries):
     year, month, opened, through, opening, balances, rate_rows = month_of_entries
     days = month_days(
         year,
@@ -347,9 +366,12 @@ def test_a_month_has_one_day_per_day_with_the_balance_and_rate_of_its_end(month_
     assert len(days) == max(0, (last - first).days + 1)
     assert [d.on for d in days] == [first + timedelta(days=i) for i in range(len(days))]
     for day in days:
-        ends = utc_midnight(day.on) + timedelta(days=1)
+        begins = utc_midnight(day.on)
+        ends = begins + timedelta(days=1)
         assert day.savings == last_before(balances, ends, opening)
-        assert day.annual_rate == last_before(rate_rows, ends, Decimal(0))
+        assert day.annual_rate == lowest_during(rate_rows, begins, ends)
+        # Never more than the rate in force at the day's end (what the old rule paid).
+        assert day.annual_rate <= last_before(rate_rows, ends, Decimal(0))
 
 
 def test_month_days_refuses_nonsense():
@@ -406,3 +428,40 @@ def test_a_month_outside_the_account_or_the_run_has_no_days():
     assert days(date(YEAR, 1, 1), date(YEAR, 2, 29)) == []
     assert [d.on.day for d in days(date(YEAR, 3, 30), date(YEAR, 12, 31))] == [30, 31]
     assert [d.on.day for d in days(date(YEAR, 1, 1), date(YEAR, 3, 2))] == [1, 2]
+
+
+def test_a_switch_to_a_richer_plan_over_midnight_earns_nothing_more():
+    """The exploit the lowest rate closes: 0% all along, 25% from 23:59 to 00:01 the next
+    day. Both days had 0% in force at some instant: both accrue at 0%. A switch that lasts a
+    whole day earns that day, and that day only."""
+
+    def days(rates: Rows) -> list[Day]:
+        return month_days(
+            YEAR,
+            3,
+            opened=date(YEAR, 1, 1),
+            through=date(YEAR, 3, 31),
+            opening_savings=Decimal("100000.00"),
+            balances=[],
+            rates=rates,
+        )
+
+    zero, richest = Decimal(0), Decimal("0.25")
+    brief = days(
+        [
+            (datetime(YEAR, 2, 1, tzinfo=UTC), zero),
+            (datetime(YEAR, 3, 10, 23, 59, tzinfo=UTC), richest),
+            (datetime(YEAR, 3, 11, 0, 1, tzinfo=UTC), zero),
+        ]
+    )
+    assert [d.annual_rate for d in brief[9:11]] == [zero, zero]
+    assert {d.annual_rate for d in brief} == {zero}
+    assert posted(brief) == 0
+    whole_day = days(
+        [
+            (datetime(YEAR, 3, 10, 23, 59, tzinfo=UTC), richest),
+            (datetime(YEAR, 3, 12, 0, 1, tzinfo=UTC), zero),
+        ]
+    )
+    assert [d.annual_rate for d in whole_day[9:13]] == [zero, richest, zero, zero]
+    assert posted(whole_day) == Decimal("68.49")  # 100,000 x 25% / 365, one day

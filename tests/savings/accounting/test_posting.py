@@ -12,7 +12,9 @@ the whole backdated history: a later run's months do not see them, nor does the 
 
 The reference is written here from the issue's words, not from `interest.py`: each day from the
 later of the month's first and the day the account opened earns its end-of-day savings balance
-(every movement before the next UTC midnight) times the rate in force at that midnight, / 365
+(every movement before the next UTC midnight) times the lowest rate in force at any instant of
+the day (the one in force as it starts, 0 before any plan, and every one a plan change during it
+puts in force: a brief switch never earns more), / 365
 (Actual/365, a leap year's 29 February a day like any other), in exact fractions; the month's
 sum is posted rounded half-up to the cent, and a month that earns 0.00 is settled without an
 entry.
@@ -98,12 +100,14 @@ def reference(history: History, year: int, month: int) -> Fraction:
     day = max(date(year, month, 1), history.opened.date())
     total = Fraction(0)
     while day.month == month:
-        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        begins = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        midnight = begins + timedelta(days=1)
         balance = sum(
             (change for when, change in history.savings() if when < midnight), Fraction(0)
         )
-        rates = [rate for when, rate in history.rates() if when < midnight]
-        total += balance * (rates[-1] if rates else 0) / 365
+        at_start = [Fraction(0)] + [rate for when, rate in history.rates() if when <= begins]
+        during = [rate for when, rate in history.rates() if begins <= when < midnight]
+        total += balance * min([at_start[-1], *during]) / 365
         day += timedelta(days=1)
     return half_up(total)
 
@@ -304,12 +308,16 @@ async def ledger(ledger_url: str) -> AsyncIterator[Ledger]:
 
 def test_the_reference_knows_its_leap_day():
     """A sanity check of the reference itself, by hand: 500.00 at 2% all January from the
-    10th (22 days), then February's 29 days with 1500.00 saved on the 29th."""
+    11th (21 days: the 10th had 0% in force until the plan came at 08:00:01), then February's
+    29 days with 1500.00 saved on the 29th, then March: 1200.00, at 2% through the 15th (5%
+    came at its noon), at 5% from the 16th."""
     leap = HISTORIES["leap"]
-    assert reference(leap, 2024, 1) == half_up(Fraction(500) * Fraction(2, 100) * 22 / 365)
+    assert reference(leap, 2024, 1) == half_up(Fraction(500) * Fraction(2, 100) * 21 / 365)
     february = Fraction(500) * Fraction(2, 100) * 28 / 365 + Fraction(1500) * Fraction(2, 100) / 365
     assert reference(leap, 2024, 2) == half_up(february)
     assert reference(leap, 2024, 2) == Fraction(85, 100)  # 0.849315... half-up
+    march = Fraction(1200) * (Fraction(2, 100) * 15 + Fraction(5, 100) * 16) / 365
+    assert reference(leap, 2024, 3) == half_up(march) == Fraction(362, 100)  # 3.616438...
 
 
 @pytest.mark.parametrize("batch", [2, 500])

@@ -10,7 +10,9 @@ PROJECTIONS are moved back in time with SQL (`accounts.opened_at`, `ledger_entri
 The run is killed once its first batch has committed (`accounts.interest_through` set on some
 accounts, not on all), then run again to the end, then once more (in this process). Every account must then hold
 exactly one interest entry per month, each equal to the issue's rule computed here in exact
-fractions (the balance is constant, so a month is balance x rate x days / 365, half-up).
+fractions (the balance is constant, so a month is balance x rate x days / 365, half-up; a
+day earns the lowest rate in force during it, and 1 January had none until the plan came at
+00:00:01, so it earns nothing).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ SCRIPTS = "backoffice.savings.accounting:migrations"
 ACCOUNTS = 1100  # three batches of `BATCH` (500): the kill lands after the first
 RATE = Decimal("0.0375")
 THROUGH = date(2024, 3, 31)
-DAYS = {"2024-01": 31, "2024-02": 29, "2024-03": 31}  # 2024 is a leap year
+# The days at RATE: 2024 is a leap year; 1 January had 0% in force until 00:00:01.
+DAYS = {"2024-01": 30, "2024-02": 29, "2024-03": 31}
 
 
 def saved(number: int) -> Decimal:

@@ -1,12 +1,13 @@
 """Interest on savings: accrued daily, posted monthly (pure rules, no I/O).
 
 A plan may pay an annual rate on the savings balance (issue 20). Each day earns the end-of-day
-savings balance times the rate in force that day, divided by 365 (Actual/365: every calendar
-day counts, a leap year's 29 February included, and the year is 365 days whatever its length).
-What a day earns is kept at `ACCRUAL` (more than cents) and summed over the month; the month's
-sum is posted once, rounded half-up to the cent, as the month's `interest` entry. Rounding the
-month rather than each day keeps the rounding to half a cent a month: 100.00 at 2% earns
-0.0054794... a day, 0.17 over January, where a cent rounded each day would pay 0.31.
+savings balance times the lowest rate in force during that day, divided by 365 (Actual/365:
+every calendar day counts, a leap year's 29 February included, and the year is 365 days
+whatever its length). What a day earns is kept at `ACCRUAL` (more than cents) and summed over
+the month; the month's sum is posted once, rounded half-up to the cent, as the month's
+`interest` entry. Rounding the month rather than each day keeps the rounding to half a cent a
+month: 100.00 at 2% earns 0.0054794... a day, 0.17 over January, where a cent rounded each day
+would pay 0.31.
 
 The days of a month are those from its first (or the day the account opened) to its last (or
 the day posting runs through), end-of-day balances after that day's every movement. A month is
@@ -15,8 +16,12 @@ due once its last day has ended (`months_due`); posting is idempotent per accoun
 Days are UTC days: a day ends at the next UTC midnight. `month_days` turns what the ledger holds
 for one account and month (the savings balance before the month, the balance after each of its
 entries, the plan's rate changes) into those days: a day's balance is the one after its last
-entry before the next midnight, its rate the last change before that midnight, so a rate changed
-at noon applies to the whole of that day (the end of the day decides, as it does the balance).
+entry before the next midnight; its rate is the lowest in force at any instant of the day: the
+one in force as the day starts (0 before the first change) and every one a change during the day
+puts in force. Were the rate the one in force at the day's end, a switch to a richer plan at
+23:59 and back at 00:01 would be paid the richer rate for a whole day; with the lowest, a
+switch pays more only from the first whole day it lasts. A change exactly at midnight belongs to
+the day it begins (the rate before it is in force on the day before only).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ MAX_RATE = Decimal("0.25")
 
 @dataclass(frozen=True, slots=True)
 class Day:
-    """One day of an account: its savings balance at the end of the day, the rate in force."""
+    """One day: its end-of-day savings balance, the lowest rate in force at any of its instants."""
 
     on: date
     savings: Decimal
@@ -167,7 +172,8 @@ def month_days(
 ) -> list[Day]:
     """The days of a month that accrue, from what the ledger holds for one account.
 
-    One pass over the month's days, the entries and the rate changes: O(days + entries).
+    One pass over the month's days, the entries and the rate changes:
+    O(days + entries + changes).
 
     Args:
         year: The month's year.
@@ -183,7 +189,9 @@ def month_days(
     Returns:
         One `Day` per day from the later of the month's first and `opened` to the earlier of
         its last and `through` (none when those do not meet), with the savings balance after
-        that day's every entry and the rate of the last change before the day ended.
+        that day's every entry and the lowest rate in force during the day: the one in force
+        as it began (the last change before its midnight, or one exactly at it) and each a
+        change during it put in force.
 
     Raises:
         ValueError: an instant without a time zone, rows not oldest first, an entry outside
@@ -199,15 +207,23 @@ def month_days(
     savings, rate = opening_savings, Decimal(0)
     entry = change = 0
     day = start.date()
+    begins = start
     while day <= last:
         ends = midnight_after(day)
         while entry < len(balances) and balances[entry][0] < ends:
             savings = balances[entry][1]
             entry += 1
-        while change < len(rates) and rates[change][0] < ends:
+        while change < len(rates) and rates[change][0] < begins:
             rate = rates[change][1]
             change += 1
+        # In force as the day begins: `rate`, unless a change comes at its very midnight (the
+        # loop below then reads that change, and every later one of the day).
+        lowest = rate if change == len(rates) or rates[change][0] > begins else rates[change][1]
+        while change < len(rates) and rates[change][0] < ends:
+            rate = rates[change][1]
+            lowest = min(lowest, rate)
+            change += 1
         if day >= first:
-            days.append(Day(day, savings, rate))
-        day += timedelta(days=1)
+            days.append(Day(day, savings, lowest))
+        day, begins = day + timedelta(days=1), ends
     return days
