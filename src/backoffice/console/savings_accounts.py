@@ -205,7 +205,9 @@ async def reverse(request: Request, principal: Admin) -> Response:
     if form.get("confirmed") != "yes" or posted_key(form) is None:
         return _reversal_page(request, values, confirm=True)
     try:
-        made: ReversalRead = await service.reverse(request, entry_id, reason, values["key"])
+        made: ReversalRead = await service.reverse(
+            request, entry_id, reason, values["key"], by=principal.username
+        )
     except DomainError as error:
         if error.code not in REFUSALS:
             raise

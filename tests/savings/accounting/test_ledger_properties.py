@@ -254,7 +254,9 @@ def reversal(run: Any, service: AccountingService, model: Model, where: float) -
     entry = model.entries[min(int(where * len(model.entries)), len(model.entries) - 1)]
     made = attempt(
         run,
-        service.reverse(entry.entry_id, "test", idempotency_key=uuid.uuid4().hex, request_hash="r"),
+        service.reverse(
+            entry.entry_id, "test", by="admin", idempotency_key=uuid.uuid4().hex, request_hash="r"
+        ),
     )
     if entry.kind == "reversal" or entry.reversed:
         assert isinstance(made, EntryNotReversible)

@@ -214,7 +214,7 @@ async def test_an_operator_reverses_an_entry_once(api):
         0,
         entry,
     )
-    assert data["reason"] == "charged twice"
+    assert (data["reason"], data["by"]) == ("charged twice", "admin")
     replay = await api.post(
         path, json={"reason": "charged twice"}, headers={"Idempotency-Key": "r-1"}, auth=ADMIN
     )
@@ -225,6 +225,11 @@ async def test_an_operator_reverses_an_entry_once(api):
     assert twice.status_code == 409
     assert twice.json()["errors"][0]["code"] == "entry_not_reversible"
     assert (await _balance(api, customer))["main"] == 50
+    # The operator's keys and the customer's never meet: the customer may use "r-1" too.
+    mine = await _write(api, customer, "/withdrawals", {"amount": "1"}, key="r-1")
+    assert mine.status_code == 201, mine.text
+    listed = (await api.get("/transactions", headers=customer.headers)).json()["data"]
+    assert "by" not in listed[-2], "who reversed is the operators' to see"
     unknown = await api.post(
         f"/entries/{uuid.uuid4()}/reversal",
         json={"reason": "x"},

@@ -49,6 +49,7 @@ class Movement:
     reverses: UUID | None = None
     reason: str | None = None
     period: str | None = None
+    by: str | None = None  # who reversed (an operator's username)
 
 
 class Account(Aggregate):
@@ -215,6 +216,7 @@ class Account(Aggregate):
         main: Decimal
         savings: Decimal
         reason: str
+        by: str
         idempotency_key: str
         request_hash: str
 
@@ -231,6 +233,7 @@ class Account(Aggregate):
                 self.request_hash,
                 reverses=self.reverses,
                 reason=self.reason,
+                by=self.by,
             )
 
     @staticmethod
@@ -410,6 +413,7 @@ class Account(Aggregate):
         original: Movement,
         *,
         reason: str,
+        by: str,
         idempotency_key: str,
         request_hash: str,
     ) -> Reversed:
@@ -430,6 +434,7 @@ class Account(Aggregate):
             main=main,
             savings=savings,
             reason=reason,
+            by=by,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
@@ -444,6 +449,7 @@ class Account(Aggregate):
         main: Decimal,
         savings: Decimal,
         reason: str,
+        by: str,
         idempotency_key: str,
         request_hash: str,
     ) -> None:

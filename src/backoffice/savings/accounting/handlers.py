@@ -108,6 +108,7 @@ class Reverse(MessageModel):
 
     entry_id: UUID
     reason: Annotated[str, Field(max_length=2000)]
+    by: Annotated[str, Field(min_length=1, max_length=200)]
     idempotency_key: Key
     request_hash: Key
 
@@ -251,6 +252,7 @@ async def register(
         return await service.reverse(
             message.entry_id,
             message.reason,
+            by=message.by,
             idempotency_key=message.idempotency_key,
             request_hash=message.request_hash,
         )

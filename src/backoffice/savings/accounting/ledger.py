@@ -23,9 +23,9 @@ from backoffice.savings.accounting.recorder import Row
 _INSERT_ENTRY = (
     "INSERT INTO ledger_entries (entry_id, account_id, seq, kind, at, amount, main, savings,"
     " main_balance, savings_balance, originator_version, idempotency_key, request_hash,"
-    " reverses, reason, period) VALUES (%s, %s, %s, %s,"
+    " reverses, reason, period, reversed_by) VALUES (%s, %s, %s, %s,"
     " current_setting('backoffice.booked_at')::timestamptz,"
-    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _INSERT_PLAN_CHANGE = (
     "INSERT INTO plan_changes (account_id, originator_version, at, plan_id, interest_rate,"
@@ -101,6 +101,7 @@ def rows_for(account: Account) -> list[Row]:
                     m.reverses,
                     m.reason,
                     m.period,
+                    m.by,
                 ),
             )
         )

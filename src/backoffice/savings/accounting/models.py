@@ -173,6 +173,8 @@ class LedgerEntry(AccountingBase):
     reason: Mapped[str | None] = mapped_column(Text)
     # The month an interest entry was earned in, "YYYY-MM".
     period: Mapped[str | None] = mapped_column(Text)
+    # The operator who made a reversal (their username).
+    reversed_by: Mapped[str | None] = mapped_column(Text)
 
 
 class PlanChange(AccountingBase):

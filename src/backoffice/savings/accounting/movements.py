@@ -39,6 +39,9 @@ from backoffice.savings.accounting.plumbing import ServiceBase, StaleRead
 from backoffice.savings.accounting.rules import SavingsLocked, validate_amount
 
 SOURCES = ("main", "savings")
+# Before an operator's idempotency key: a space, which a customer's key (visible ASCII) never
+# holds, so the two never meet in an account's keys.
+OPERATOR_KEY = "operator "
 REASON_MAX = 500
 
 
@@ -57,6 +60,7 @@ def _made(movement: Movement, at: datetime | None) -> dict[str, Any]:
     if movement.kind == "reversal":
         shown["reverses"] = movement.reverses
         shown["reason"] = movement.reason
+        shown["by"] = movement.by
     return shown
 
 
@@ -83,6 +87,7 @@ class Movements(ServiceBase):
                 found.savings,
                 reverses=found.reverses,
                 reason=found.reason,
+                by=found.by,
             )
             return _made(movement, found.at)
 
@@ -240,12 +245,20 @@ class Movements(ServiceBase):
         raise SavingsLocked.until(when)
 
     async def reverse(
-        self, entry_id: UUID, reason: str, *, idempotency_key: str, request_hash: str
+        self, entry_id: UUID, reason: str, *, by: str, idempotency_key: str, request_hash: str
     ) -> dict[str, Any]:
         """Compensate an entry with a new one that undoes its changes (an operator's write).
 
         Nothing is deleted or edited. An entry is reversed once: the same entry again with the
-        same key returns the first reversal; with another key it is a 409.
+        same key returns the first reversal; with another key it is a 409. The operator's key
+        is kept apart from the customer's (`OPERATOR_KEY`): neither can take the other's.
+
+        Args:
+            entry_id: the entry to reverse.
+            reason: why (1 to `REASON_MAX` characters), kept with the reversal.
+            by: the operator's username, kept with the reversal.
+            idempotency_key: the operator's key.
+            request_hash: a digest of the request.
 
         Returns:
             The reversal: entry_id, kind, amount, main and savings (the changes), at,
@@ -268,6 +281,7 @@ class Movements(ServiceBase):
         user_id, original = found
         if original.kind == "reversal":
             raise EntryNotReversible("A reversal cannot be reversed: make a new entry instead")
+        idempotency_key = OPERATOR_KEY + idempotency_key
         first = self._first_result(user_id, idempotency_key, request_hash)
 
         async def precheck() -> dict[str, Any] | None:
@@ -291,6 +305,7 @@ class Movements(ServiceBase):
                 uuid4(),
                 movement,
                 reason=reason,
+                by=by,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )

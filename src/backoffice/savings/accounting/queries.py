@@ -72,6 +72,7 @@ class EntryRecord:
     reason: str | None
     period: str | None
     request_hash: str | None
+    by: str | None  # who reversed: the operator's views only (`as_dict` leaves it out)
 
     def as_dict(self) -> dict[str, Any]:
         """The entry's public shape (a credit's also has its `credit_id`, as it always had)."""
@@ -118,6 +119,7 @@ _ENTRY_COLUMNS = (
     LedgerEntry.reason,
     LedgerEntry.period,
     LedgerEntry.request_hash,
+    LedgerEntry.reversed_by,
 )
 _IN_ORDER = (LedgerEntry.at, LedgerEntry.seq)
 

@@ -365,7 +365,11 @@ async def statement(
     openapi_extra=rules_beyond_schema("no balance may fall below zero"),
 )
 async def reverse(
-    entry_id: UUID, body: ReversalCreate, key: IdempotencyKey, _: Operator, request: Request
+    entry_id: UUID,
+    body: ReversalCreate,
+    key: IdempotencyKey,
+    operator: Operator,
+    request: Request,
 ) -> Envelope[ReversalRead]:
     """Requires `Idempotency-Key`: the same key and reason return the first reversal.
 
@@ -373,7 +377,7 @@ async def reverse(
     edited. An entry is reversed once (a 409 `entry_not_reversible` after), a reversal never;
     one that would leave a balance below zero is a 422 `insufficient_funds`.
     """
-    made = await service.reverse(request, entry_id, body.reason, key)
+    made = await service.reverse(request, entry_id, body.reason, key, by=operator.username)
     return ok(made, "Created", status_code=201)
 
 

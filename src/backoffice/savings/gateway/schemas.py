@@ -182,6 +182,7 @@ class ReversalRead(MovementRead):
 
     reverses: UUID
     reason: str
+    by: str = Field(description="The operator who reversed it")
 
 
 class TransactionRead(EntryRead):

@@ -268,12 +268,15 @@ async def transfer(
     return MovementRead.model_validate(data)
 
 
-async def reverse(request: Request, entry_id: UUID, reason: str, key: str) -> ReversalRead:
-    """Compensate an entry (an operator's): the same key and reason, the first reversal."""
+async def reverse(
+    request: Request, entry_id: UUID, reason: str, key: str, *, by: str
+) -> ReversalRead:
+    """Compensate an entry (the operator `by`'s): the same key and reason, the first reversal."""
     reason = reason.strip()  # as the service keeps it: " x" and "x" are one request
     payload = {
         "entry_id": str(entry_id),
         "reason": reason,
+        "by": by,
         "idempotency_key": key,
         "request_hash": request_hash(Decimal(0), entry_id, reason, kind="reversal"),
     }

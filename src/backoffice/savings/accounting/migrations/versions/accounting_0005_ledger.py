@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("reverses", sa.Uuid(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("period", sa.Text(), nullable=True),
+        sa.Column("reversed_by", sa.Text(), nullable=True),
         sa.CheckConstraint(f"kind IN {KINDS}", name="ck_ledger_entries_kind"),
         sa.CheckConstraint("amount > 0", name="ck_ledger_entries_amount"),
         sa.CheckConstraint(
