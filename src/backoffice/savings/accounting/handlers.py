@@ -121,6 +121,7 @@ class Statement(MessageModel):
     month: Annotated[int, Field(ge=1, le=12)]
     limit: Annotated[int, Field(ge=1, le=1000)]
     offset: Annotated[int, Field(ge=0, le=MAX_INT)]
+    at: datetime | None = None  # the first page's `as_of`, for the pages after it
 
 
 class AccountQuery(MessageModel):
@@ -266,6 +267,7 @@ async def register(
             message.month,
             limit=message.limit,
             offset=message.offset,
+            at=message.at,
             token_version=customer.version,
         )
 

@@ -333,7 +333,7 @@ class Movements(ServiceBase):
         *,
         alone: bool = False,
         failed: Callable[[UUID, DomainError], None] | None = None,
-    ) -> int:
+    ) -> list[tuple[UUID, Decimal]]:
         """Settle months of interest on many accounts: one save for all, or each alone.
 
         All in one transaction first (a posting run's batch); if that save fails (a customer's
@@ -347,23 +347,24 @@ class Movements(ServiceBase):
                 the error is raised).
 
         Returns:
-            How many months were settled now (those settled before, and closed accounts, not).
+            The months settled now, as (account, amount), oldest first for each account (those
+            settled before, and closed accounts, not).
 
         Raises:
             AccountNotFound: an account that does not exist.
             BalanceLimitExceeded: savings would pass `MAX_MONEY` (posting `alone`).
         """
 
-        def settle(user_ids: Sequence[UUID]) -> int:
-            accounts, settled = [], 0
+        def settle(user_ids: Sequence[UUID]) -> list[tuple[UUID, Decimal]]:
+            accounts, settled = [], []
             for user_id in user_ids:
                 account = self._load(user_id)
                 if account is None:
                     raise AccountNotFound()
-                count = _settle(account, due[user_id])
-                if count:
+                amounts = _settle(account, due[user_id])
+                if amounts:
                     accounts.append(account)
-                    settled += count
+                    settled += [(user_id, amount) for amount in amounts]
             if accounts:
                 self.store.save_accounts(accounts)
             return settled
@@ -376,7 +377,7 @@ class Movements(ServiceBase):
                 return await self._in_thread(settle, list(due))
             except (IntegrityError, DomainError):
                 pass  # one at a time below: each then fails or retries on its own
-        settled = 0
+        settled: list[tuple[UUID, Decimal]] = []
         for user_id in due:
             try:
                 settled += await self._write(never, partial(settle, [user_id]))
@@ -387,13 +388,13 @@ class Movements(ServiceBase):
         return settled
 
 
-def _settle(account: Account, due: Sequence[tuple[int, int, Decimal]]) -> int:
-    """Settle an account's months not settled yet (none on a closed account); how many."""
-    count = 0
+def _settle(account: Account, due: Sequence[tuple[int, int, Decimal]]) -> list[Decimal]:
+    """Settle an account's months not settled yet (none on a closed account); their amounts."""
+    amounts = []
     for year, month, amount in due:
         through = last_day(year, month)
         settled = account.interest_through is not None and account.interest_through >= through
         if not (settled or account.is_closed):
             account.post_interest(uuid4(), amount, f"{year:04d}-{month:02d}", through)
-            count += 1
-    return count
+            amounts.append(amount)
+    return amounts

@@ -118,12 +118,11 @@ async def post_interest(
             result.failed[user_id] = error.message
             log.error("interest not posted", account=str(user_id), error=error.message)
 
-        result.months += await service.post_months(due, failed=failed)
-        settled = {
-            user_id: months for user_id, months in due.items() if user_id not in result.failed
-        }
-        result.accounts += len(settled)
-        paid = [amount for months in settled.values() for _, _, amount in months if amount]
+        # What was settled now: not what another run settled first, nor what failed.
+        settled = await service.post_months(due, failed=failed)
+        result.months += len(settled)
+        result.accounts += len({user_id for user_id, _ in settled})
+        paid = [amount for _, amount in settled if amount]
         result.entries += len(paid)
         result.amount += sum(paid, Decimal("0.00"))
         advance(len(accounts))

@@ -119,16 +119,19 @@ class Reads(ServiceBase):
         *,
         limit: int,
         offset: int,
+        at: datetime | None = None,
         token_version: int | None = None,
     ) -> dict[str, Any]:
         """A month's statement (UTC): opening and closing balances, interest, a page of entries.
 
         The month's entries are those booked in [its first instant, the next month's). For the
-        month still running, the closing balances and the entries are those booked so far.
+        month still running, the closing balances and the entries are those booked so far, or
+        up to `at`: the pages of one statement read with the first page's `as_of` agree.
 
         Returns:
-            month ("YYYY-MM"), starts, ends, opening, closing (main, savings, total each),
-            interest_earned, entries (the page) and total (the month's number of entries).
+            month ("YYYY-MM"), starts, ends, as_of (what the closing balances and the entries
+            run up to), holder (the account's name), opening, closing (main, savings, total
+            each), interest_earned, entries (the page) and total (the month's entries).
 
         Raises:
             ValidationFailed: a month not started yet (on `month`).
@@ -141,20 +144,23 @@ class Reads(ServiceBase):
             now = await self._settled(session, user_id, token_version)
             if starts > now:
                 raise ValidationFailed.field("month", "the month has not started yet")
-            upto = min(ends, now)
-            opening = await queries.balance_at(session, user_id, starts, before=True)
-            if opening is None:
+            upto = min(ends, now, now if at is None else aware(at))
+            summary = await queries.account_summary(session, user_id)
+            if summary is None:
                 raise AccountNotFound()
+            opening = await queries.balance_at(session, user_id, starts, before=True)
             closing = await queries.balance_at(session, user_id, upto, before=True)
             entries, total = await queries.entries_between(
                 session, user_id, starts, upto, limit=limit, offset=offset
             )
             interest = await queries.interest_between(session, user_id, starts, upto)
-        assert closing is not None  # the account exists: it did a statement ago
+        assert opening is not None and closing is not None  # the account exists
         return {
             "month": f"{year:04d}-{month:02d}",
             "starts": starts,
             "ends": ends,
+            "as_of": upto,
+            "holder": summary["full_name"],
             "opening": _balances(opening),
             "closing": _balances(closing),
             "interest_earned": interest,

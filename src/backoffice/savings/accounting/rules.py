@@ -47,10 +47,10 @@ class CreditTooSmall(ValidationFailed):
 
 
 class BalanceLimitExceeded(ValidationFailed):
-    """A credit that would take a balance past `MAX_MONEY` (what NUMERIC(14, 2) can hold)."""
+    """A movement that would take a balance past `MAX_MONEY` (what NUMERIC(14, 2) can hold)."""
 
     code = "balance_limit_exceeded"
-    default_message = "The credit would take a balance past the largest amount an account holds"
+    default_message = "This would take a balance past the largest amount an account holds"
 
 
 def _has_cents_at_most(value: Decimal) -> bool:
@@ -161,7 +161,7 @@ def check_balances(main: Decimal, savings: Decimal) -> None:
     """
     if main > MAX_MONEY or savings > MAX_MONEY:
         raise BalanceLimitExceeded.field(
-            "amount", f"a balance may not exceed {MAX_MONEY}: this credit would pass it"
+            "amount", f"a balance may not exceed {MAX_MONEY}: this would pass it"
         )
 
 

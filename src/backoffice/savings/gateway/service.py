@@ -297,11 +297,22 @@ def parse_month(month: str) -> tuple[int, int]:
 
 
 async def statement(
-    request: Request, token: str, month: str, *, limit: int, offset: int
+    request: Request,
+    token: str,
+    month: str,
+    *,
+    limit: int,
+    offset: int,
+    at: datetime | None = None,
 ) -> StatementRead:
-    """A page of a month's statement (the entries from `offset`, at most `limit` of them)."""
+    """A page of a month's statement (the entries from `offset`, at most `limit` of them).
+
+    `at`: an earlier page's `as_of`, so that every page reads the running month as it stood.
+    """
     year, number = parse_month(month)
     payload = {"token": token, "year": year, "month": number, "limit": limit, "offset": offset}
+    if at is not None:
+        payload["at"] = at.isoformat()
     data = await client_of(request).account(subjects.STATEMENT, payload)
     return StatementRead.model_validate(data)
 
@@ -317,7 +328,9 @@ async def whole_statement(request: Request, token: str, month: str) -> Statement
         raise StatementTooLong()
     entries = list(first.entries)
     while len(entries) < first.total:
-        page = await statement(request, token, month, limit=STATEMENT_PAGE, offset=len(entries))
+        page = await statement(
+            request, token, month, limit=STATEMENT_PAGE, offset=len(entries), at=first.as_of
+        )
         if not page.entries:
             break  # pragma: no cover - a month's entries never shrink once it is settled
         entries.extend(page.entries)
@@ -336,8 +349,8 @@ async def statement_document(request: Request, token: str, month: str, media: st
     whole = await whole_statement(request, token, month)
     async with _RENDERING:
         if media == CSV_TYPE:
-            return (await asyncio.to_thread(statement_csv, whole)).encode()
-        return await asyncio.to_thread(statement_pdf, whole)
+            return (await asyncio.to_thread(statement_csv, whole, holder=whole.holder)).encode()
+        return await asyncio.to_thread(statement_pdf, whole, holder=whole.holder)
 
 
 # A statement's document (CSV, PDF) holds every entry of the month, fetched this many at a time,

@@ -80,6 +80,10 @@ class StatementRead(BaseModel):
     month: Month
     starts: datetime
     ends: datetime
+    # The instant the closing balances and the entries run up to: `ends`, or for the month
+    # still running the instant the statement was read at (None: `ends`).
+    as_of: datetime | None = None
+    holder: str | None = None  # the account holder's name
     opening: Balances
     closing: Balances
     interest_earned: MoneyOut
@@ -158,7 +162,7 @@ def statement_csv(statement: StatementRead, *, holder: str | None = None) -> str
         ]
         for e in statement.entries
     )
-    writer.writerow(balances("closing", statement.ends, statement.closing))
+    writer.writerow(balances("closing", statement.as_of or statement.ends, statement.closing))
     return out.getvalue()
 
 
@@ -408,7 +412,7 @@ def statement_pdf(
         The PDF document.
     """
     first = utc(statement.starts)
-    last = utc(statement.ends) - timedelta(microseconds=1)
+    last = utc(statement.as_of or statement.ends) - timedelta(microseconds=1)
     month = f"{MONTH_NAMES[first.month - 1]} {first.year}"
     pdf = _Document(f"Savings statement - {month}")
     pdf.set_title(f"Savings statement {statement.month}")
