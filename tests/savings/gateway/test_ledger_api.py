@@ -175,6 +175,13 @@ async def test_a_statement_in_json_csv_and_pdf(api):
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["kind"] for r in rows] == ["opening", "credit", "withdrawal", "closing"]
     assert rows[-1]["main_balance"] == "40.00"
+    assert {r["holder"] for r in rows} == {"Test Customer"}
+    # The month is running: its closing row is as of when it was read, not the month's end.
+    as_of = datetime.fromisoformat(data["as_of"])
+    assert datetime.fromisoformat(data["entries"][-1]["at"]) <= as_of < datetime.now(UTC)
+    assert data["holder"] == "Test Customer"
+    closed_at = datetime.fromisoformat(rows[-1]["at"].replace("Z", "+00:00"))
+    assert as_of <= closed_at < datetime.fromisoformat(data["ends"])
 
     as_pdf = await api.get(
         f"/statements/{month}", headers={**customer.headers, "Accept": "application/pdf"}
