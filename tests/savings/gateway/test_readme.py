@@ -117,7 +117,7 @@ def test_the_readme_walkthrough_works_with_curl_as_written(live_url, tmp_path):
     error = locked["errors"][0]
     assert (locked["status_code"], error["code"]) == (422, "savings_locked")
     unlocks = datetime.fromisoformat(error["unlocks_at"])
-    assert unlocks == datetime.fromisoformat(first["data"]["at"]) + timedelta(days=30)
+    assert unlocks == datetime.fromisoformat(into_savings["data"]["at"]) + timedelta(days=30)
     assert (reversal["data"]["reverses"], reversal["data"]["main"]) == (
         withdrawal["data"]["entry_id"],
         40.0,
