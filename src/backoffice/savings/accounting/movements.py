@@ -214,7 +214,7 @@ class Movements(ServiceBase):
                 if found is None:
                     raise AccountNotFound()
                 entries, came_in, lock_ins, now = found
-                sums = [SavedSum(at, amount) for at, amount in came_in]
+                sums = [SavedSum(at, value) for at, value in came_in]
                 seen[:] = [(entries, still_locked(sums, lock_ins, now))]
             return answer
 
