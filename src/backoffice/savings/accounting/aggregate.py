@@ -70,12 +70,12 @@ class Account(Aggregate):
 
     # A class default: accounts whose events and snapshots predate the attribute read 1.
     token_version = 1
-    # Movements so far (the ledger's last `seq`), the plan's interest rate and lock-in, and the
-    # last day of the last month whose interest was posted: defaults for accounts whose events
-    # predate them (their snapshots were dropped by accounting_0005, so the count is replayed).
+    # Movements so far (the ledger's last `seq`) and the last day of the last month whose
+    # interest was posted: defaults for accounts whose events predate them (their snapshots were
+    # dropped by accounting_0005, so the count is replayed). A plan's rate and lock-in stay in
+    # its `PlanAssigned` event: interest and the lock-in read them from the projection
+    # (`plan_changes`), never from the aggregate.
     entries = 0
-    interest_rate = ZERO
-    lock_in_days = 0
     interest_through: date | None = None
 
     class Opened(Aggregate.Created):
@@ -293,8 +293,6 @@ class Account(Aggregate):
         self.plan_id = plan_id
         self.plan_kind = kind
         self.plan_value = value
-        self.interest_rate = interest_rate
-        self.lock_in_days = lock_in_days
 
     def credit(
         self, credit_id: UUID, amount: Decimal, *, idempotency_key: str, request_hash: str
